@@ -1,0 +1,153 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Stream names (CONTRACT.md section 3).
+const (
+	StreamIn     = "XD_IN"
+	StreamRouted = "XD_ROUTED"
+	StreamOut    = "XD_OUT"
+	StreamDLQ    = "XD_DLQ"
+)
+
+// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id: a publish
+// retried within it is acknowledged but stored once. Services also keep their
+// own idempotency (by event id in their state) for retries after it.
+const DuplicateWindow = 10 * time.Minute
+
+// Bus is a connection to NATS with JetStream, and the publish and consume
+// operations every service builds on.
+type Bus struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *zap.Logger
+	replicas int
+	metrics  *metrics
+}
+
+// Options configures a Bus.
+type Options struct {
+	// Replicas is the replica count of streams and buckets (1 on one server,
+	// 3 on a cluster). Zero means 1.
+	Replicas int
+	// Metrics, when set, receives the bus's Prometheus collectors.
+	Metrics prometheus.Registerer
+}
+
+// Dial connects to a NATS server: by URL, or in-process to an embedded server
+// when s is not nil. token authenticates the hub's own connection.
+func Dial(url string, s *server.Server, name, token string) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	if token != "" {
+		opts = append(opts, nats.Token(token))
+	}
+	if s != nil {
+		opts = append(opts, nats.InProcessServer(s))
+		url = ""
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// New builds a Bus on an open connection. It does not create streams: call Setup.
+func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	return &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, metrics: newMetrics(o.Metrics)}, nil
+}
+
+// Conn returns the underlying NATS connection.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// JetStream returns the JetStream context, for services that need more than
+// publish and consume (KV watchers, stream reads).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// streamConfigs are the hub's four streams. Limits retention keeps events for
+// inspection and replay; consumers track their own progress.
+func (b *Bus) streamConfigs() []jetstream.StreamConfig {
+	const day = 24 * time.Hour
+	base := func(name, desc string, subjects []string, maxAge time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    subjects,
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      maxAge,
+			Replicas:    b.replicas,
+			Duplicates:  DuplicateWindow,
+		}
+	}
+	return []jetstream.StreamConfig{
+		base(StreamIn, "events from customers, readers and warehouses, as sent", []string{"xd.in.>"}, 7*day),
+		base(StreamRouted, "checked events in their tier lanes", []string{"xd.routed.>"}, 7*day),
+		base(StreamOut, "events the hub makes for customers and warehouses", []string{"xd.out.>", "xd.wh.>"}, 30*day),
+		base(StreamDLQ, "events that could not be processed, with their original bytes and the reason", []string{"xd.dlq.>"}, 90*day),
+	}
+}
+
+// Setup creates or updates the streams, idempotently: every process calls it
+// at start.
+func (b *Bus) Setup(ctx context.Context) error {
+	for _, cfg := range b.streamConfigs() {
+		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Bucket creates (or opens) a KV bucket with the bus's replica count.
+// history is how many revisions of a key are kept (1 to 64).
+func (b *Bus) Bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      name,
+		Description: desc,
+		History:     history,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create kv bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// Ready reports why the bus cannot serve, or nil: the connection is up and
+// every stream exists.
+func (b *Bus) Ready(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return errors.New("nats not connected")
+	}
+	for _, cfg := range b.streamConfigs() {
+		if _, err := b.js.Stream(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}

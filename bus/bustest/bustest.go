@@ -1,0 +1,119 @@
+// Package bustest runs real embedded NATS servers for tests: JetStream in a
+// temp dir, on a random port, shut down when the test ends.
+package bustest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/crossdock/crossdock/bus"
+)
+
+// RunServer starts an embedded nats-server with JetStream storing in dir
+// (a fresh temp dir when empty) and a random client port.
+func RunServer(t testing.TB, dir string) *server.Server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: dir})
+	if err != nil {
+		t.Fatalf("run nats server: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// Connect opens a connection to s, closed when the test ends.
+func Connect(t testing.TB, s *server.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// New returns a Bus on s with the streams set up, logging to the test.
+func New(t testing.TB, s *server.Server) *bus.Bus {
+	t.Helper()
+	b, err := bus.New(Connect(t, s), Logger(t), bus.Options{})
+	if err != nil {
+		t.Fatalf("bus: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Setup(ctx); err != nil {
+		t.Fatalf("setup streams: %v", err)
+	}
+	return b
+}
+
+// Logger logs to the test at warn level and above, so failures show why.
+func Logger(t testing.TB) *zap.Logger {
+	return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+}
+
+// CheckFor calls f until it returns nil or timeout passes, then fails the
+// test with f's last error. It is the one way tests wait for something.
+func CheckFor(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Watch subscribes to subject (core NATS, so it sees what is published from
+// now on) and returns the decoded events as they arrive.
+func Watch(t testing.TB, nc *nats.Conn, subject string) <-chan *event.Event {
+	t.Helper()
+	ch := make(chan *event.Event, 1024)
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		ev, err := bus.Decode(m)
+		if err != nil {
+			t.Errorf("watch %s: %v", m.Subject, err)
+			return
+		}
+		ch <- ev
+	})
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", subject, err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return ch
+}
+
+// Next waits up to timeout for the next event on ch.
+func Next(t testing.TB, ch <-chan *event.Event, timeout time.Duration) *event.Event {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		return ev
+	case <-time.After(timeout):
+		t.Fatalf("no event within %s", timeout)
+		return nil
+	}
+}
+
+// ErrNotYet is a convenience for CheckFor conditions.
+var ErrNotYet = errors.New("not yet")

@@ -1,0 +1,291 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Headers the bus adds to a dead letter, beside the original's own headers.
+const (
+	HeaderDLQCode     = "Crossdock-Dlq-Code"
+	HeaderDLQErrors   = "Crossdock-Dlq-Errors" // JSON array of Problem
+	HeaderDLQSubject  = "Crossdock-Dlq-Subject"
+	HeaderDLQStream   = "Crossdock-Dlq-Stream"
+	HeaderDLQSequence = "Crossdock-Dlq-Sequence"
+	HeaderDLQConsumer = "Crossdock-Dlq-Consumer"
+	HeaderDLQAttempts = "Crossdock-Dlq-Attempts"
+	HeaderDLQTime     = "Crossdock-Dlq-Time"
+)
+
+// ConsumerConfig describes a durable pull consumer and its worker pool.
+type ConsumerConfig struct {
+	Stream   string   // stream to consume
+	Durable  string   // durable consumer name, shared by every process running it
+	Subjects []string // filter subjects
+	Source   string   // CloudEvents source of the rejections it makes (/crossdock/<service>)
+
+	// Workers is how many messages are handled at once; zero means 4.
+	Workers int
+	// MaxAckPending bounds the messages in flight (delivered, not yet acked)
+	// across every process; zero means 64 per worker.
+	MaxAckPending int
+	// MaxDeliver is the number of attempts before a message that keeps
+	// failing transiently goes to the DLQ; zero means 5. Counted by the bus,
+	// not the server, so a message that crashes its process is caught too.
+	MaxDeliver int
+	// AckWait is how long the server waits for an outcome before
+	// redelivering; zero means 30s. Each handler call gets this as deadline.
+	AckWait time.Duration
+	// Backoff is the delay before attempt n+1 after a transient failure of
+	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
+	Backoff []time.Duration
+}
+
+func (c *ConsumerConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = 64 * c.Workers
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 5
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+	}
+}
+
+// Delivery is one message handed to a Handler.
+type Delivery struct {
+	Event   *event.Event
+	Subject string
+	Header  nats.Header
+	Size    int // bytes of the body as it arrived
+	Attempt int // 1 on first delivery
+}
+
+// Handler decides what a message produces. It returns the events to publish
+// (nil error: they are stored, then the message is acked), a *Rejection (the
+// outputs, or an event.rejected when there are none, go to the sender and the
+// original to the DLQ), or any other error, which is transient (the message
+// is redelivered with backoff, then dead-lettered after the last attempt).
+type Handler func(ctx context.Context, d *Delivery) ([]Outgoing, error)
+
+// Consume runs a durable pull consumer until ctx ends. On shutdown it stops
+// fetching, finishes the messages it holds, and returns; anything not yet
+// acked is redelivered to the next process.
+func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
+	cfg.defaults()
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+		Durable:        cfg.Durable,
+		FilterSubjects: cfg.Subjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  cfg.MaxAckPending,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("consumer %s: pull: %w", cfg.Durable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+
+	// Handlers run on a context that outlives ctx, so that shutdown lets
+	// in-flight messages finish rather than fail.
+	workCtx := context.WithoutCancel(ctx)
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(func() {
+			for m := range msgs {
+				b.handle(workCtx, &cfg, h, m)
+			}
+		})
+	}
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) {
+				break
+			}
+			b.log.Warn("consumer pull", zap.String("consumer", cfg.Durable), zap.Error(err))
+			continue
+		}
+		msgs <- m
+	}
+	close(msgs)
+	wg.Wait()
+	return nil
+}
+
+// handle runs h on one message and settles it: ack, nak with backoff, or
+// term after dead-lettering. A message is never acked before what it produced
+// is stored.
+func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) {
+	start := time.Now()
+	outcome := b.settle(ctx, cfg, h, m)
+	b.metrics.handled.WithLabelValues(cfg.Durable, outcome).Inc()
+	b.metrics.duration.WithLabelValues(cfg.Durable).Observe(time.Since(start).Seconds())
+}
+
+func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) string {
+	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
+	defer cancel()
+	attempt := 1
+	if md, err := m.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
+	ev, err := Decode(raw)
+	if err != nil {
+		var de *DecodeError
+		code := CodeSchemaViolation
+		if errors.As(err, &de) {
+			code = de.Code
+		}
+		return b.reject(ctx, cfg, m, nil, nil, Reject(code, err.Error(), ""), attempt)
+	}
+	if attempt > cfg.MaxDeliver {
+		// Delivered again and again without an outcome: the handler crashed
+		// or timed out every time. Stop before it does again.
+		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
+		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
+	}
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt})
+	if r, ok := AsRejection(err); ok {
+		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
+	}
+	if err == nil {
+		if _, err = b.Publish(ctx, outs...); err == nil {
+			if err := m.Ack(); err != nil {
+				b.log.Warn("ack", zap.String("consumer", cfg.Durable), zap.Error(err))
+			}
+			return "acked"
+		}
+	}
+	if attempt >= cfg.MaxDeliver {
+		r := Reject(CodeProcessingFailed, fmt.Sprintf("failed %d times, last: %v", attempt, err), "")
+		b.log.Error("giving up on message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
+			zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
+	}
+	b.log.Warn("retrying message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
+		zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+	b.nak(cfg, m, attempt)
+	return "retried"
+}
+
+func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {
+	delay := cfg.Backoff[min(attempt, len(cfg.Backoff))-1]
+	if err := m.NakWithDelay(delay); err != nil {
+		b.log.Warn("nak", zap.String("consumer", cfg.Durable), zap.Error(err))
+	}
+}
+
+// reject answers the sender (the handler's outputs, or an event.rejected),
+// copies the original to the DLQ, then terminates it. If any of that cannot be
+// stored, the message is naked instead, so nothing is lost.
+func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, outs []Outgoing, r *Rejection, attempt int) string {
+	sender := SenderOf(ev, m.Subject())
+	if len(outs) == 0 {
+		rej, err := rejectionEvent(ev, m, cfg.Source, sender, r)
+		if err != nil {
+			b.log.Error("build rejection", zap.Error(err))
+		} else {
+			outs = []Outgoing{{Subject: sender.Subject("event.rejected"), Event: rej}}
+		}
+	}
+	dlq := deadLetter(m, cfg.Durable, sender, r, attempt)
+	if _, err := b.Publish(ctx, outs...); err != nil {
+		b.log.Warn("publish rejection", zap.String("consumer", cfg.Durable), zap.Error(err))
+		b.nak(cfg, m, attempt)
+		return "retried"
+	}
+	if _, err := b.publishMsgs(ctx, []*nats.Msg{dlq}, []string{dlq.Header.Get(headerMsgID)}); err != nil {
+		b.log.Warn("dead-letter", zap.String("consumer", cfg.Durable), zap.Error(err))
+		b.nak(cfg, m, attempt)
+		return "retried"
+	}
+	if err := m.Term(); err != nil {
+		b.log.Warn("term", zap.String("consumer", cfg.Durable), zap.Error(err))
+	}
+	if r.Code() == CodeProcessingFailed {
+		return "dead_lettered"
+	}
+	return "rejected"
+}
+
+// RejectedData is the data of a crossdock.event.rejected.v1.
+type RejectedData struct {
+	RejectedID   string    `json:"rejected_id"`
+	RejectedType string    `json:"rejected_type"`
+	Errors       []Problem `json:"errors"`
+}
+
+// RejectionEvent builds the event.rejected answer to ev (which may be nil when
+// the message could not be decoded; then its id is derived from fallbackID).
+func RejectionEvent(ev *event.Event, fallbackID, source string, sender Sender, r *Rejection) (*event.Event, error) {
+	data := RejectedData{Errors: r.Problems}
+	cause := event.New()
+	if ev != nil {
+		cause = *ev
+		data.RejectedID, data.RejectedType = ev.ID(), ev.Type()
+	} else {
+		cause.SetID(fallbackID)
+	}
+	if sender.Account != "" {
+		cause.SetExtension(ExtAccount, sender.Account)
+	}
+	return NewEvent(&cause, Type("event.rejected"), "", source, data)
+}
+
+func rejectionEvent(ev *event.Event, m jetstream.Msg, source string, sender Sender, r *Rejection) (*event.Event, error) {
+	fallback := m.Subject()
+	if md, err := m.Metadata(); err == nil {
+		fallback = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	return RejectionEvent(ev, fallback, source, sender, r)
+}
+
+// deadLetter copies the original message, bytes and headers, onto its DLQ
+// subject with the reason in Crossdock-Dlq-* headers.
+func deadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
+	h := nats.Header{}
+	for k, v := range m.Headers() {
+		h[k] = append([]string(nil), v...)
+	}
+	problems, _ := json.Marshal(r.Problems)
+	h.Set(HeaderDLQCode, r.Code())
+	h.Set(HeaderDLQErrors, string(problems))
+	h.Set(HeaderDLQSubject, m.Subject())
+	h.Set(HeaderDLQConsumer, consumer)
+	h.Set(HeaderDLQAttempts, strconv.Itoa(attempt))
+	h.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+	id := "dlq:" + consumer + ":" + m.Subject()
+	if md, err := m.Metadata(); err == nil {
+		h.Set(HeaderDLQStream, md.Stream)
+		h.Set(HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
+		id = "dlq:" + md.Stream + ":" + consumer + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	h.Set(headerMsgID, id)
+	return &nats.Msg{Subject: sender.dlqSubject(r.Code()), Header: h, Data: m.Data()}
+}

@@ -1,0 +1,147 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+)
+
+// Extension attribute names the hub uses (CONTRACT.md section 2).
+const (
+	ExtAccount     = "account"
+	ExtCausationID = "causationid"
+	ExtTraceparent = "traceparent"
+)
+
+// idNamespace scopes the hub's derived ids (UUIDv5).
+var idNamespace = uuid.MustParse("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a2")
+
+// DeriveID returns a stable id for the event that cause produces as its
+// `kind`: the same cause always yields the same id, so a redelivered cause
+// publishes nothing new (JetStream drops the duplicate by Nats-Msg-Id).
+func DeriveID(causeID, kind string) string {
+	return uuid.NewSHA1(idNamespace, []byte(causeID+"\x00"+kind)).String()
+}
+
+// Account returns the event's account extension, or "".
+func Account(ev *event.Event) string {
+	s, _ := ev.Extensions()[ExtAccount].(string)
+	return s
+}
+
+// MsgID is the JetStream Nats-Msg-Id for ev: its id scoped by its account, so
+// two accounts that pick the same id never collide.
+func MsgID(ev *event.Event) string {
+	if a := Account(ev); a != "" {
+		return a + ":" + ev.ID()
+	}
+	return ev.ID()
+}
+
+// NewEvent makes an event that answers cause: its id derived from the
+// cause's (distinguished by kind when one cause makes several events of a
+// type), causationid set to the cause's id, the account and traceparent
+// carried over, and data encoded as JSON.
+func NewEvent(cause *event.Event, eventType, kind, source string, data any) (*event.Event, error) {
+	ev := event.New()
+	ev.SetID(DeriveID(cause.ID(), eventType+"/"+kind))
+	ev.SetType(eventType)
+	ev.SetSource(source)
+	ev.SetTime(time.Now().UTC())
+	ev.SetExtension(ExtCausationID, cause.ID())
+	if a := Account(cause); a != "" {
+		ev.SetExtension(ExtAccount, a)
+	}
+	if tp, ok := cause.Extensions()[ExtTraceparent].(string); ok && tp != "" {
+		ev.SetExtension(ExtTraceparent, tp)
+	}
+	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
+	}
+	return &ev, nil
+}
+
+// Sender is who sent an event: an account or a warehouse.
+type Sender struct {
+	Account   string
+	Warehouse string
+}
+
+// SenderOf names who sent an event, from its source (/accounts/<id>…,
+// /warehouses/<id>…) or, when the event could not be read, from the subject
+// it arrived on (xd.in.<account>.…, xd.in.wh.<warehouse>.…,
+// xd.routed.<tier>.<account>.…).
+func SenderOf(ev *event.Event, subject string) Sender {
+	if ev != nil {
+		src := ev.Source()
+		if rest, ok := strings.CutPrefix(src, "/accounts/"); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			return Sender{Account: id}
+		}
+		if rest, ok := strings.CutPrefix(src, "/warehouses/"); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			return Sender{Warehouse: id}
+		}
+	}
+	tok := strings.Split(subject, ".")
+	switch {
+	case len(tok) >= 4 && tok[1] == "in" && tok[2] == "wh":
+		return Sender{Warehouse: tok[3]}
+	case len(tok) >= 3 && tok[1] == "in":
+		return Sender{Account: tok[2]}
+	case len(tok) >= 4 && tok[1] == "routed":
+		return Sender{Account: tok[3]}
+	}
+	if ev != nil {
+		return Sender{Account: Account(ev)}
+	}
+	return Sender{}
+}
+
+// Subject returns the subject on which the sender receives events named name
+// (xd.out.<account>.<name> or xd.wh.<warehouse>.<name>).
+func (s Sender) Subject(name string) string {
+	if s.Warehouse != "" {
+		return "xd.wh." + s.Warehouse + "." + name
+	}
+	return OutSubject(s.Account, name)
+}
+
+// dlqSubject is where the sender's dead letters with this code go.
+func (s Sender) dlqSubject(code string) string {
+	if s.Warehouse != "" {
+		return "xd.dlq.wh." + s.Warehouse + "." + code
+	}
+	a := s.Account
+	if a == "" {
+		a = "_unknown"
+	}
+	return "xd.dlq." + a + "." + code
+}
+
+// OutSubject is an account's outbound subject for events named name.
+func OutSubject(account, name string) string { return "xd.out." + account + "." + name }
+
+// WarehouseSubject is a warehouse's subject for events named name.
+func WarehouseSubject(warehouse, name string) string { return "xd.wh." + warehouse + "." + name }
+
+// NewRootEvent makes an event the hub originates, with no cause (a tier
+// change, a scheduled run). id should be deterministic where the same fact
+// may be announced by several processes, so that they publish it once.
+func NewRootEvent(id, eventType, source, account string, data any) (*event.Event, error) {
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(eventType)
+	ev.SetSource(source)
+	ev.SetTime(time.Now().UTC())
+	if account != "" {
+		ev.SetExtension(ExtAccount, account)
+	}
+	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
+	}
+	return &ev, nil
+}

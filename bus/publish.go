@@ -1,0 +1,65 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Outgoing is an event to publish and the subject to publish it on.
+type Outgoing struct {
+	Subject string
+	Event   *event.Event
+}
+
+// Publish stores every event in JetStream, in order, and returns once all are
+// acknowledged (durable), or the first error. Each is published with its
+// account-scoped id as Nats-Msg-Id, so publishing the same events again (a
+// retry, a redelivered cause) stores nothing twice. It returns the number of
+// events JetStream had already stored (duplicates).
+func (b *Bus) Publish(ctx context.Context, outs ...Outgoing) (duplicates int, err error) {
+	msgs := make([]*nats.Msg, len(outs))
+	ids := make([]string, len(outs))
+	for i, o := range outs {
+		msgs[i], ids[i] = Encode(o.Subject, o.Event), MsgID(o.Event)
+	}
+	return b.publishMsgs(ctx, msgs, ids)
+}
+
+func (b *Bus) publishMsgs(ctx context.Context, msgs []*nats.Msg, ids []string) (int, error) {
+	if len(msgs) == 1 {
+		ack, err := b.js.PublishMsg(ctx, msgs[0], jetstream.WithMsgID(ids[0]))
+		if err != nil {
+			return 0, fmt.Errorf("publish %s: %w", msgs[0].Subject, err)
+		}
+		if ack.Duplicate {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		f, err := b.js.PublishMsgAsync(m, jetstream.WithMsgID(ids[i]))
+		if err != nil {
+			return 0, fmt.Errorf("publish %s: %w", m.Subject, err)
+		}
+		futures[i] = f
+	}
+	dups := 0
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				dups++
+			}
+		case err := <-f.Err():
+			return dups, fmt.Errorf("publish %s: %w", msgs[i].Subject, err)
+		case <-ctx.Done():
+			return dups, fmt.Errorf("publish %s: %w", msgs[i].Subject, ctx.Err())
+		}
+	}
+	return dups, nil
+}

@@ -1,0 +1,64 @@
+package accounts
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+)
+
+// Location types an account's locations can have.
+const (
+	LocationDC    = "dc"
+	LocationStore = "store"
+)
+
+// idPattern is the shape of account and warehouse ids (CONTRACT.md section 4).
+var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+// ValidID reports whether id has the shape of an account or warehouse id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// ReservedAccount is the id no account may take: warehouses publish under xd.in.wh.
+const ReservedAccount = "wh"
+
+// Location is one of an account's sites, identified by its GLN.
+type Location struct {
+	GLN       string `yaml:"gln" json:"gln"`
+	Type      string `yaml:"type" json:"type"`           // dc | store
+	Warehouse string `yaml:"warehouse" json:"warehouse"` // the warehouse that serves it
+}
+
+// Webhook is where the delivery service pushes an account's or warehouse's events.
+type Webhook struct {
+	URL    string `yaml:"url" json:"url"`
+	Secret string `yaml:"secret" json:"secret"`
+}
+
+// Account is a customer as the accounts file and the live registry know it.
+type Account struct {
+	ID        string         `yaml:"id" json:"id"`
+	Name      string         `yaml:"name" json:"name"`
+	Tier      Tier           `yaml:"tier" json:"tier"`
+	APIKeys   []string       `yaml:"api_keys" json:"api_keys"` // "sha256:<hex>" digests, never keys
+	Locations []Location     `yaml:"locations" json:"locations"`
+	Overrides map[string]any `yaml:"policy" json:"policy,omitempty"` // keys as in the tier file
+	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
+}
+
+// Location returns the account's location with this GLN.
+func (a *Account) Location(gln string) (Location, bool) {
+	i := slices.IndexFunc(a.Locations, func(l Location) bool { return l.GLN == gln })
+	if i < 0 {
+		return Location{}, false
+	}
+	return a.Locations[i], true
+}
+
+// Warehouse is a warehouse system that receives fulfilment and replenishment work.
+type Warehouse struct {
+	ID      string   `yaml:"id" json:"id"`
+	APIKeys []string `yaml:"api_keys" json:"api_keys"`
+	Webhook *Webhook `yaml:"webhook" json:"webhook,omitempty"`
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
