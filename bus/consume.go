@@ -76,6 +76,9 @@ type Delivery struct {
 	Header  nats.Header
 	Size    int // bytes of the body as it arrived
 	Attempt int // 1 on first delivery
+	// Stored is when JetStream stored the message: the hub's clock, the same
+	// on every redelivery, so decisions that depend on time stay stable.
+	Stored time.Time
 }
 
 // Handler decides what a message produces. It returns the events to publish
@@ -150,9 +153,9 @@ func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) string {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
 	defer cancel()
-	attempt := 1
+	attempt, stored := 1, time.Now()
 	if md, err := m.Metadata(); err == nil {
-		attempt = int(md.NumDelivered)
+		attempt, stored = int(md.NumDelivered), md.Timestamp
 	}
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	ev, err := Decode(raw)
@@ -170,7 +173,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored})
 	if r, ok := AsRejection(err); ok {
 		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}

@@ -70,33 +70,31 @@ type Sender struct {
 	Warehouse string
 }
 
-// SenderOf names who sent an event, from its source (/accounts/<id>…,
-// /warehouses/<id>…) or, when the event could not be read, from the subject
-// it arrived on (xd.in.<account>.…, xd.in.wh.<warehouse>.…,
-// xd.routed.<tier>.<account>.…).
+// SenderOf names who sent an event. On an intake subject (xd.in.<account>.…,
+// xd.in.wh.<warehouse>.…) the subject decides: NATS permissions tie it to the
+// sender's credentials, while the event's own source is only a claim. After
+// the gateway's checks (xd.routed.…) the source is trusted, so a warehouse's
+// shipment routed under its account is still answered to the warehouse.
 func SenderOf(ev *event.Event, subject string) Sender {
-	if ev != nil {
-		src := ev.Source()
-		if rest, ok := strings.CutPrefix(src, "/accounts/"); ok {
-			id, _, _ := strings.Cut(rest, "/")
-			return Sender{Account: id}
-		}
-		if rest, ok := strings.CutPrefix(src, "/warehouses/"); ok {
-			id, _, _ := strings.Cut(rest, "/")
-			return Sender{Warehouse: id}
-		}
-	}
 	tok := strings.Split(subject, ".")
 	switch {
 	case len(tok) >= 4 && tok[1] == "in" && tok[2] == "wh":
 		return Sender{Warehouse: tok[3]}
 	case len(tok) >= 3 && tok[1] == "in":
 		return Sender{Account: tok[2]}
-	case len(tok) >= 4 && tok[1] == "routed":
-		return Sender{Account: tok[3]}
 	}
 	if ev != nil {
-		return Sender{Account: Account(ev)}
+		src := ev.Source()
+		if rest, ok := strings.CutPrefix(src, "/warehouses/"); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			return Sender{Warehouse: id}
+		}
+		if a := Account(ev); a != "" {
+			return Sender{Account: a}
+		}
+	}
+	if len(tok) >= 4 && tok[1] == "routed" {
+		return Sender{Account: tok[3]}
 	}
 	return Sender{}
 }

@@ -1,0 +1,123 @@
+// Command crossdock runs the crossdock integration hub: an embedded NATS
+// JetStream server (or a connection to a cluster), the services and the HTTP
+// API, in one process. Every flag is also an environment variable
+// CROSSDOCK_<NAME> (upper case, - as _); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/crossdock/crossdock/hub"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "crossdock:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, logFormat, logLevel, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(logFormat, logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	h, err := hub.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if err := h.Reload(ctx); err != nil {
+				log.Error("accounts file not reloaded; keeping the current accounts", zap.String("file", cfg.Accounts), zap.Error(err))
+				continue
+			}
+			log.Info("accounts file reloaded", zap.String("file", cfg.Accounts))
+		}
+	}()
+	return h.Wait()
+}
+
+// parseFlags reads the command line over the environment over the defaults.
+func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err error) {
+	fs := flag.NewFlagSet("crossdock", flag.ContinueOnError)
+	var services string
+	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:8080", "HTTP API listen address (none: no HTTP API)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (none: in-process only)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS server or cluster instead of embedding one")
+	fs.StringVar(&cfg.Data, "data", "./data", "JetStream storage directory of the embedded server")
+	fs.StringVar(&cfg.Accounts, "accounts", "deploy/accounts.example.yaml", "accounts file; re-read on SIGHUP")
+	fs.StringVar(&cfg.Tiers, "tiers", "", "tier policy file (default: built in, the same as deploy/tiers.yaml)")
+	fs.StringVar(&services, "services", "all", "comma list of gateway,router,orders,vmi,rfid,delivery to run here")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /v1/admin/* (empty: admin endpoints off)")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
+	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")
+	fs.StringVar(&logFormat, "log-format", "console", "log format: console or json")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := envDefaults(fs); err != nil {
+		return cfg, "", "", err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", "", err
+	}
+	if fs.NArg() > 0 {
+		return cfg, "", "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.Services = hub.ParseServices(services)
+	return cfg, logFormat, logLevel, nil
+}
+
+// envDefaults sets each flag from CROSSDOCK_<NAME> when that is set, so that
+// the command line, parsed after, still wins.
+func envDefaults(fs *flag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "CROSSDOCK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	var cfg zap.Config
+	switch format {
+	case "json":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("--log-format %q: want console or json", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	return cfg.Build()
+}
+

@@ -1,0 +1,75 @@
+// Package hub assembles crossdock in one process: the embedded NATS server
+// (or a connection to a cluster), the streams, the account registry, the
+// services named in --services and the HTTP API. cmd/crossdock parses flags
+// into a Config and calls Start; tests start hubs the same way.
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Services a process can run (CONTRACT.md section 1).
+var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
+
+// builtServices are those this build implements.
+var builtServices = []string{"gateway", "router", "orders"}
+
+// Config is everything a hub needs, one field per command-line flag.
+type Config struct {
+	HTTP       string   // HTTP API listen address; "" or "none" disables it
+	NATSListen string   // embedded server's client address; "none" for in-process only
+	NATSURL    string   // connect to this NATS instead of embedding one
+	Data       string   // embedded JetStream storage directory
+	Accounts   string   // accounts file
+	Tiers      string   // tier policy file; "" for the built-in one
+	Services   []string // services to run; ["all"] for every one built
+	AdminToken string   // bearer token of /v1/admin/*; "" disables them
+	Replicas   int      // stream and bucket replicas
+	Fsync      string   // interval | always
+}
+
+// Validate reports the first thing wrong with c, as one line.
+func (c *Config) Validate() error {
+	if c.Fsync != "interval" && c.Fsync != "always" {
+		return fmt.Errorf("--fsync %q: want interval or always", c.Fsync)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas)
+	}
+	if c.NATSURL == "" && c.Data == "" {
+		return fmt.Errorf("--data: the embedded NATS server needs a storage directory")
+	}
+	if c.Accounts == "" {
+		return fmt.Errorf("--accounts: name the accounts file")
+	}
+	for _, s := range c.Services {
+		if s == "all" {
+			continue
+		}
+		if !slices.Contains(knownServices, s) {
+			return fmt.Errorf("--services: %q is not a service (%s)", s, strings.Join(knownServices, ", "))
+		}
+		if !slices.Contains(builtServices, s) {
+			return fmt.Errorf("--services: %s is not in this build yet (built: %s)", s, strings.Join(builtServices, ", "))
+		}
+	}
+	return nil
+}
+
+// runs reports whether the config asks for service s.
+func (c *Config) runs(s string) bool {
+	return slices.Contains(c.Services, "all") || slices.Contains(c.Services, s)
+}
+
+// ParseServices splits a --services value.
+func ParseServices(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,162 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/schemas"
+	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/orders"
+	"github.com/crossdock/crossdock/services/router"
+)
+
+// Hub is a running crossdock process.
+type Hub struct {
+	cfg      Config
+	log      *zap.Logger
+	server   *server.Server // nil when connected to --nats-url
+	auth     *natsAuth      // the embedded server's authenticator
+	nc       *nats.Conn
+	bus      *bus.Bus
+	registry *accounts.Registry
+	orders   *orders.Service
+	http     *http.Server
+	httpAddr string
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// Start brings the hub up and returns once it serves: the streams exist, the
+// accounts file is applied, the consumers and the HTTP listener are running.
+// The hub stops when ctx ends or Stop is called; Wait returns then.
+func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tiers := accounts.DefaultTiers()
+	if cfg.Tiers != "" {
+		if tiers, err = accounts.LoadTiers(cfg.Tiers); err != nil {
+			return nil, err
+		}
+	}
+	file, err := accounts.LoadFile(cfg.Accounts, tiers)
+	if err != nil {
+		return nil, err
+	}
+	validator, err := schemas.New()
+	if err != nil {
+		return nil, fmt.Errorf("schemas: %w", err)
+	}
+
+	h := &Hub{cfg: cfg, log: log, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			h.closeNATS()
+		}
+	}()
+	if err := h.connect(); err != nil {
+		return nil, err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if h.bus, err = bus.New(h.nc, log.Named("bus"), bus.Options{Replicas: cfg.Replicas, Metrics: metrics}); err != nil {
+		return nil, err
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelSetup()
+	if err := h.bus.Setup(setupCtx); err != nil {
+		return nil, err
+	}
+	if h.registry, err = accounts.NewRegistry(setupCtx, h.bus, tiers, log.Named("accounts")); err != nil {
+		return nil, err
+	}
+	if h.auth != nil {
+		h.auth.set(h.registry)
+	}
+	if _, err := h.registry.Apply(setupCtx, file); err != nil {
+		return nil, fmt.Errorf("apply accounts file %s: %w", cfg.Accounts, err)
+	}
+
+	check := gateway.NewChecker(h.registry, validator, 0)
+	runCtx, cancel := context.WithCancel(ctx)
+	h.cancel = cancel
+	var runs []func(context.Context) error
+	runs = append(runs, h.registry.Run)
+	if cfg.runs("router") {
+		runs = append(runs, router.New(router.Config{}, h.bus, h.registry, check, log.Named("router")).Run)
+	}
+	if cfg.runs("orders") {
+		if h.orders, err = orders.New(setupCtx, orders.Config{}, h.bus, h.registry, log.Named("orders")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.orders.Run)
+	}
+	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
+	if err := h.listen(mux); err != nil {
+		cancel()
+		return nil, err
+	}
+	go h.run(runCtx, runs)
+	log.Info("crossdock started", zap.String("http", h.httpAddr), zap.String("nats", h.NATSURL()),
+		zap.Strings("services", cfg.Services), zap.Int("accounts", len(file.Accounts)))
+	return h, nil
+}
+
+// natsAuth lets the embedded server authenticate customers against a
+// registry that can only be built once the server is up: until set, only the
+// hub's own token is accepted.
+type natsAuth struct {
+	token string
+	reg   atomic.Pointer[accounts.Registry]
+}
+
+func (a *natsAuth) set(r *accounts.Registry) { a.reg.Store(r) }
+
+// Check implements server.Authentication.
+func (a *natsAuth) Check(c server.ClientAuthentication) bool {
+	if r := a.reg.Load(); r != nil {
+		return r.NATSAuth(a.token).Check(c)
+	}
+	return c.GetOpts().Token == a.token
+}
+
+// connect starts the embedded server (or dials --nats-url) and opens the
+// hub's connection.
+func (h *Hub) connect() error {
+	var err error
+	if h.cfg.NATSURL != "" {
+		h.nc, err = bus.Dial(h.cfg.NATSURL, nil, "crossdock", "")
+		return err
+	}
+	token := make([]byte, 24)
+	_, _ = rand.Read(token)
+	auth := &natsAuth{token: hex.EncodeToString(token)}
+	h.server, err = bus.RunServer(bus.ServerConfig{
+		Listen:     h.cfg.NATSListen,
+		StoreDir:   h.cfg.Data,
+		SyncAlways: h.cfg.Fsync == "always",
+		Auth:       auth,
+	})
+	if err != nil {
+		return err
+	}
+	h.auth = auth
+	h.nc, err = bus.Dial("", h.server, "crossdock", auth.token)
+	return err
+}

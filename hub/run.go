@@ -1,0 +1,140 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/gateway"
+)
+
+// routes is the HTTP API: each service mounts its own paths.
+func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if err := h.bus.Ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("/v1/admin/", accounts.AdminHandler(h.registry, h.cfg.AdminToken, h.log.Named("admin")))
+	if h.cfg.runs("gateway") {
+		mux.Handle("/v1/events", gw.Handler())
+	}
+	if h.orders != nil {
+		mux.Handle("/v1/orders/", h.orders.Handler())
+	}
+	return mux
+}
+
+// listen opens the HTTP listener (so that Start fails on a taken port).
+func (h *Hub) listen(handler http.Handler) error {
+	if h.cfg.HTTP == "" || h.cfg.HTTP == "none" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", h.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", h.cfg.HTTP, err)
+	}
+	h.httpAddr = ln.Addr().String()
+	h.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := h.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http server", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// run runs the services until ctx ends, then shuts down in order: the HTTP
+// API stops taking requests, the consumers finish what they hold, and last
+// the NATS connection drains and the embedded server stops.
+func (h *Hub) run(ctx context.Context, runs []func(context.Context) error) {
+	defer close(h.done)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(runs))
+	svcCtx, cancel := context.WithCancel(ctx)
+	for _, r := range runs {
+		wg.Go(func() {
+			if err := r(svcCtx); err != nil {
+				errs <- err
+				cancel() // one service failing stops the process, loudly
+			}
+		})
+	}
+	<-svcCtx.Done()
+	if h.http != nil {
+		shutCtx, cancelShut := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = h.http.Shutdown(shutCtx)
+		cancelShut()
+	}
+	wg.Wait()
+	cancel()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	h.err = errors.Join(all...)
+	h.closeNATS()
+	h.log.Info("crossdock stopped")
+}
+
+func (h *Hub) closeNATS() {
+	if h.nc != nil {
+		_ = h.nc.Drain()
+		for h.nc.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if h.server != nil {
+		h.server.Shutdown()
+		h.server.WaitForShutdown()
+	}
+}
+
+// Stop ends the hub; Wait returns when it has stopped.
+func (h *Hub) Stop() { h.cancel() }
+
+// Wait blocks until the hub has stopped and returns why, nil for a clean stop.
+func (h *Hub) Wait() error {
+	<-h.done
+	return h.err
+}
+
+// Reload re-reads the accounts file; a broken file changes nothing.
+func (h *Hub) Reload(ctx context.Context) error {
+	return h.registry.Reload(ctx, h.cfg.Accounts)
+}
+
+// HTTPAddr is the address the HTTP API listens on ("" when disabled).
+func (h *Hub) HTTPAddr() string { return h.httpAddr }
+
+// NATSURL is the URL clients use to reach the hub's NATS: the embedded
+// server's client URL, or --nats-url.
+func (h *Hub) NATSURL() string {
+	if h.server == nil {
+		return h.cfg.NATSURL
+	}
+	if h.cfg.NATSListen == "none" {
+		return "in-process"
+	}
+	return h.server.ClientURL()
+}

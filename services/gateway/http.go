@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// Content types of the CloudEvents HTTP binding's structured and batch modes.
+const (
+	contentStructured = "application/cloudevents+json"
+	contentBatch      = "application/cloudevents-batch+json"
+)
+
+// Gateway is the HTTP intake of CloudEvents.
+type Gateway struct {
+	bus   *bus.Bus
+	reg   *accounts.Registry
+	check *Checker
+	log   *zap.Logger
+}
+
+// New returns the gateway.
+func New(b *bus.Bus, reg *accounts.Registry, check *Checker, log *zap.Logger) *Gateway {
+	return &Gateway{bus: b, reg: reg, check: check, log: log}
+}
+
+// Handler serves POST /v1/events.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", g.postEvents)
+	return mux
+}
+
+// postEvents takes one event (binary or structured mode) or a batch. A batch
+// is all or nothing: one bad event and none is stored. The answer is 202 only
+// once JetStream has stored every event.
+func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
+	id, ok := g.reg.AuthenticateRequest(r)
+	if !ok {
+		problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", "")
+		return
+	}
+	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
+	mode, err := modeOf(r)
+	if err != nil {
+		problem.One(w, http.StatusUnsupportedMediaType, bus.CodeUnsupportedMedia, err.Error(), "Content-Type")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.check.maxSize)))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the request is over the limit of %d bytes", g.check.maxSize), "")
+		return
+	}
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeInvalidJSON, "reading the request: "+err.Error(), "")
+		return
+	}
+
+	events, errs := decodeRequest(r.Context(), mode, r.Header, body)
+	for i, ev := range events {
+		if ev == nil {
+			continue
+		}
+		size := len(ev.Data())
+		if len(events) == 1 {
+			size = len(body)
+		}
+		for _, p := range g.check.Check(ev, from, size) {
+			errs = append(errs, problemAt(mode, i, ev.ID(), p))
+		}
+	}
+	if len(errs) > 0 {
+		status := http.StatusBadRequest
+		for _, e := range errs {
+			if e.Code == bus.CodeAccountMismatch {
+				status = http.StatusForbidden
+			}
+		}
+		problem.Write(w, status, rejectedDetail(len(events), len(errs)), errs)
+		return
+	}
+
+	outs := make([]bus.Outgoing, len(events))
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		outs[i] = bus.Outgoing{Subject: InSubject(from, bus.Name(ev.Type())), Event: ev}
+		ids[i] = ev.ID()
+	}
+	if _, err := g.bus.Publish(r.Context(), outs...); err != nil {
+		g.log.Error("store events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse), zap.Error(err))
+		w.Header().Set("Retry-After", "1")
+		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; retry with the same ids", "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string][]string{"accepted": ids})
+}
+
+type mode int
+
+const (
+	modeBinary mode = iota
+	modeStructured
+	modeBatch
+)
+
+// modeOf picks the binding mode: a ce-specversion header means binary mode,
+// otherwise the content type decides.
+func modeOf(r *http.Request) (mode, error) {
+	if r.Header.Get("ce-specversion") != "" {
+		return modeBinary, nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case contentStructured:
+		return modeStructured, nil
+	case contentBatch:
+		return modeBatch, nil
+	}
+	return 0, fmt.Errorf("content type %q is not a CloudEvent: send %s, %s, or binary mode (ce-* headers)",
+		r.Header.Get("Content-Type"), contentStructured, contentBatch)
+}
+
+// decodeRequest reads the events of a request; a nil entry is an event that
+// could not be read, with its problems in errs.
+func decodeRequest(ctx context.Context, m mode, h http.Header, body []byte) ([]*event.Event, []problem.EventErrors) {
+	switch m {
+	case modeBinary:
+		ev, err := binding.ToEvent(ctx, cehttp.NewMessage(h, io.NopCloser(bytes.NewReader(body))))
+		if err == nil {
+			err = ev.Validate()
+		}
+		if err != nil {
+			return []*event.Event{nil}, []problem.EventErrors{{Problem: attributeProblem(err)}}
+		}
+		return []*event.Event{ev}, nil
+	case modeStructured:
+		ev, p := decodeStructured(body)
+		if p != nil {
+			return []*event.Event{nil}, []problem.EventErrors{{Problem: *p}}
+		}
+		return []*event.Event{ev}, nil
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeInvalidJSON, Message: "a batch is a JSON array of structured events: " + err.Error()}}}
+	}
+	if len(raws) == 0 {
+		return nil, []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeSchemaViolation, Message: "the batch is empty"}}}
+	}
+	events := make([]*event.Event, len(raws))
+	var errs []problem.EventErrors
+	for i, raw := range raws {
+		ev, p := decodeStructured(raw)
+		if p != nil {
+			errs = append(errs, problemAt(modeBatch, i, "", *p))
+			continue
+		}
+		events[i] = ev
+	}
+	return events, errs
+}
+
+func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
+	if !json.Valid(b) {
+		return nil, &bus.Problem{Code: bus.CodeInvalidJSON, Message: "the body is not valid JSON"}
+	}
+	var ev event.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		p := attributeProblem(err)
+		return nil, &p
+	}
+	if err := ev.Validate(); err != nil {
+		p := attributeProblem(err)
+		return nil, &p
+	}
+	return &ev, nil
+}
+
+// attributeProblem names the CloudEvents attribute an sdk error is about.
+func attributeProblem(err error) bus.Problem {
+	var verr event.ValidationError
+	if errors.As(err, &verr) && len(verr) > 0 {
+		attr := slices.Min(slices.Collect(maps.Keys(verr)))
+		return bus.Problem{Code: bus.CodeSchemaViolation, Message: attr + ": " + verr[attr].Error(), Field: attr}
+	}
+	return bus.Problem{Code: bus.CodeSchemaViolation, Message: strings.TrimSpace(err.Error())}
+}
+
+func problemAt(m mode, i int, id string, p bus.Problem) problem.EventErrors {
+	e := problem.EventErrors{Problem: p, ID: id}
+	if m == modeBatch {
+		e.Index = &i
+	}
+	return e
+}
+
+func rejectedDetail(events, problems int) string {
+	if events > 1 {
+		return fmt.Sprintf("%d problems in a batch of %d events; none was stored", problems, events)
+	}
+	return "the event was not stored"
+}
