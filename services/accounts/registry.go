@@ -174,6 +174,9 @@ func (r *Registry) readAll(ctx context.Context) ([]change, error) {
 func (r *Registry) Run(ctx context.Context) error {
 	w, err := r.kv.WatchAll(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the watch began
+		}
 		return fmt.Errorf("account registry: watch %s: %w", BucketName, err)
 	}
 	defer stopWatcher(w)
