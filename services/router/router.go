@@ -63,8 +63,11 @@ func (s *Service) Handle(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 		return nil, bus.Reject(bus.CodeUnknownAccount, fmt.Sprintf("account %q is not known", account), "account")
 	}
 	if service, ok := Menu(entry.Policy, ev.Type()); !ok {
-		return nil, bus.Reject(bus.CodeNotInTierMenu,
-			fmt.Sprintf("%s goes to the %s service, which the %s tier does not include", ev.Type(), service, entry.Account.Tier), "type")
+		msg := fmt.Sprintf("%s goes to the %s service, which the %s tier does not include", ev.Type(), service, entry.Account.Tier)
+		if service == "" {
+			msg = fmt.Sprintf("%s is not taken by any service", ev.Type())
+		}
+		return nil, bus.Reject(bus.CodeNotInTierMenu, msg, "type")
 	}
 	subject := "xd.routed." + string(entry.Account.Tier) + "." + account + "." + bus.Name(ev.Type())
 	return []bus.Outgoing{{Subject: subject, Event: ev}}, nil
@@ -82,5 +85,5 @@ func Menu(p accounts.Policy, eventType string) (service string, ok bool) {
 	case "shipment.dispatched", "order.placed":
 		return "orders", true
 	}
-	return "no", false
+	return "", false
 }
