@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -271,9 +272,21 @@ func next(t testing.TB, ch <-chan *event.Event) *event.Event {
 	return bustest.Next(t, ch, 10*time.Second)
 }
 
-// dataOf decodes an event's data.
+// validator checks the events the hub makes against the contract's schemas.
+var validator = func() *schemas.Validator {
+	v, err := schemas.New()
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
+
+// dataOf checks an event the hub made against its schema and decodes its data.
 func dataOf(t testing.TB, ev *event.Event) map[string]any {
 	t.Helper()
+	if err := validator.Validate(ev.Type(), ev.Data()); err != nil {
+		t.Errorf("%s %s breaks its schema: %v", ev.Type(), ev.ID(), err)
+	}
 	var m map[string]any
 	if err := json.Unmarshal(ev.Data(), &m); err != nil {
 		t.Fatalf("event %s data: %v", ev.ID(), err)

@@ -46,7 +46,9 @@ type Config struct {
 	// ReleaseEvery is how often held orders are checked for release; zero
 	// means one minute.
 	ReleaseEvery time.Duration
-	// Now is the release loop's clock; nil means time.Now.
+	// Now is the release loop's clock; nil means time.Now. Decisions on
+	// placed orders use the time JetStream stored the order instead, which
+	// stays the same on every redelivery.
 	Now func() time.Time
 }
 
@@ -178,6 +180,9 @@ func (s *Service) place(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 	o.History = append(o.History, Change{At: d.Stored.UTC(), State: dec.State, EventID: ev.ID(), Note: note})
 	if err := s.put(ctx, key, o, existing != nil, rev); err != nil {
 		return nil, err
+	}
+	if ce := s.log.Check(zap.DebugLevel, "order decided"); ce != nil {
+		ce.Write(zap.String("account", o.Account), zap.String("po", o.PONumber), zap.String("state", o.State), zap.String("event", ev.ID()))
 	}
 	return s.settled(ctx, ev, o)
 }
