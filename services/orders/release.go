@@ -14,7 +14,7 @@ func (s *Service) releaseLoop(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.ReleaseEvery)
 	defer t.Stop()
 	for {
-		if err := s.ReleaseDue(ctx); err != nil && ctx.Err() == nil {
+		if err := s.ReleaseDue(ctx, s.cfg.Now()); err != nil && ctx.Err() == nil {
 			s.log.Warn("release held orders", zap.Error(err))
 		}
 		select {
@@ -25,17 +25,17 @@ func (s *Service) releaseLoop(ctx context.Context) error {
 	}
 }
 
-// ReleaseDue accepts every held order whose ordering day has come: it moves
+// ReleaseDue accepts every held order whose ordering day has come by now: it moves
 // the order to accepted, then sends order.accepted and fulfillment.requested.
 // It is safe to run in several processes at once: the state moves by
 // revision check, and the answers' ids are derived from the placing event, so
 // a release announced twice is stored once.
-func (s *Service) ReleaseDue(ctx context.Context) error {
+func (s *Service) ReleaseDue(ctx context.Context, now time.Time) error {
 	lister, err := s.kv.ListKeysFiltered(ctx, "held.>")
 	if err != nil {
 		return fmt.Errorf("list held orders: %w", err)
 	}
-	now := s.cfg.Now().UTC()
+	now = now.UTC()
 	var errs []error
 	for k := range lister.Keys() {
 		if err := s.release(ctx, k, now); err != nil {
