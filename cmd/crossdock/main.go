@@ -120,4 +120,3 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	return cfg.Build()
 }
-
