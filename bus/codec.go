@@ -75,6 +75,11 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, &DecodeError{Code: CodeSchemaViolation, Err: err}
 	}
+	if v := ev.SpecVersion(); v != event.CloudEventsVersionV1 {
+		// The sdk reads 0.3 without checking extension names, which Encode
+		// cannot then write as headers that Decode (or NATS) accepts.
+		return nil, &DecodeError{Code: CodeSchemaViolation, Err: fmt.Errorf("specversion %q: events must be CloudEvents 1.0", v)}
+	}
 	if binary && ev.DataContentType() == "" && len(ev.Data()) > 0 {
 		// The binding draft lets content-type default to JSON.
 		if err := ev.SetData(event.ApplicationJSON, ev.Data()); err != nil {

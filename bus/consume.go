@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,7 +254,7 @@ func RejectionEvent(ev *event.Event, fallbackID, source string, sender Sender, r
 	data := RejectedData{Errors: r.Problems}
 	cause := event.New()
 	if ev != nil {
-		cause = *ev
+		cause = ev.Clone() // not *ev: that shares its context, and so its extensions
 		data.RejectedID, data.RejectedType = ev.ID(), ev.Type()
 	} else {
 		cause.SetID(fallbackID)
@@ -277,6 +278,11 @@ func rejectionEvent(ev *event.Event, m jetstream.Msg, source string, sender Send
 func deadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
 	h := nats.Header{}
 	for k, v := range m.Headers() {
+		if strings.HasPrefix(k, "Nats-") {
+			// Instructions to JetStream (Nats-Expected-Stream, -Last-Sequence,
+			// Nats-TTL, Nats-Rollup…) that would make it refuse the dead letter.
+			continue
+		}
 		h[k] = append([]string(nil), v...)
 	}
 	problems, _ := json.Marshal(r.Problems)
