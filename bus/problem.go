@@ -23,10 +23,10 @@ const (
 	CodeBadEPC             = "bad_epc"
 	CodeParseError         = "parse_error"
 	// Codes the hub adds to the contract's list.
-	CodeUnauthorized        = "unauthorized"
-	CodeUnsupportedMedia    = "unsupported_media_type"
-	CodeUnknownOrder        = "unknown_order"
-	CodeProcessingFailed    = "processing_failed"
+	CodeUnauthorized     = "unauthorized"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeUnknownOrder     = "unknown_order"
+	CodeProcessingFailed = "processing_failed"
 )
 
 // Problem is one reason an input was refused: a stable code, a sentence for
