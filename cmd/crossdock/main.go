@@ -20,8 +20,24 @@ import (
 	"github.com/crossdock/crossdock/hub"
 )
 
+// subcommands are the tools beside the hub itself; `crossdock` with flags
+// and no subcommand runs the hub.
+var subcommands = map[string]func(args []string) error{
+	"bench": runBench,
+}
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	args := os.Args[1:]
+	cmd := run
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			cmd, args = sub, args[1:]
+		}
+	}
+	if err := cmd(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage, already printed, is the answer
+		}
 		fmt.Fprintln(os.Stderr, "crossdock:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/hub"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// Config says what to measure. The zero value of each field has a default.
+type Config struct {
+	Scenario        string        // "throughput" (default) or "isolation"
+	Transport       string        // "nats" (default) or "http"
+	Rate            int           // orders per second in total; 0: as fast as the hub takes them
+	Duration        time.Duration // how long to send; default 10s
+	Count           int           // stop after this many orders instead (throughput only)
+	AccountsPerTier int           // default 4
+	Window          int           // most orders sent but not yet answered; default 2000
+	NATSURL         string        // run the hub on this NATS instead of an embedded server
+	Dir             string        // data directory; default a fresh temp dir, removed after
+	Progress        io.Writer     // a progress line every second; nil for none
+	Log             *zap.Logger   // the hub's log; nil for none
+}
+
+func (c *Config) defaults() error {
+	if c.Scenario == "" {
+		c.Scenario = "throughput"
+	}
+	if c.Transport == "" {
+		c.Transport = "nats"
+	}
+	if c.Scenario != "throughput" && c.Scenario != "isolation" {
+		return fmt.Errorf("scenario %q: want throughput or isolation", c.Scenario)
+	}
+	if c.Transport != "nats" && c.Transport != "http" {
+		return fmt.Errorf("transport %q: want nats or http", c.Transport)
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.AccountsPerTier <= 0 {
+		c.AccountsPerTier = 4
+	}
+	if c.Window <= 0 {
+		c.Window = 2000
+	}
+	if c.Scenario == "isolation" && c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	return nil
+}
+
+// Report is what a run measured.
+type Report struct {
+	Scenario   string       `json:"scenario"`
+	Transport  string       `json:"transport"`
+	Machine    Machine      `json:"machine"`
+	Seconds    float64      `json:"seconds"`
+	Tiers      []TierReport `json:"tiers"`
+	Total      TierReport   `json:"total"`
+	Raw        Baseline     `json:"raw_jetstream"`
+	Ratio      float64      `json:"ratio_to_raw"` // total orders/s ÷ raw publishes/s
+	CPUSeconds float64      `json:"cpu_seconds"`  // hub and load generator together
+	PeakRSSMB  float64      `json:"peak_rss_mb"`
+	Isolation  *Isolation   `json:"isolation,omitempty"`
+}
+
+// TierReport is one tier's (or the total's) figures.
+type TierReport struct {
+	Tier         string    `json:"tier"`
+	Sent         int64     `json:"sent"`
+	Accepted     int64     `json:"accepted"`
+	Rejected     int64     `json:"rejected"`
+	Lost         int64     `json:"lost"` // sent minus answered: must be 0
+	OrdersPerSec float64   `json:"orders_per_sec"`
+	Latency      Latencies `json:"latency"` // publish to order.accepted
+}
+
+// Baseline is raw JetStream async publishing on the same server.
+type Baseline struct {
+	Messages    int     `json:"messages"`
+	Bytes       int     `json:"message_bytes"`
+	PublishRate float64 `json:"publishes_per_sec"`
+}
+
+// Isolation compares the strategic tier's latency alone and under a flood
+// of stable orders.
+type Isolation struct {
+	StrategicRate int     `json:"strategic_rate"`
+	AloneP99      Millis  `json:"alone_p99_ms"`
+	FloodP99      Millis  `json:"flood_p99_ms"`
+	Factor        float64 `json:"factor"` // flood p99 ÷ alone p99
+	FloodSent     int64   `json:"flood_sent"`
+	FloodPerSec   float64 `json:"flood_orders_per_sec"`
+}
+
+// Machine describes where the figures came from.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	GoVersion string `json:"go"`
+}
+
+// Run starts a hub, measures, stops the hub and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "crossdock-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	fleet, accountsFile, err := writeFleet(dir, cfg.AccountsPerTier)
+	if err != nil {
+		return nil, err
+	}
+	admin := randomToken()
+	h, err := hub.Start(ctx, hub.Config{
+		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NATSURL: cfg.NATSURL,
+		Data: filepath.Join(dir, "data"), Accounts: accountsFile, Services: []string{"all"},
+		AdminToken: admin, Replicas: 1, Fsync: "interval",
+	}, cfg.Log)
+	if err != nil {
+		return nil, fmt.Errorf("start hub: %w", err)
+	}
+	defer func() {
+		h.Stop()
+		_ = h.Wait()
+	}()
+
+	r := &runner{cfg: cfg, fleet: fleet, admin: admin, natsURL: h.NATSURL(), httpBase: "http://" + h.HTTPAddr()}
+	if cfg.NATSURL != "" {
+		r.natsURL = cfg.NATSURL
+	}
+	if err := r.connect(); err != nil {
+		return nil, err
+	}
+	defer r.close()
+
+	rep := &Report{Scenario: cfg.Scenario, Transport: cfg.Transport, Machine: Machine{
+		CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
+	switch cfg.Scenario {
+	case "throughput":
+		tiers := accounts.Tiers
+		start := time.Now()
+		r.drive(ctx, r.accountsOf(tiers...), cfg.Rate, cfg.Duration, cfg.Count)
+		r.drain(ctx, 30*time.Second)
+		rep.Seconds = r.lastAnswer().Sub(start).Seconds()
+		for _, t := range tiers {
+			rep.Tiers = append(rep.Tiers, r.tierReport(string(t), rep.Seconds))
+		}
+		rep.Total = r.totalReport(rep.Seconds)
+	case "isolation":
+		iso, err := r.isolation(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Isolation = iso
+		rep.Seconds = cfg.Duration.Seconds()
+		rep.Tiers = append(rep.Tiers, r.tierReport(string(accounts.Strategic), rep.Seconds), r.tierReport(string(accounts.Stable), rep.Seconds))
+		rep.Total = r.totalReport(rep.Seconds)
+	}
+	if rep.Raw, err = r.baseline(ctx, 20000); err != nil {
+		return nil, err
+	}
+	if rep.Raw.PublishRate > 0 {
+		rep.Ratio = rep.Total.OrdersPerSec / rep.Raw.PublishRate
+	}
+	rep.CPUSeconds, rep.PeakRSSMB = usage()
+	return rep, nil
+}
+
+// usage is the process's CPU time and peak resident set size.
+func usage() (cpuSeconds, peakRSSMB float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpu.Seconds(), float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// account is one of the bench's own accounts.
+type account struct {
+	id, key string
+	tier    accounts.Tier
+	gln     string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+}
+
+// writeFleet writes an accounts file with n accounts per tier, each with one
+// DC; stable accounts take orders every day so that their orders are
+// accepted, not held, and measured like the others.
+func writeFleet(dir string, n int) ([]*account, string, error) {
+	var fleet []*account
+	var b bytes.Buffer
+	b.WriteString("warehouses:\n  - id: bench-wh\naccounts:\n")
+	loc := 0
+	for _, t := range accounts.Tiers {
+		for i := range n {
+			loc++
+			a := &account{id: fmt.Sprintf("bench-%s-%d", t, i), key: "bench-key-" + randomToken(), tier: t, gln: gln(loc)}
+			fleet = append(fleet, a)
+			fmt.Fprintf(&b, "  - id: %s\n    name: bench\n    tier: %s\n    api_keys: [%q]\n    locations: [{gln: %q, type: dc, warehouse: bench-wh}]\n",
+				a.id, t, accounts.HashKey(a.key), a.gln)
+			if t == accounts.Stable {
+				b.WriteString("    policy: {order_days: all}\n")
+			}
+		}
+	}
+	path := filepath.Join(dir, "bench-accounts.yaml")
+	return fleet, path, os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+// gln makes a valid GLN for location number i (GS1 mod-10 check digit).
+func gln(i int) string {
+	s := fmt.Sprintf("0614141%05d", i)
+	sum := 0
+	for j := len(s) - 1; j >= 0; j-- {
+		d := int(s[j] - '0')
+		if (len(s)-1-j)%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return s + strconv.Itoa((10-sum%10)%10)
+}
+
+var errNoAnswer = errors.New("no answer")
+
+// runner holds a run's connections and the orders in flight.
+type runner struct {
+	cfg      Config
+	fleet    []*account
+	admin    string
+	natsURL  string
+	httpBase string
+	observer *nats.Conn
+	client   *http.Client
+
+	seq     atomic.Int64
+	mu      sync.Mutex
+	pending map[string]sent
+	stats   map[accounts.Tier]*tierStats
+	last    time.Time
+}
+
+type sent struct {
+	tier   accounts.Tier
+	at     time.Time
+	window chan struct{} // the drive's window, freed by the answer
+}
+
+type tierStats struct {
+	sent, accepted, rejected int64
+	latencies                []time.Duration
+}

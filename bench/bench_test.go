@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestRunCountsEveryOrder runs a short bench and checks its bookkeeping: every
+// order sent is answered (lost 0) and the tiers add up to the total. It
+// asserts nothing about speed.
+func TestRunCountsEveryOrder(t *testing.T) {
+	for _, transport := range []string{"nats", "http"} {
+		t.Run("over "+transport, func(t *testing.T) {
+			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Total.Sent != 200 || rep.Total.Lost != 0 || rep.Total.Rejected != 0 {
+				t.Errorf("total = %+v, want 200 sent, 0 lost, 0 rejected", rep.Total)
+			}
+			var sent, accepted int64
+			for _, tr := range rep.Tiers {
+				sent += tr.Sent
+				accepted += tr.Accepted
+				if tr.Sent != 50 {
+					t.Errorf("tier %s sent %d, want 50 (round robin over the tiers)", tr.Tier, tr.Sent)
+				}
+			}
+			if sent != rep.Total.Sent || accepted != rep.Total.Accepted {
+				t.Errorf("tiers add up to %d sent / %d accepted, total says %d / %d", sent, accepted, rep.Total.Sent, rep.Total.Accepted)
+			}
+			if rep.Raw.Messages == 0 || rep.Raw.PublishRate <= 0 {
+				t.Errorf("no raw baseline: %+v", rep.Raw)
+			}
+		})
+	}
+}
+
+func TestIsolationScenarioReportsBothPhases(t *testing.T) {
+	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Isolation == nil || rep.Isolation.FloodSent == 0 {
+		t.Fatalf("isolation = %+v, want a flood", rep.Isolation)
+	}
+	if rep.Total.Lost != 0 {
+		t.Errorf("lost %d orders", rep.Total.Lost)
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 1000; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	got := summarise(ds)
+	want := Latencies{P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}
+	if got != want {
+		t.Errorf("summarise(1..1000 ms) = %+v, want %+v", got, want)
+	}
+}
+
+func TestGLNHasItsCheckDigit(t *testing.T) {
+	if got := gln(0); got != "0614141000005" {
+		t.Errorf("gln(0) = %s, want 0614141000005", got)
+	}
+}

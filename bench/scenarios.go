@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// isolation measures the strategic tier at a fixed rate for half the
+// duration alone, then for the other half while stable accounts flood the
+// hub as fast as the window lets them.
+func (r *runner) isolation(ctx context.Context) (*Isolation, error) {
+	half := r.cfg.Duration / 2
+	strategic := r.accountsOf(accounts.Strategic)
+	stable := r.accountsOf(accounts.Stable)
+
+	r.drive(ctx, strategic, r.cfg.Rate, half, 0)
+	r.drain(ctx, 30*time.Second)
+	alone := r.tierReport(string(accounts.Strategic), half.Seconds())
+	r.resetLatencies(accounts.Strategic)
+
+	floodCtx, stopFlood := context.WithCancel(ctx)
+	floodDone := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(floodDone)
+		r.drive(floodCtx, stable, 0, half, 0)
+	}()
+	r.drive(ctx, strategic, r.cfg.Rate, half, 0)
+	stopFlood()
+	<-floodDone
+	floodSecs := time.Since(start).Seconds()
+	r.drain(ctx, 60*time.Second)
+	flood := r.tierReport(string(accounts.Strategic), half.Seconds())
+	stableRep := r.tierReport(string(accounts.Stable), floodSecs)
+
+	iso := &Isolation{StrategicRate: r.cfg.Rate, AloneP99: alone.Latency.P99, FloodP99: flood.Latency.P99,
+		FloodSent: stableRep.Sent, FloodPerSec: stableRep.OrdersPerSec}
+	if alone.Latency.P99 > 0 {
+		iso.Factor = float64(flood.Latency.P99 / alone.Latency.P99)
+	}
+	return iso, nil
+}
+
+func (r *runner) resetLatencies(t accounts.Tier) {
+	r.mu.Lock()
+	r.stats[t].latencies = nil
+	r.mu.Unlock()
+}
+
+// baseline publishes n messages of an order's size to a scratch stream on
+// the same server, asynchronously with the same window, and returns the
+// rate: what one JetStream hop costs on this machine.
+func (r *runner) baseline(ctx context.Context, n int) (Baseline, error) {
+	js, err := jetstream.New(r.observer, jetstream.WithPublishAsyncMaxPending(r.cfg.Window))
+	if err != nil {
+		return Baseline{}, err
+	}
+	const name = "BENCH_RAW"
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"bench.raw"}, Storage: jetstream.FileStorage}); err != nil {
+		return Baseline{}, fmt.Errorf("create %s: %w", name, err)
+	}
+	defer func() { _ = js.DeleteStream(context.Background(), name) }()
+	body := orderData("b0000000", gln(1))
+	start := time.Now()
+	for i := range n {
+		msg := &nats.Msg{Subject: "bench.raw", Data: body, Header: nats.Header{"ce-id": {fmt.Sprint(i)}}}
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			return Baseline{}, fmt.Errorf("raw publish: %w", err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		return Baseline{}, fmt.Errorf("raw publish: acks not complete after a minute")
+	}
+	return Baseline{Messages: n, Bytes: len(body), PublishRate: float64(n) / time.Since(start).Seconds()}, nil
+}

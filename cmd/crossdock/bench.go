@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/crossdock/crossdock/bench"
+)
+
+// runBench is `crossdock bench`: measure a hub end to end (docs/performance.md).
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("crossdock bench", flag.ContinueOnError)
+	var cfg bench.Config
+	var asJSON bool
+	fs.StringVar(&cfg.Scenario, "scenario", "throughput", "throughput, or isolation (strategic at --rate while stable floods)")
+	fs.StringVar(&cfg.Transport, "transport", "nats", "send orders over nats or http")
+	fs.IntVar(&cfg.Rate, "rate", 0, "orders per second (0: as fast as the hub takes them; isolation: the strategic rate, default 200)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to send (default 10s)")
+	fs.IntVar(&cfg.Count, "count", 0, "stop after this many orders (throughput)")
+	fs.IntVar(&cfg.AccountsPerTier, "accounts-per-tier", 0, "bench accounts per tier (default 4)")
+	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Progress = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReport(os.Stdout, rep)
+	return nil
+}
+
+func printReport(out io.Writer, r *bench.Report) {
+	fmt.Fprintf(out, "crossdock bench: %s over %s, %.1fs, %d CPUs, %s\n\n", r.Scenario, r.Transport, r.Seconds, r.Machine.CPUs, r.Machine.GoVersion)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "tier\tsent\taccepted\trejected\tlost\torders/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
+	for _, t := range append(r.Tiers, r.Total) {
+		l := t.Latency
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+			t.Tier, t.Sent, t.Accepted, t.Rejected, t.Lost, t.OrdersPerSec, l.P50, l.P90, l.P99, l.P999, l.Max)
+	}
+	_ = w.Flush()
+	fmt.Fprintf(out, "\nraw JetStream async publish (%d B): %.0f msgs/s; end-to-end / raw = %.3f\n", r.Raw.Bytes, r.Raw.PublishRate, r.Ratio)
+	if i := r.Isolation; i != nil {
+		fmt.Fprintf(out, "isolation: strategic at %d/s p99 %.2f ms alone, %.2f ms under a stable flood of %.0f orders/s (x%.2f)\n",
+			i.StrategicRate, i.AloneP99, i.FloodP99, i.FloodPerSec, i.Factor)
+	}
+	fmt.Fprintf(out, "process: %.1f s CPU, peak RSS %.0f MB (hub and load generator together)\n", r.CPUSeconds, r.PeakRSSMB)
+}
