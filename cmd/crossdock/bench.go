@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"text/tabwriter"
 
@@ -28,8 +29,20 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (hub and load generator) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
