@@ -1,0 +1,258 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/crossdock/crossdock/hub"
+)
+
+// clearEnv unsets every CROSSDOCK_ variable for the test, so that the
+// environment the tests run in cannot change what they see.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "CROSSDOCK_") {
+			t.Setenv(name, "") // restores the value when the test ends
+			if err := os.Unsetenv(name); err != nil {
+				t.Fatalf("unset %s: %v", name, err)
+			}
+		}
+	}
+}
+
+// defaults is the configuration of CONTRACT.md section 1 with no flag and no
+// environment.
+var defaults = hub.Config{
+	HTTP:       "127.0.0.1:8080",
+	NATSListen: "127.0.0.1:4222",
+	Data:       "./data",
+	Accounts:   "deploy/accounts.example.yaml",
+	Services:   []string{"all"},
+	Replicas:   1,
+	Fsync:      "interval",
+}
+
+func TestParseFlags(t *testing.T) {
+	with := func(f func(c *hub.Config)) hub.Config {
+		c := defaults
+		c.Services = append([]string(nil), defaults.Services...)
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name          string
+		env           map[string]string
+		args          []string
+		want          hub.Config
+		wantLogFormat string
+	}{
+		{
+			name:          "no flag and no environment gives the contract's defaults",
+			want:          defaults,
+			wantLogFormat: "console",
+		},
+		{
+			name: "every flag is read from the command line",
+			args: []string{"--http", "0.0.0.0:9000", "--nats-listen", "none", "--nats-url", "nats://nats:4222", "--data", "/var/lib/crossdock",
+				"--accounts", "/etc/crossdock/accounts.yaml", "--tiers", "/etc/crossdock/tiers.yaml", "--services", "gateway, router",
+				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
+			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
+				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always"},
+			wantLogFormat: "json",
+		},
+		{
+			name: "every flag is read from its CROSSDOCK_ variable",
+			env: map[string]string{"CROSSDOCK_HTTP": "0.0.0.0:9000", "CROSSDOCK_NATS_LISTEN": "none", "CROSSDOCK_NATS_URL": "nats://nats:4222",
+				"CROSSDOCK_DATA": "/var/lib/crossdock", "CROSSDOCK_ACCOUNTS": "/etc/crossdock/accounts.yaml", "CROSSDOCK_TIERS": "/etc/crossdock/tiers.yaml",
+				"CROSSDOCK_SERVICES": "gateway,router", "CROSSDOCK_ADMIN_TOKEN": "s3cret", "CROSSDOCK_REPLICAS": "3", "CROSSDOCK_FSYNC": "always",
+				"CROSSDOCK_LOG_FORMAT": "json"},
+			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
+				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always"},
+			wantLogFormat: "json",
+		},
+		{
+			name:          "CROSSDOCK_NATS_LISTEN sets --nats-listen",
+			env:           map[string]string{"CROSSDOCK_NATS_LISTEN": "127.0.0.1:14222"},
+			want:          with(func(c *hub.Config) { c.NATSListen = "127.0.0.1:14222" }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "a flag on the command line wins over the environment",
+			env:           map[string]string{"CROSSDOCK_HTTP": "0.0.0.0:9000", "CROSSDOCK_REPLICAS": "5"},
+			args:          []string{"--http", "127.0.0.1:9001", "--replicas=3"},
+			want:          with(func(c *hub.Config) { c.HTTP = "127.0.0.1:9001"; c.Replicas = 3 }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "the environment fills in what the command line leaves out",
+			env:           map[string]string{"CROSSDOCK_DATA": "/srv/data"},
+			args:          []string{"--http", "127.0.0.1:9001"},
+			want:          with(func(c *hub.Config) { c.HTTP = "127.0.0.1:9001"; c.Data = "/srv/data" }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "an empty variable sets the flag to empty",
+			env:           map[string]string{"CROSSDOCK_ADMIN_TOKEN": ""},
+			want:          defaults,
+			wantLogFormat: "console",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			cfg, logFormat, logLevel, err := parseFlags(tc.args)
+			if err != nil {
+				t.Fatalf("parseFlags(%q) with %v: %v", tc.args, tc.env, err)
+			}
+			if !reflect.DeepEqual(cfg, tc.want) {
+				t.Errorf("parseFlags(%q) with %v = %+v, want %+v", tc.args, tc.env, cfg, tc.want)
+			}
+			if logFormat != tc.wantLogFormat || logLevel != "info" {
+				t.Errorf("parseFlags(%q) with %v logs %s at %s, want %s at info", tc.args, tc.env, logFormat, logLevel, tc.wantLogFormat)
+			}
+		})
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		// want are the pieces the error must name.
+		want []string
+	}{
+		{
+			name: "a bad value of an int variable is an error naming the variable",
+			env:  map[string]string{"CROSSDOCK_REPLICAS": "three"},
+			want: []string{"CROSSDOCK_REPLICAS", "three"},
+		},
+		{
+			name: "a bad value of an int flag is an error naming the flag",
+			args: []string{"--replicas", "three"},
+			want: []string{"replicas", "three"},
+		},
+		{
+			name: "an unknown flag is an error naming it",
+			args: []string{"--colour", "blue"},
+			want: []string{"colour"},
+		},
+		{
+			name: "a positional argument is an error naming it",
+			args: []string{"--http", "127.0.0.1:9001", "serve"},
+			want: []string{`"serve"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, _, _, err := parseFlags(tc.args)
+			if err == nil {
+				t.Fatalf("parseFlags(%q) with %v = nil error, want one naming %q", tc.args, tc.env, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("parseFlags(%q) with %v error = %q, want it to name %q", tc.args, tc.env, err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("parseFlags(%q) with %v error = %q, want one line", tc.args, tc.env, err)
+			}
+		})
+	}
+}
+
+func TestRunHelpIsNotAFailure(t *testing.T) {
+	clearEnv(t)
+	for _, arg := range []string{"-h", "--help"} {
+		if err := run([]string{arg}); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("run(%q) = %v, want flag.ErrHelp (main exits 0 on it: the usage is the answer)", arg, err)
+		}
+	}
+}
+
+func TestRunRefusesBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-accounts.yaml")
+	badTier := filepath.Join(dir, "bad-tier.yaml")
+	if err := os.WriteFile(badTier, []byte(`
+warehouses:
+  - id: dc-east
+accounts:
+  - id: acme
+    name: ACME Retail
+    tier: platinum
+    locations:
+      - {gln: "0614141000005", type: dc, warehouse: dc-east}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The cases past the accounts file's name it too, so that a check that
+	// let a bad value through fails the test instead of starting a hub.
+	tests := []struct {
+		name string
+		args []string
+		// want are the pieces the one-line error must name.
+		want []string
+	}{
+		{
+			name: "a missing accounts file is an error naming the file",
+			args: []string{"--accounts", missing},
+			want: []string{missing},
+		},
+		{
+			name: "an accounts file with a bad tier is an error naming the file and the tier",
+			args: []string{"--accounts", badTier},
+			want: []string{badTier, "platinum", "acme"},
+		},
+		{
+			name: "an --fsync that is neither interval nor always is an error naming --fsync",
+			args: []string{"--accounts", badTier, "--fsync", "sometimes"},
+			want: []string{"--fsync", "sometimes"},
+		},
+		{
+			name: "a --services naming no service is an error naming --services",
+			args: []string{"--accounts", badTier, "--services", "gateway,teleport"},
+			want: []string{"--services", "teleport"},
+		},
+		{
+			name: "a bad --log-format is an error naming --log-format",
+			args: []string{"--accounts", badTier, "--log-format", "xml"},
+			want: []string{"--log-format", "xml"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			args := append([]string{"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "none"}, tc.args...)
+			err := run(args)
+			if err == nil {
+				t.Fatalf("run(%q) = nil, want an error naming %q", args, tc.want)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("run(%q) error = %q, want one line", args, msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("run(%q) error = %q, want it to name %q", args, msg, w)
+				}
+			}
+		})
+	}
+}
