@@ -1,0 +1,476 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/bus/bustest"
+)
+
+// childEnv, set to 1, makes the test binary run a hub instead of the tests:
+// TestKilledMidStreamProcessesEveryOrderOnce starts it as a separate process
+// so that it can kill it for real.
+const childEnv = "CROSSDOCK_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
+
+// runChild runs a hub configured by the environment variables of the
+// command's flags (CROSSDOCK_DATA, CROSSDOCK_ACCOUNTS, CROSSDOCK_NATS_LISTEN,
+// CROSSDOCK_HTTP) until SIGTERM or SIGINT, logging warnings to stderr.
+func runChild() int {
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), zap.WarnLevel))
+	cfg := Config{
+		HTTP:       os.Getenv("CROSSDOCK_HTTP"),
+		NATSListen: os.Getenv("CROSSDOCK_NATS_LISTEN"),
+		Data:       os.Getenv("CROSSDOCK_DATA"),
+		Accounts:   os.Getenv("CROSSDOCK_ACCOUNTS"),
+		Services:   []string{"all"},
+		Replicas:   1,
+		Fsync:      "interval",
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	h, err := Start(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child hub:", err)
+		return 1
+	}
+	if err := h.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "child hub stopped with:", err)
+		return 1
+	}
+	return 0
+}
+
+// childHub is a hub running in another process: this test binary, re-run
+// with childEnv set.
+type childHub struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    lockedBuffer
+	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
+}
+
+// startChild starts a hub process on dir's data and accounts file, with its
+// NATS client port on addr and no HTTP API.
+func startChild(t *testing.T, dir, addr string) *childHub {
+	t.Helper()
+	c := &childHub{t: t, exited: make(chan struct{})}
+	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	c.cmd.Env = append(os.Environ(),
+		childEnv+"=1",
+		"CROSSDOCK_DATA="+filepath.Join(dir, "data"),
+		"CROSSDOCK_ACCOUNTS="+filepath.Join(dir, "accounts.yaml"),
+		"CROSSDOCK_NATS_LISTEN="+addr,
+		"CROSSDOCK_HTTP=none",
+	)
+	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start child hub: %v", err)
+	}
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		c.kill()
+		if t.Failed() {
+			t.Logf("child hub output:\n%s", c.out.String())
+		}
+	})
+	return c
+}
+
+// alive fails the test if the child has exited on its own.
+func (c *childHub) alive() {
+	c.t.Helper()
+	select {
+	case <-c.exited:
+		c.t.Fatalf("child hub exited: %v\n%s", c.err, c.out.String())
+	default:
+	}
+}
+
+// kill sends SIGKILL (no shutdown of any kind) and waits for the process to
+// be gone; safe to call twice.
+func (c *childHub) kill() {
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}
+
+// lockedBuffer collects a child's output, written by exec's copying
+// goroutine and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// dialAs connects to url as a customer account, by API key, without retries.
+func dialAs(url, account string) (*nats.Conn, error) {
+	return nats.Connect(url, nats.UserInfo(account, key(account)), nats.CustomInboxPrefix("_INBOX_"+account))
+}
+
+// placedEvent is an order.placed event as a customer's ERP builds it for a
+// NATS publish: no account attribute (the intake subject says who sent it).
+func placedEvent(t testing.TB, account, id string, o order) *event.Event {
+	t.Helper()
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetSource("/accounts/" + account)
+	ev.SetType("crossdock.order.placed.v1")
+	if err := ev.SetData(event.ApplicationJSON, o.data()); err != nil {
+		t.Fatal(err)
+	}
+	return &ev
+}
+
+// publishOrder publishes an order.placed in binary mode on the account's
+// intake subject, asynchronously, with Nats-Msg-Id "<account>:<id>".
+func publishOrder(js jetstream.JetStream, account string, ev *event.Event) (jetstream.PubAckFuture, error) {
+	msg := bus.Encode("xd.in."+account+".order.placed", ev)
+	return js.PublishMsgAsync(msg, jetstream.WithMsgID(account+":"+ev.ID()))
+}
+
+// awaitAck waits for one async publish's acknowledgement.
+func awaitAck(f jetstream.PubAckFuture, timeout time.Duration) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("no publish ack within %s", timeout)
+	}
+}
+
+// quiescent reports nil once every consumer of XD_IN and then of XD_ROUTED
+// has nothing pending and nothing awaiting an ack. The order matters: the
+// router acks only after its output is stored in XD_ROUTED, so a router found
+// idle before the lanes are looked at cannot add to them unseen.
+func (h *testHub) quiescent() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{bus.StreamIn, bus.StreamRouted} {
+		s, err := h.bus.JetStream().Stream(ctx, name)
+		if err != nil {
+			return err
+		}
+		infos := s.ListConsumers(ctx)
+		for info := range infos.Info() {
+			if info.NumPending > 0 || info.NumAckPending > 0 {
+				return fmt.Errorf("consumer %s on %s: %d pending, %d awaiting ack", info.Name, name, info.NumPending, info.NumAckPending)
+			}
+		}
+		if err := infos.Err(); err != nil {
+			return fmt.Errorf("list consumers of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// causations reads every message stored in XD_OUT on subject and counts
+// them by the causationid of their event.
+func (h *testHub) causations(subject string) map[string]int {
+	h.t.Helper()
+	want := int(h.count(bus.StreamOut, subject))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := h.bus.JetStream().OrderedConsumer(ctx, bus.StreamOut, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	got := make(map[string]int, want)
+	for read := 0; read < want; {
+		batch, err := cons.Fetch(want-read, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+			if err != nil {
+				h.t.Fatalf("stored %s: %v", m.Subject(), err)
+			}
+			cause, _ := ev.Extensions()[bus.ExtCausationID].(string)
+			got[cause]++
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			h.t.Fatal(err)
+		}
+		if n == 0 {
+			h.t.Fatalf("read %d of %d messages on %s, then nothing more", read, want, subject)
+		}
+		read += n
+	}
+	return got
+}
+
+// checkAcceptedOnce fetches GET /v1/orders/{po} as account and checks that the
+// order is accepted, once: one step of history, made by event id.
+func (h *testHub) checkAcceptedOnce(account, po, id string) error {
+	status, body := h.get("/v1/orders/"+po, key(account))
+	if status != http.StatusOK {
+		return fmt.Errorf("GET /v1/orders/%s as %s: %d %v", po, account, status, body)
+	}
+	if body["state"] != "accepted" || body["placed_event_id"] != id {
+		return fmt.Errorf("order %s: state %v, placed by %v; want accepted, placed by %s", po, body["state"], body["placed_event_id"], id)
+	}
+	if hist, _ := body["history"].([]any); len(hist) != 1 {
+		return fmt.Errorf("order %s: history %v, want the one acceptance", po, body["history"])
+	}
+	return nil
+}
+
+// TestKilledMidStreamProcessesEveryOrderOnce kills a hub process (SIGKILL:
+// no drain, no shutdown, consumer state as the OS last had it) while it is
+// working through acknowledged orders, starts a new hub on the same storage,
+// and checks what customers and warehouses see: every acknowledged order is
+// accepted exactly once and asked of its warehouse exactly once, nothing is
+// dead-lettered, and each order's state shows one acceptance.
+func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test (runs a hub process, kills it and waits out the redelivery of what it held): skipped under -short")
+	}
+	const n = crashOrders
+	dir := t.TempDir()
+	writeAccounts(t, dir, nil)
+	addr := freeAddr(t)
+	child := startChild(t, dir, addr)
+	url := "nats://" + addr
+
+	bustest.CheckFor(t, 60*time.Second, func() error {
+		child.alive()
+		nc, err := dialAs(url, "acme")
+		if err != nil {
+			return fmt.Errorf("child hub not serving: %w", err)
+		}
+		nc.Close()
+		return nil
+	})
+
+	customers := []struct {
+		account, shipTo string
+		nc              *nats.Conn
+		js              jetstream.JetStream
+	}{{account: "acme", shipTo: dcEast}, {account: "globex", shipTo: globexDC}, {account: "initech", shipTo: initechDC}}
+	var accepted atomic.Int64
+	first := make(chan struct{})
+	var once sync.Once
+	for i := range customers {
+		c := &customers[i]
+		nc, err := dialAs(url, c.account)
+		if err != nil {
+			t.Fatalf("connect as %s: %v", c.account, err)
+		}
+		t.Cleanup(nc.Close)
+		if _, err := nc.Subscribe("xd.out."+c.account+".order.accepted", func(*nats.Msg) {
+			accepted.Add(1)
+			once.Do(func() { close(first) })
+		}); err != nil {
+			t.Fatalf("subscribe as %s: %v", c.account, err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if c.js, err = jetstream.New(nc); err != nil {
+			t.Fatal(err)
+		}
+		c.nc = nc
+	}
+
+	type sent struct{ account, id, po string }
+	orders := make([]sent, n)
+	futures := make([]jetstream.PubAckFuture, n)
+	for i := range n {
+		c := &customers[i%len(customers)]
+		o := sent{account: c.account, id: fmt.Sprintf("crash-%05d", i), po: fmt.Sprintf("PO-CRASH-%05d", i)}
+		f, err := publishOrder(c.js, c.account, placedEvent(t, c.account, o.id, order{PO: o.po, ShipTo: c.shipTo, Units: []float64{10, 5}}))
+		if err != nil {
+			t.Fatalf("publish order %d: %v", i, err)
+		}
+		orders[i], futures[i] = o, f
+	}
+	for i, f := range futures {
+		if err := awaitAck(f, 30*time.Second); err != nil {
+			t.Fatalf("order %d (%s): %v", i, orders[i].id, err)
+		}
+	}
+
+	select {
+	case <-first:
+	case <-time.After(60 * time.Second):
+		child.alive()
+		t.Fatalf("no order.accepted within 60s of %d acknowledged orders", n)
+	}
+	child.kill()
+	atKill := accepted.Load()
+	for _, c := range customers {
+		c.nc.Close() // also ends the subscriptions: the count is final
+	}
+	t.Logf("killed the hub (%v) with %d of %d acceptances observed (%d when SIGKILL was sent)", child.err, accepted.Load(), n, atKill)
+	if atKill >= n {
+		t.Logf("the hub had finished before it was killed: this run shows a restart, not a crash mid-stream")
+	}
+
+	restarted := time.Now()
+	h := startHub(t, dir)
+	bustest.CheckFor(t, 60*time.Second, func() error {
+		if got := h.count(bus.StreamOut, "xd.out.*.order.accepted"); got < n {
+			return fmt.Errorf("%d of %d orders accepted after the restart", got, n)
+		}
+		return nil
+	})
+	// Wait until whatever the killed process held has been redelivered and
+	// settled, so that a duplicate it made would be counted below.
+	bustest.CheckFor(t, 60*time.Second, h.quiescent)
+	t.Logf("the restarted hub settled everything in %s", time.Since(restarted).Round(time.Millisecond))
+
+	for _, c := range []struct{ stream, subject string }{
+		{bus.StreamOut, "xd.out.*.order.accepted"},
+		{bus.StreamOut, "xd.wh.*.fulfillment.requested"},
+	} {
+		if got := h.count(c.stream, c.subject); got != n {
+			t.Errorf("%s holds %d messages on %s, want %d", c.stream, got, c.subject, n)
+		}
+	}
+	for _, subject := range []string{"xd.out.*.order.rejected", "xd.out.*.event.rejected"} {
+		if got := h.count(bus.StreamOut, subject); got != 0 {
+			t.Errorf("%s holds %d messages on %s, want none", bus.StreamOut, got, subject)
+		}
+	}
+	if got := h.count(bus.StreamDLQ, "xd.dlq.>"); got != 0 {
+		t.Errorf("%s holds %d dead letters, want none", bus.StreamDLQ, got)
+	}
+
+	causes := h.causations("xd.out.*.order.accepted")
+	var wrong []error
+	for _, o := range orders {
+		if causes[o.id] != 1 {
+			wrong = append(wrong, fmt.Errorf("order %s (%s) has %d order.accepted, want 1", o.id, o.po, causes[o.id]))
+		}
+		if err := h.checkAcceptedOnce(o.account, o.po, o.id); err != nil {
+			wrong = append(wrong, err)
+		}
+	}
+	for i, err := range wrong {
+		if i == 10 {
+			t.Errorf("... and %d more", len(wrong)-i)
+			break
+		}
+		t.Error(err)
+	}
+}
+
+// TestRestartKeepsOrders stops a hub cleanly and starts another on the same
+// storage: the orders taken before are still there, state and history, and
+// the new hub takes new orders.
+func TestRestartKeepsOrders(t *testing.T) {
+	const n = 20
+	dir := t.TempDir()
+	h := startHub(t, dir)
+	acceptedCh := h.watch("xd.out.acme.order.accepted")
+	po := func(i int) string { return fmt.Sprintf("PO-RESTART-%02d", i) }
+	id := func(i int) string { return fmt.Sprintf("restart-%02d", i) }
+	for i := range n {
+		h.sendOrder("acme", id(i), order{PO: po(i), ShipTo: dcEast, Units: []float64{3}})
+	}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		ev := next(t, acceptedCh)
+		cause, _ := ev.Extensions()[bus.ExtCausationID].(string)
+		seen[cause] = true
+	}
+	before := make([]map[string]any, n)
+	for i := range n {
+		status, body := h.get("/v1/orders/"+po(i), key("acme"))
+		if status != http.StatusOK {
+			t.Fatalf("GET order %s before the restart: %d %v", po(i), status, body)
+		}
+		before[i] = body
+	}
+
+	h.stop()
+	h = startHub(t, dir)
+
+	for i := range n {
+		if err := h.checkAcceptedOnce("acme", po(i), id(i)); err != nil {
+			t.Errorf("after the restart: %v", err)
+			continue
+		}
+		_, body := h.get("/v1/orders/"+po(i), key("acme"))
+		if got, want := body["order_id"], before[i]["order_id"]; got != want || got == "" {
+			t.Errorf("order %s: order_id %v after the restart, %v before", po(i), got, want)
+		}
+		if got, want := fmt.Sprint(body["history"]), fmt.Sprint(before[i]["history"]); got != want {
+			t.Errorf("order %s: history after the restart\n%s\nbefore\n%s", po(i), got, want)
+		}
+	}
+
+	acceptedCh = h.watch("xd.out.acme.order.accepted")
+	h.sendOrder("acme", "restart-new", order{PO: "PO-RESTART-NEW", ShipTo: dcEast, Units: []float64{3}})
+	ev := next(t, acceptedCh)
+	if cause, _ := ev.Extensions()[bus.ExtCausationID].(string); cause != "restart-new" {
+		t.Errorf("order.accepted after the restart answers %q, want restart-new", cause)
+	}
+	if err := h.checkAcceptedOnce("acme", "PO-RESTART-NEW", "restart-new"); err != nil {
+		t.Error(err)
+	}
+}
