@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	natsce "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -54,8 +57,9 @@ func Encode(subject string, ev *event.Event) *nats.Msg {
 // when the body of a structured event is not JSON and schema_violation when
 // attributes are missing or malformed.
 type DecodeError struct {
-	Code string
-	Err  error
+	Code  string
+	Field string // the attribute at fault, when one is
+	Err   error
 }
 
 func (e *DecodeError) Error() string { return "decode cloudevent: " + e.Err.Error() }
@@ -75,16 +79,15 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, &DecodeError{Code: CodeSchemaViolation, Err: err}
 	}
-	if v := ev.SpecVersion(); v != event.CloudEventsVersionV1 {
-		// The sdk reads 0.3 without checking extension names, which Encode
-		// cannot then write as headers that Decode (or NATS) accepts.
-		return nil, &DecodeError{Code: CodeSchemaViolation, Err: fmt.Errorf("specversion %q: events must be CloudEvents 1.0", v)}
+	// CheckAttributes also refuses 0.3 events: the sdk reads them without
+	// checking extension names, which Encode could then not write as headers.
+	if p := CheckAttributes(ev); p != nil {
+		return nil, &DecodeError{Code: p.Code, Field: p.Field, Err: errors.New(p.Message)}
 	}
-	if binary && ev.DataContentType() == "" && len(ev.Data()) > 0 {
-		// The binding draft lets content-type default to JSON.
-		if err := ev.SetData(event.ApplicationJSON, ev.Data()); err != nil {
-			return nil, &DecodeError{Code: CodeSchemaViolation, Err: err}
-		}
+	if ev.DataContentType() == "" && len(ev.Data()) > 0 && !ev.DataBase64 {
+		// The binding draft (binary mode) and the JSON event format §3.1.2
+		// (structured mode) both make data without a content type JSON.
+		ev.SetDataContentType(event.ApplicationJSON)
 	}
 	return ev, nil
 }
@@ -101,3 +104,32 @@ func Name(eventType string) string {
 
 // Type is the inverse of Name for version 1 of a type.
 func Type(name string) string { return "crossdock." + name + ".v1" }
+
+// CheckAttributes refuses what the hub cannot store as sent: other
+// CloudEvents versions than 1.0 (the hub reads and writes 1.0 only),
+// control characters in string attributes, which CloudEvents 1.0 forbids
+// (type system, String), and spaces at either end: NATS headers carry neither
+// unchanged, so the event would be stored under another id than the one
+// answered.
+func CheckAttributes(ev *event.Event) *Problem {
+	if v := ev.SpecVersion(); v != event.CloudEventsVersionV1 {
+		return &Problem{Code: CodeSchemaViolation, Message: fmt.Sprintf("specversion %q: events must be CloudEvents %s", v, event.CloudEventsVersionV1), Field: "specversion"}
+	}
+	attrs := map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
+		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
+	for k, v := range ev.Extensions() {
+		if s, ok := v.(string); ok {
+			attrs[k] = s
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		v := attrs[name]
+		if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+			return &Problem{Code: CodeSchemaViolation, Message: fmt.Sprintf("%s: control character at byte %d; CloudEvents attributes cannot contain them", name, i), Field: name}
+		}
+		if strings.TrimSpace(v) != v {
+			return &Problem{Code: CodeSchemaViolation, Message: fmt.Sprintf("%s %q starts or ends with a space", name, v), Field: name}
+		}
+	}
+	return nil
+}

@@ -165,11 +165,11 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 	ev, err := Decode(raw)
 	if err != nil {
 		var de *DecodeError
-		code := CodeSchemaViolation
+		code, field := CodeSchemaViolation, ""
 		if errors.As(err, &de) {
-			code = de.Code
+			code, field = de.Code, de.Field
 		}
-		return b.reject(ctx, cfg, m, nil, nil, Reject(code, err.Error(), ""), attempt)
+		return b.reject(ctx, cfg, m, nil, nil, Reject(code, err.Error(), field), attempt)
 	}
 	if attempt > cfg.MaxDeliver {
 		// Delivered again and again without an outcome: the handler crashed

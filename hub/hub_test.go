@@ -165,6 +165,18 @@ func TestNATSIntake(t *testing.T) {
 		}
 	})
 
+	t.Run("a structured-mode order without datacontenttype is read as JSON", func(t *testing.T) {
+		accepted := h.watch("xd.out.acme.order.accepted")
+		data, _ := json.Marshal(order{PO: "N-2", ShipTo: dcEast, Units: []float64{5}}.data())
+		body := []byte(`{"specversion":"1.0","id":"nats-2","source":"/accounts/acme","type":"crossdock.order.placed.v1","data":` + string(data) + `}`)
+		if _, err := js.Publish(ctx, "xd.in.acme.order.placed", body); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		if got := next(t, accepted); got.Extensions()[bus.ExtCausationID] != "nats-2" {
+			t.Errorf("accepted answers %v, want nats-2", got.Extensions()[bus.ExtCausationID])
+		}
+	})
+
 	t.Run("an invalid event is answered and dead-lettered with its bytes", func(t *testing.T) {
 		rejected := h.watch("xd.out.acme.event.rejected")
 		body := []byte(`{"specversion":"1.0","id":"bad-1","source":"/accounts/acme","type":"crossdock.order.placed.v1",` +

@@ -53,6 +53,13 @@ func One(w http.ResponseWriter, status int, code, message, field string) {
 	Write(w, status, message, []EventErrors{{Problem: bus.Problem{Code: code, Message: message, Field: field}}})
 }
 
+// Unauthorized sends 401 with the WWW-Authenticate challenge RFC 9110 asks
+// for, naming the bearer realm.
+func Unauthorized(w http.ResponseWriter, realm, message string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	One(w, http.StatusUnauthorized, bus.CodeUnauthorized, message, "")
+}
+
 // Of turns problems into errors[] entries for the request as a whole.
 func Of(ps []bus.Problem) []EventErrors {
 	out := make([]EventErrors, len(ps))

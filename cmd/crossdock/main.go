@@ -106,16 +106,16 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 // envDefaults sets each flag from CROSSDOCK_<NAME> when that is set, so that
 // the command line, parsed after, still wins.
 func envDefaults(fs *flag.FlagSet) error {
-	var errs []error
+	var first error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "CROSSDOCK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
+		if v, ok := os.LookupEnv(name); ok && first == nil {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+				first = fmt.Errorf("%s=%q: %w", name, v, err)
 			}
 		}
 	})
-	return errors.Join(errs...)
+	return first
 }
 
 func newLogger(format, level string) (*zap.Logger, error) {

@@ -41,8 +41,7 @@ func AdminHandler(r *Registry, adminToken string, log *zap.Logger) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || !equalSecret(strings.TrimSpace(token), adminToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
+			problem.Unauthorized(w, "crossdock-admin", "admin endpoints need Authorization: Bearer <admin token>")
 			return
 		}
 		mux.ServeHTTP(w, req)

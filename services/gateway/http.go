@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -56,8 +55,7 @@ func (g *Gateway) Handler() http.Handler {
 func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 	id, ok := g.reg.AuthenticateRequest(r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock"`)
-		problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", "")
+		problem.Unauthorized(w, "crossdock", "a valid API key is required (Authorization: Bearer <key>)")
 		return
 	}
 	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
@@ -155,7 +153,7 @@ func decodeRequest(ctx context.Context, m mode, h http.Header, body []byte) ([]*
 		if err != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: attributeProblem(err)}}
 		}
-		if p := checkAttributes(ev); p != nil {
+		if p := bus.CheckAttributes(ev); p != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: *p}}
 		}
 		return []*event.Event{ev}, nil
@@ -199,7 +197,7 @@ func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
 		p := attributeProblem(err)
 		return nil, &p
 	}
-	if p := checkAttributes(&ev); p != nil {
+	if p := bus.CheckAttributes(&ev); p != nil {
 		return nil, p
 	}
 	if ev.DataContentType() == "" && len(ev.DataEncoded) > 0 && !ev.DataBase64 {
@@ -208,35 +206,6 @@ func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
 		ev.SetDataContentType(event.ApplicationJSON)
 	}
 	return &ev, nil
-}
-
-// checkAttributes refuses what the hub cannot store as sent: other
-// CloudEvents versions than 1.0 (its consumers read 1.0 only, bus.Decode),
-// control characters in string attributes, which CloudEvents 1.0 forbids
-// (type system, String), and spaces at either end: NATS headers carry neither
-// unchanged, so the event would be stored under another id than the one
-// answered.
-func checkAttributes(ev *event.Event) *bus.Problem {
-	if v := ev.SpecVersion(); v != event.CloudEventsVersionV1 {
-		return &bus.Problem{Code: bus.CodeSchemaViolation, Message: fmt.Sprintf("specversion %q: events must be CloudEvents %s", v, event.CloudEventsVersionV1), Field: "specversion"}
-	}
-	attrs := map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
-		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
-	for k, v := range ev.Extensions() {
-		if s, ok := v.(string); ok {
-			attrs[k] = s
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(attrs)) {
-		v := attrs[name]
-		if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
-			return &bus.Problem{Code: bus.CodeSchemaViolation, Message: fmt.Sprintf("%s: control character at byte %d; CloudEvents attributes cannot contain them", name, i), Field: name}
-		}
-		if strings.TrimSpace(v) != v {
-			return &bus.Problem{Code: bus.CodeSchemaViolation, Message: fmt.Sprintf("%s %q starts or ends with a space", name, v), Field: name}
-		}
-	}
-	return nil
 }
 
 // attributeProblem names the CloudEvents attribute an sdk error is about.
@@ -259,7 +228,7 @@ func problemAt(m mode, i int, id string, p bus.Problem) problem.EventErrors {
 
 func rejectedDetail(events, problems int) string {
 	if events > 1 {
-		return fmt.Sprintf("%d problems in a batch of %d events; none was stored", problems, events)
+		return fmt.Sprintf("%d problem(s) in a batch of %d events; none was stored", problems, events)
 	}
 	return "the event was not stored"
 }

@@ -19,7 +19,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/orders/{po_number}", func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.reg.AuthenticateRequest(r)
 		if !ok || id.Account == "" {
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "an account API key is required (Authorization: Bearer <key>)", "")
+			problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
 			return
 		}
 		po := r.PathValue("po_number")
