@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -260,8 +259,6 @@ func gln(i int) string {
 	}
 	return s + strconv.Itoa((10-sum%10)%10)
 }
-
-var errNoAnswer = errors.New("no answer")
 
 // runner holds a run's connections and the orders in flight.
 type runner struct {

@@ -67,7 +67,7 @@ func parseFile(b []byte, tiers TierSet) (*File, error) {
 	// An empty file is refused rather than read as "no accounts": a reload
 	// of a truncated file would otherwise delete every account.
 	if len(doc.Content) == 0 {
-		return nil, errors.New("empty; want warehouses: and accounts:")
+		return nil, errors.New("empty: want the keys warehouses and accounts")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {

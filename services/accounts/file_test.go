@@ -222,7 +222,7 @@ func TestParseFileRefusesAnEmptyFile(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseFile([]byte(tc.in), DefaultTiers())
-			if want := "accounts file: empty; want warehouses: and accounts:"; err == nil || err.Error() != want {
+			if want := "accounts file: empty: want the keys warehouses and accounts"; err == nil || err.Error() != want {
 				t.Errorf("ParseFile(%q) error = %v, want %s", tc.in, err, want)
 			}
 		})
