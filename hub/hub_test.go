@@ -257,6 +257,25 @@ func TestNATSIntake(t *testing.T) {
 		if _, err := nats.Connect(h.NATSURL(), nats.UserInfo("acme", "wrong")); err == nil {
 			t.Error("a wrong key connected")
 		}
+
+		// The hub's answers carry the reply subject of its JetStream publish;
+		// a customer must not be able to forge the ack on it.
+		sub, err := nc2.SubscribeSync("xd.out.acme.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.sendOrder("acme", "perm-1", order{PO: "PERM-1", ShipTo: dcEast, Units: []float64{1}})
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Reply == "" {
+			t.Fatal("the hub's answer carries no reply subject: this check needs revisiting")
+		}
+		_ = nc2.Publish(m.Reply, []byte(`{"stream":"XD_OUT","seq":1}`))
+		if err := <-errs; !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			t.Errorf("answer a reply subject: %v, want a permissions violation", err)
+		}
 	})
 }
 

@@ -17,8 +17,9 @@ import (
 // name) or as its token:
 //
 //   - an account <id> may publish on xd.in.<id>.> and subscribe to
-//     xd.out.<id>.> and _INBOX_<id>.>, and answer one reply per request it
-//     receives;
+//     xd.out.<id>.> and _INBOX_<id>.>; it may not answer the reply subjects
+//     of messages it receives (those are the hub's JetStream publish acks,
+//     which a customer must never be able to forge);
 //   - a warehouse <id> may publish on xd.in.wh.<id>.> and subscribe to
 //     xd.wh.<id>.> and _INBOX_wh_<id>.>.
 //
@@ -80,7 +81,6 @@ func natsUser(id Identity) *server.User {
 		Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"}},
-			Response:  &server.ResponsePermission{MaxMsgs: 1},
 		},
 	}
 }
