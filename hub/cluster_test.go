@@ -127,6 +127,11 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 		return nil
 	})
 
+	// The edge runs no order consumers but serves the order read API.
+	if status, o := edge.get("/v1/orders/C-0", key("acme")); status != http.StatusOK || o["state"] != "accepted" {
+		t.Errorf("GET /v1/orders/C-0 at the edge: %d %v, want accepted", status, o)
+	}
+
 	changed := edge.watch("xd.out.globex.account.tier.changed")
 	req, _ := http.NewRequest(http.MethodPut, edge.base+"/v1/admin/accounts/globex/tier", strings.NewReader(`{"tier":"strategic"}`))
 	if status, body := edge.do(req, adminToken, "application/json"); status != http.StatusOK {

@@ -102,11 +102,16 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if cfg.runs("router") {
 		runs = append(runs, router.New(router.Config{}, h.bus, h.registry, check, log.Named("router")).Run)
 	}
-	if cfg.runs("orders") {
+	// The order read API is served wherever customers call the hub: with the
+	// gateway as well as with the order consumers, since it only reads the
+	// orders bucket.
+	if cfg.runs("orders") || cfg.runs("gateway") {
 		if h.orders, err = orders.New(setupCtx, orders.Config{}, h.bus, h.registry, log.Named("orders")); err != nil {
 			cancel()
 			return nil, err
 		}
+	}
+	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
