@@ -264,6 +264,9 @@ func TestNATSIntake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := nc2.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		h.sendOrder("acme", "perm-1", order{PO: "PERM-1", ShipTo: dcEast, Units: []float64{1}})
 		m, err := sub.NextMsg(10 * time.Second)
 		if err != nil {
