@@ -43,9 +43,11 @@ type Hub struct {
 	err    error
 }
 
-// Start brings the hub up and returns once it serves: the streams exist, the
-// accounts file is applied, the consumers and the HTTP listener are running.
-// The hub stops when ctx ends or Stop is called; Wait returns then.
+// Start brings the hub up and returns once it takes events: the streams
+// exist, the accounts file is applied and the HTTP listener is open. The
+// services' consumers start in the background; whatever arrives before they
+// are attached waits in its stream. The hub stops when ctx ends or Stop is
+// called; Wait returns then.
 func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
