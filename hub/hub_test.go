@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -426,9 +427,9 @@ func TestHeldOrderIsAcceptedOnItsOrderingDay(t *testing.T) {
 	}
 }
 
-func TestHealthAndReadiness(t *testing.T) {
+func TestHealthReadinessAndMetrics(t *testing.T) {
 	h := startHub(t, t.TempDir())
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(h.base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -438,4 +439,25 @@ func TestHealthAndReadiness(t *testing.T) {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
 	}
+	accepted := h.watch("xd.out.acme.order.accepted")
+	h.sendOrder("acme", "m-1", order{PO: "M-1", ShipTo: dcEast, Units: []float64{1}})
+	next(t, accepted)
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		resp, err := http.Get(h.base + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`crossdock_http_request_seconds_count{code="202",route="POST /v1/events"} 1`,
+			`crossdock_messages_total{consumer="router",outcome="acked"} 1`,
+			`crossdock_messages_total{consumer="orders-priority",outcome="acked"} 1`,
+		} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("metrics lack %s", want)
+			}
+		}
+		return nil
+	})
 }

@@ -41,7 +41,7 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.orders != nil {
 		mux.Handle("/v1/orders/", h.orders.Handler())
 	}
-	return mux
+	return instrument(mux, metrics)
 }
 
 // listen opens the HTTP listener (so that Start fails on a taken port).
