@@ -169,6 +169,11 @@ func TestRFIDItemMovesFromDockToBackRoomToShelf(t *testing.T) {
 			t.Errorf("GET as globex: %d %v, want 404", status, body)
 		}
 	})
+	t.Run("without an API key it is unauthorized", func(t *testing.T) {
+		if status, body := h.get("/v1/rfid/epcs/"+tag(1), ""); status != http.StatusUnauthorized {
+			t.Errorf("GET without a key: %d %v, want 401", status, body)
+		}
+	})
 	t.Run("a bad EPC in the path is a bad_epc", func(t *testing.T) {
 		status, body := h.get("/v1/rfid/epcs/3574257BF7194E4000001A85", key("acme"))
 		if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body), "bad_epc") {
