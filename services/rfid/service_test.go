@@ -149,3 +149,43 @@ func TestTwoProcessesShareTheDedupeState(t *testing.T) {
 		}
 	}
 }
+
+// TestARedeliveredBatchGetsTheSameAnswer handles one batch twice, as after a
+// crash between the KV writes and the publish: the second time must publish
+// the same events (same ids, so JetStream stores them once), not nothing.
+func TestARedeliveredBatchGetsTheSameAnswer(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	ctx := context.Background()
+	svc := process(t, ctx, bustest.New(t, srv))
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	batch := func(id, readPoint string) *bus.Delivery {
+		ev := event.New()
+		ev.SetID(id)
+		ev.SetSource("/accounts/acme")
+		ev.SetType(typeObserved)
+		ev.SetExtension(bus.ExtAccount, "acme")
+		data, _ := json.Marshal(Observed{Reader: "r1", ReadPoint: readPoint, Reads: []Read{
+			{EPC: "3074257BF7194E4000001A85", Time: at}, {EPC: "3574257BF7194E4000001A85", Time: at}}})
+		_ = ev.SetData(event.ApplicationJSON, data)
+		return &bus.Delivery{Event: &ev, Subject: "xd.routed.strategic.acme.rfid.observed", Attempt: 1}
+	}
+	if _, err := svc.Handle(ctx, batch("b1", "urn:epc:id:sgln:0614141.00000.dock")); err == nil {
+		t.Fatal("a batch with a bad EPC: want a bad_epc rejection beside the outputs")
+	}
+	at = at.Add(time.Minute)
+	first, err1 := svc.Handle(ctx, batch("b2", "urn:epc:id:sgln:0614141.00000.back"))
+	again, err2 := svc.Handle(ctx, batch("b2", "urn:epc:id:sgln:0614141.00000.back"))
+	if len(first) != 3 || len(again) != len(first) {
+		t.Fatalf("first answer %d events, redelivery %d; want 3 (captured, location.changed, rejected) both times", len(first), len(again))
+	}
+	for i := range first {
+		if first[i].Event.ID() != again[i].Event.ID() || first[i].Subject != again[i].Subject {
+			t.Errorf("event %d: %s on %s, then %s on %s", i, first[i].Event.ID(), first[i].Subject, again[i].Event.ID(), again[i].Subject)
+		}
+	}
+	for _, err := range []error{err1, err2} {
+		if r, ok := bus.AsRejection(err); !ok || r.Code() != bus.CodeBadEPC || r.Problems[0].Field != "reads[1].epc" {
+			t.Errorf("error = %v, want bad_epc at reads[1].epc", err)
+		}
+	}
+}
