@@ -138,8 +138,8 @@ func TestRFIDItemMovesFromDockToBackRoomToShelf(t *testing.T) {
 		if d["action"] != "OBSERVE" || d["bizStep"] != "observing" || d["readPoint"].(map[string]any)["id"] != s.readPoint {
 			t.Errorf("%s: event %v, want OBSERVE, observing at %s", s.id, d, s.readPoint)
 		}
-		if !strings.HasPrefix(d["eventID"].(string), "urn:uuid:") {
-			t.Errorf("%s: eventID %v, want a urn:uuid", s.id, d["eventID"])
+		if !strings.HasPrefix(d["eventID"].(string), "ni:///sha-256;") {
+			t.Errorf("%s: eventID %v, want a CBV 2.0 event hash", s.id, d["eventID"])
 		}
 		if i == 0 {
 			continue

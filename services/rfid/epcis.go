@@ -1,8 +1,17 @@
 package rfid
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/rfid/epc"
 )
 
 // EPCISContext is the JSON-LD context of GS1 EPCIS 2.0 JSON documents and
@@ -24,7 +33,6 @@ type ObjectEvent struct {
 	EventID             string   `json:"eventID"`
 	EventTime           string   `json:"eventTime"`
 	EventTimeZoneOffset string   `json:"eventTimeZoneOffset"`
-	RecordTime          string   `json:"recordTime,omitempty"`
 	EPCList             []string `json:"epcList"`
 	Action              string   `json:"action"`
 	BizStep             string   `json:"bizStep,omitempty"`
@@ -43,17 +51,17 @@ type IDRef struct {
 const eventTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // NewObjectEvent makes the ObjectEvent (action OBSERVE) for one batch's new
-// observations: eventTime is the first new observation, in the time zone
-// offset the reader wrote; eventID is a urn:uuid derived from the batch's id,
-// so that a redelivered batch yields the same event.
-func NewObjectEvent(eventID string, first time.Time, recorded time.Time, epcs []string, bizStep, disposition, readPoint, bizLocation string) ObjectEvent {
+// observations: eventTime is the first new observation, in UTC, with the
+// time zone offset the reader wrote; eventID is the CBV 2.0 event hash of
+// the event (HashID), so a redelivered batch, which has the same content,
+// yields the same id.
+func NewObjectEvent(first time.Time, epcs []string, bizStep, disposition, readPoint string) ObjectEvent {
 	if bizStep == "" {
 		bizStep = DefaultBizStep
 	}
 	ev := ObjectEvent{
 		Context:             []string{EPCISContext},
 		Type:                "ObjectEvent",
-		EventID:             "urn:uuid:" + eventID,
 		EventTime:           first.UTC().Format(eventTimeLayout),
 		EventTimeZoneOffset: first.Format("-07:00"),
 		EPCList:             epcs,
@@ -63,10 +71,112 @@ func NewObjectEvent(eventID string, first time.Time, recorded time.Time, epcs []
 		ReadPoint:           &IDRef{ID: LocationURI(readPoint)},
 		BizLocation:         &IDRef{ID: LocationURI(BizLocation(readPoint))},
 	}
-	if !recorded.IsZero() {
-		ev.RecordTime = recorded.UTC().Format(eventTimeLayout)
-	}
+	ev.EventID = HashID(&ev)
 	return ev
+}
+
+// HashID is the EPCIS event hash ID of CBV 2.0 (ni:///sha-256;<hex>?ver=CBV2.0)
+// for the fields NewObjectEvent fills: the SHA-256 of the canonical pre-hash
+// string, which names each field and writes identifiers as GS1 Digital Link
+// URIs and vocabulary as CBV web URIs, so that the same event has the same id
+// whatever syntax carried it. Checked against the reference implementation's
+// examples (github.com/RalphTro/epcis-event-hash-generator).
+func HashID(ev *ObjectEvent) string {
+	sum := sha256.Sum256([]byte(preHash(ev)))
+	return "ni:///sha-256;" + hex.EncodeToString(sum[:]) + "?ver=CBV2.0"
+}
+
+// preHash is the CBV 2.0 pre-hash string of ev: the fields in the canonical
+// order, list items sorted, no separators.
+func preHash(ev *ObjectEvent) string {
+	var b strings.Builder
+	b.WriteString("eventType=" + ev.Type)
+	b.WriteString("eventTime=" + ev.EventTime)
+	b.WriteString("eventTimeZoneOffset=" + ev.EventTimeZoneOffset)
+	if len(ev.EPCList) > 0 {
+		items := make([]string, len(ev.EPCList))
+		for i, uri := range ev.EPCList {
+			items[i] = "epc=" + epcDigitalLink(uri)
+		}
+		slices.Sort(items)
+		b.WriteString("epcList" + strings.Join(items, ""))
+	}
+	b.WriteString("action=" + ev.Action)
+	if ev.BizStep != "" {
+		b.WriteString("bizStep=" + cbvURI(ev.BizStep, "bizstep", "BizStep-"))
+	}
+	if ev.Disposition != "" {
+		b.WriteString("disposition=" + cbvURI(ev.Disposition, "disp", "Disp-"))
+	}
+	if ev.ReadPoint != nil {
+		b.WriteString("readPointid=" + locationDigitalLink(ev.ReadPoint.ID))
+	}
+	if ev.BizLocation != nil {
+		b.WriteString("bizLocationid=" + locationDigitalLink(ev.BizLocation.ID))
+	}
+	return b.String()
+}
+
+// epcDigitalLink writes a pure identity URI as its GS1 Digital Link, or
+// leaves a URI it cannot convert as it is.
+func epcDigitalLink(uri string) string {
+	e, err := epc.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	if dl := e.DigitalLink(); dl != "" {
+		return dl
+	}
+	return uri
+}
+
+// locationDigitalLink writes an SGLN URI (whose extension may be any
+// characters, not only SGLN-96's integer) as its GS1 Digital Link.
+func locationDigitalLink(uri string) string {
+	m := sglnParts.FindStringSubmatch(uri)
+	if m == nil {
+		return uri
+	}
+	gln, err := accounts.ReadPointGLN(uri)
+	if err != nil {
+		return uri
+	}
+	ext := strings.TrimPrefix(uri, m[1])
+	if ext == "0" {
+		return "https://id.gs1.org/414/" + gln
+	}
+	if u, err := url.PathUnescape(ext); err == nil {
+		ext = u
+	}
+	return "https://id.gs1.org/414/" + gln + "/254/" + dlEscape(ext)
+}
+
+// dlEscape percent-encodes a GS1 Digital Link path value: everything but
+// RFC 3986's unreserved characters.
+func dlEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// cbvURI writes a CBV value as its web URI: a bare word (observing) or a
+// URN (urn:epcglobal:cbv:bizstep:observing) becomes
+// https://ref.gs1.org/cbv/BizStep-observing; other URIs stay as they are.
+func cbvURI(v, urnKind, prefix string) string {
+	if w, ok := strings.CutPrefix(v, "urn:epcglobal:cbv:"+urnKind+":"); ok {
+		return "https://ref.gs1.org/cbv/" + prefix + w
+	}
+	if strings.Contains(v, ":") {
+		return v
+	}
+	return "https://ref.gs1.org/cbv/" + prefix + v
 }
 
 var sglnParts = regexp.MustCompile(`^(urn:epc:id:sgln:[0-9]+\.[0-9]*\.)[!-~]+$`)

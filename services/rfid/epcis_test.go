@@ -1,6 +1,8 @@
 package rfid
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"strings"
@@ -54,9 +56,9 @@ func TestObjectEventsAreEPCIS2(t *testing.T) {
 		name string
 		ev   ObjectEvent
 	}{
-		{"a default observation at an SGLN read point", NewObjectEvent("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a2", t0, time.Time{}, []string{item}, "", "", dock, "")},
-		{"a configured receiving step with a disposition", NewObjectEvent("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a3", t0.In(tokyo), t0, []string{item, "urn:epc:id:sscc:0614141.1234567890"}, "receiving", "in_progress", dock, "")},
-		{"a read point given as a GLN", NewObjectEvent("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a4", t0, time.Time{}, []string{item}, "https://ref.gs1.org/cbv/BizStep-storing", "", "0614141000005", "")},
+		{"a default observation at an SGLN read point", NewObjectEvent(t0, []string{item}, "", "", dock)},
+		{"a configured receiving step with a disposition", NewObjectEvent(t0.In(tokyo), []string{item, "urn:epc:id:sscc:0614141.1234567890"}, "receiving", "in_progress", dock)},
+		{"a read point given as a GLN", NewObjectEvent(t0, []string{item}, "https://ref.gs1.org/cbv/BizStep-storing", "", "0614141000005")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +76,7 @@ func TestObjectEventsAreEPCIS2(t *testing.T) {
 
 func TestTheSchemaRefusesWhatEPCISForbids(t *testing.T) {
 	sch := epcisSchema(t)
-	good := NewObjectEvent("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a2", t0, time.Time{}, []string{item}, "", "", dock, "")
+	good := NewObjectEvent(t0, []string{item}, "", "", dock)
 	cases := []struct {
 		name   string
 		change func(m map[string]any)
@@ -96,6 +98,72 @@ func TestTheSchemaRefusesWhatEPCISForbids(t *testing.T) {
 			tc.change(m)
 			if err := sch.Validate(m); err == nil {
 				t.Errorf("schema accepted %v", m)
+			}
+		})
+	}
+}
+
+// The reference example of the CBV 2.0 event hash
+// (github.com/RalphTro/epcis-event-hash-generator,
+// tests/examples/epcisDocWithSingleEvent): an ObjectEvent of two SGTINs,
+// shipping, in_transit, at an SGLN read point, with a business transaction
+// our events do not carry.
+const (
+	refPreHash = "eventType=ObjectEventeventTime=2022-02-17T02:33:31.116ZeventTimeZoneOffset=-06:00" +
+		"epcListepc=https://id.gs1.org/01/10614141073464/21/2017epc=https://id.gs1.org/01/10614141073464/21/2018" +
+		"action=OBSERVEbizStep=https://ref.gs1.org/cbv/BizStep-shippingdisposition=https://ref.gs1.org/cbv/Disp-in_transit" +
+		"readPointid=https://id.gs1.org/414/0614141073467/254/1234"
+	refTransaction = "bizTransactionListbizTransaction=http://transaction.acme.com/po/12345678type=https://ref.gs1.org/cbv/BTT-po"
+	refHash        = "ni:///sha-256;3e0f2437f4cb5e8a1b832b769c0eed1bf3e1421f14061132e9800ded03f10182?ver=CBV2.0"
+)
+
+func TestEventHashFollowsTheReferenceExample(t *testing.T) {
+	chicago := time.FixedZone("", -6*3600)
+	ev := ObjectEvent{
+		Type:                "ObjectEvent",
+		EventTime:           time.Date(2022, 2, 16, 20, 33, 31, 116e6, chicago).UTC().Format(eventTimeLayout),
+		EventTimeZoneOffset: "-06:00",
+		EPCList:             []string{"urn:epc:id:sgtin:0614141.107346.2018", "urn:epc:id:sgtin:0614141.107346.2017"},
+		Action:              "OBSERVE",
+		BizStep:             "shipping",
+		Disposition:         "in_transit",
+		ReadPoint:           &IDRef{ID: "urn:epc:id:sgln:0614141.07346.1234"},
+	}
+	if got := preHash(&ev); got != refPreHash {
+		t.Errorf("pre-hash string\n got %s\nwant %s", got, refPreHash)
+	}
+	sum := sha256.Sum256([]byte(refPreHash + refTransaction))
+	if got := "ni:///sha-256;" + hex.EncodeToString(sum[:]) + "?ver=CBV2.0"; got != refHash {
+		t.Errorf("hash of the reference pre-hash = %s, want %s", got, refHash)
+	}
+	if id := HashID(&ev); !strings.HasPrefix(id, "ni:///sha-256;") || !strings.HasSuffix(id, "?ver=CBV2.0") || len(id) != len(refHash) {
+		t.Errorf("HashID = %s, want ni:///sha-256;<64 hex>?ver=CBV2.0", id)
+	}
+}
+
+func TestEventHashIgnoresSyntax(t *testing.T) {
+	a := NewObjectEvent(t0, []string{item, "urn:epc:id:sscc:0614141.1234567890"}, "observing", "", dock)
+	b := NewObjectEvent(t0.In(time.FixedZone("", 0)), []string{"urn:epc:id:sscc:0614141.1234567890", item}, "urn:epcglobal:cbv:bizstep:observing", "", dock)
+	if a.EventID != b.EventID {
+		t.Errorf("the same event written two ways has ids %s and %s", a.EventID, b.EventID)
+	}
+	c := NewObjectEvent(t0.Add(time.Millisecond), []string{item, "urn:epc:id:sscc:0614141.1234567890"}, "observing", "", dock)
+	if c.EventID == a.EventID {
+		t.Errorf("events a millisecond apart share the id %s", a.EventID)
+	}
+}
+
+func TestLocationDigitalLink(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"an SGLN with an alphanumeric extension", "urn:epc:id:sgln:0614141.00000.dock3", "https://id.gs1.org/414/0614141000005/254/dock3"},
+		{"an SGLN with extension 0 is the GLN", "urn:epc:id:sgln:0614141.00000.0", "https://id.gs1.org/414/0614141000005"},
+		{"an escaped extension is escaped for Digital Link", "urn:epc:id:sgln:0614141.00000.a%2Fb", "https://id.gs1.org/414/0614141000005/254/a%2Fb"},
+		{"a Digital Link stays as it is", "https://id.gs1.org/414/0614141000005", "https://id.gs1.org/414/0614141000005"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := locationDigitalLink(tc.in); got != tc.want {
+				t.Errorf("locationDigitalLink(%s) = %s, want %s", tc.in, got, tc.want)
 			}
 		})
 	}

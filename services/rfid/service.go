@@ -229,7 +229,7 @@ func (s *Service) Handle(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 		}
 	}
 	if len(epcs) > 0 {
-		oe := NewObjectEvent(bus.DeriveID(account+":"+ev.ID(), "epcis"), first, time.Time{}, epcs, st.bizStep, st.disposition, st.readPoint, "")
+		oe := NewObjectEvent(first, epcs, st.bizStep, st.disposition, st.readPoint)
 		captured, err := bus.NewEvent(ev, typeCaptured, "", source, oe)
 		if err != nil {
 			return nil, err

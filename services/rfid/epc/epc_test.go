@@ -276,3 +276,27 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decodes/s")
 }
+
+func TestDigitalLink(t *testing.T) {
+	cases := []struct{ name, uri, want string }{
+		// The SGTIN and SGLN pairs are those of the EPCIS event hash
+		// reference examples (github.com/RalphTro/epcis-event-hash-generator).
+		{"an SGTIN is its GTIN and serial", "urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/10614141073464/21/2017"},
+		{"an SGLN is its GLN and extension", "urn:epc:id:sgln:0614141.07346.1234", "https://id.gs1.org/414/0614141073467/254/1234"},
+		{"an SGLN without extension is its GLN", "urn:epc:id:sgln:0614141.00000.0", "https://id.gs1.org/414/0614141000005"},
+		{"an SSCC is its SSCC-18", "urn:epc:id:sscc:0614141.1234567890", "https://id.gs1.org/00/106141412345678908"},
+		{"a GRAI is 0, the GRAI-13 and the serial", "urn:epc:id:grai:0614141.12345.400", "https://id.gs1.org/8003/00614141123452400"},
+		{"a GIAI is the company prefix and asset reference", "urn:epc:id:giai:0614141.12345400", "https://id.gs1.org/8004/061414112345400"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := Parse(tc.uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.DigitalLink(); got != tc.want {
+				t.Errorf("DigitalLink(%s) = %s, want %s", tc.uri, got, tc.want)
+			}
+		})
+	}
+}
