@@ -32,6 +32,7 @@ type Error struct {
 	Reason string
 }
 
+// Error says which input is not an EPC and why.
 func (e *Error) Error() string { return "bad epc " + e.Input + ": " + e.Reason }
 
 func bad(in, format string, a ...any) *Error {
