@@ -27,6 +27,11 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeUnknownOrder     = "unknown_order"
 	CodeProcessingFailed = "processing_failed"
+	// CodeUnknownReadPoint: an RFID read point that is not one of the
+	// sending account's locations (or not its configured reader's).
+	CodeUnknownReadPoint = "unknown_read_point"
+	// CodeUnknownEPC: GET /v1/rfid/epcs/{epc} for an EPC the account never read.
+	CodeUnknownEPC = "unknown_epc"
 )
 
 // Problem is one reason an input was refused: a stable code, a sentence for

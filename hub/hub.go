@@ -22,6 +22,7 @@ import (
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
+	"github.com/crossdock/crossdock/services/rfid"
 	"github.com/crossdock/crossdock/services/router"
 )
 
@@ -35,6 +36,7 @@ type Hub struct {
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
+	rfid     *rfid.Service
 	http     *http.Server
 	httpAddr string
 
@@ -115,6 +117,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)
+	}
+	if cfg.runs("rfid") {
+		if h.rfid, err = rfid.New(setupCtx, rfid.Config{}, h.bus, h.registry, log.Named("rfid")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.rfid.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

@@ -41,6 +41,9 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.orders != nil {
 		mux.Handle("/v1/orders/", h.orders.Handler())
 	}
+	if h.rfid != nil {
+		mux.Handle("/v1/rfid/", h.rfid.Handler())
+	}
 	return instrument(mux, metrics)
 }
 

@@ -43,6 +43,7 @@ type Account struct {
 	Locations []Location     `yaml:"locations" json:"locations"`
 	Overrides map[string]any `yaml:"policy" json:"policy,omitempty"` // keys as in the tier file
 	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
+	Readers   []Reader       `yaml:"readers" json:"readers,omitempty"` // RFID readers (optional; see reader.go)
 }
 
 // Location returns the account's location with this GLN.

@@ -246,6 +246,9 @@ func (f *File) validate(tiers TierSet) error {
 				return fmt.Errorf("%s.warehouse %q: no such warehouse in the file", at, l.Warehouse)
 			}
 		}
+		if err := checkReaders(a); err != nil {
+			return fmt.Errorf("%s: %w", who, err)
+		}
 		if err := checkWebhook(a.Webhook); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}

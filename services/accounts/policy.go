@@ -59,6 +59,10 @@ type Policy struct {
 	MinOrderUnits []MinOrderStep `yaml:"min_order_units" json:"min_order_units"`
 	OrderDays     Weekdays       `yaml:"order_days" json:"order_days"`
 	ShipTo        []string       `yaml:"ship_to" json:"ship_to"` // allowed location types: dc, store
+	// RFIDDedupeWindow is how long reads of one EPC at one read point count
+	// as one observation (read storms); zero means the rfid service's
+	// default of 5s.
+	RFIDDedupeWindow Duration `yaml:"rfid_dedupe_window" json:"rfid_dedupe_window,omitempty"`
 }
 
 // Validate reports the first thing wrong with p, naming its key.
@@ -96,6 +100,9 @@ func (p Policy) Validate() error {
 	}
 	if len(p.ShipTo) == 0 {
 		return fmt.Errorf("ship_to: name at least one location type")
+	}
+	if p.RFIDDedupeWindow < 0 {
+		return fmt.Errorf("rfid_dedupe_window %s: must not be negative", p.RFIDDedupeWindow)
 	}
 	for _, t := range p.ShipTo {
 		if t != LocationDC && t != LocationStore {

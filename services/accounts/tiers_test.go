@@ -108,7 +108,7 @@ func TestParseTiers(t *testing.T) {
 		{
 			name:    "an unknown key names the tier and the key",
 			file:    tierFile(`{lane: priority, colour: gold, vmi: continuous, rfid: "on", delivery: realtime, experiments: none, order_days: all, ship_to: [dc]}`),
-			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, ship_to, vmi, vmi_cutoff`,
+			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_cutoff`,
 		},
 		{
 			name:    "an unknown key inside a minimum order step is refused",
@@ -284,7 +284,7 @@ accounts:
 			name:      "an unknown key is an error",
 			tier:      Stable,
 			overrides: func(t *testing.T) map[string]any { return map[string]any{"discount": 5} },
-			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, ship_to, vmi, vmi_cutoff",
+			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_cutoff",
 		},
 		{
 			name:      "a merged policy that does not validate is an error",

@@ -1,0 +1,408 @@
+// Package epc decodes and encodes the 96-bit EPC binary encodings of the GS1
+// EPC Tag Data Standard (TDS): SGTIN-96, SSCC-96, SGLN-96, GRAI-96 and
+// GIAI-96. The rfid service turns the hex an RFID reader reports from a tag's
+// EPC memory bank into the pure identity URI that EPCIS events and location
+// tracking use; Encode goes back, for tests, tools and look-ups by URI.
+package epc
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Scheme is an EPC binary encoding scheme, named as in the tag URI.
+type Scheme string
+
+// The schemes this package reads and writes (TDS §14.5).
+const (
+	SGTIN96 Scheme = "sgtin-96"
+	SSCC96  Scheme = "sscc-96"
+	SGLN96  Scheme = "sgln-96"
+	GRAI96  Scheme = "grai-96"
+	GIAI96  Scheme = "giai-96"
+)
+
+// Error is why a hex string or URI is not an EPC this package can read. Its
+// Reason is a sentence for a person; the rfid service reports it with the
+// stable code bad_epc.
+type Error struct {
+	Input  string
+	Reason string
+}
+
+// Error says which input is not an EPC and why.
+func (e *Error) Error() string { return "bad epc " + e.Input + ": " + e.Reason }
+
+func bad(in, format string, a ...any) *Error {
+	return &Error{Input: in, Reason: fmt.Sprintf(format, a...)}
+}
+
+// row is one line of a partition table: the bits and digits of the GS1
+// company prefix and of the field that follows it.
+type row struct{ cpBits, cpDigits, refBits, refDigits int }
+
+// layout is how one scheme lays out its 96 bits after the 8-bit header, the
+// 3-bit filter and the 3-bit partition: company prefix and reference as the
+// partition says, then a trailing field of tailBits.
+type layout struct {
+	scheme    Scheme
+	header    byte
+	idName    string // pure identity URI scheme (urn:epc:id:<idName>:…)
+	table     [7]row
+	tailBits  int  // serial (SGTIN, GRAI) or extension (SGLN); 0 for GIAI, 24 unallocated for SSCC
+	tailIsNum bool // the tail is a decimal field of the URI
+	// refNumeric: GIAI's asset reference is an integer of refBits, written
+	// without leading zeros, not a zero-padded field of refDigits.
+	refNumeric bool
+}
+
+// Partition tables: TDS 2.0 §14.5.1 (SGTIN), §14.5.2 (SSCC), §14.5.3 (SGLN),
+// §14.5.4 (GRAI), §14.5.5 (GIAI); cross-checked with the GS1 Tag Data
+// Translation files (ref.gs1.org/standards/tdt/2.0.0/<SCHEME>.json).
+var layouts = []*layout{
+	{scheme: SGTIN96, header: 0x30, idName: "sgtin", tailBits: 38, tailIsNum: true, table: [7]row{
+		{40, 12, 4, 1}, {37, 11, 7, 2}, {34, 10, 10, 3}, {30, 9, 14, 4}, {27, 8, 17, 5}, {24, 7, 20, 6}, {20, 6, 24, 7}}},
+	{scheme: SSCC96, header: 0x31, idName: "sscc", tailBits: 24, table: [7]row{
+		{40, 12, 18, 5}, {37, 11, 21, 6}, {34, 10, 24, 7}, {30, 9, 28, 8}, {27, 8, 31, 9}, {24, 7, 34, 10}, {20, 6, 38, 11}}},
+	{scheme: SGLN96, header: 0x32, idName: "sgln", tailBits: 41, tailIsNum: true, table: [7]row{
+		{40, 12, 1, 0}, {37, 11, 4, 1}, {34, 10, 7, 2}, {30, 9, 11, 3}, {27, 8, 14, 4}, {24, 7, 17, 5}, {20, 6, 21, 6}}},
+	{scheme: GRAI96, header: 0x33, idName: "grai", tailBits: 38, tailIsNum: true, table: [7]row{
+		{40, 12, 4, 0}, {37, 11, 7, 1}, {34, 10, 10, 2}, {30, 9, 14, 3}, {27, 8, 17, 4}, {24, 7, 20, 5}, {20, 6, 24, 6}}},
+	{scheme: GIAI96, header: 0x34, idName: "giai", refNumeric: true, table: [7]row{
+		{40, 12, 42, 13}, {37, 11, 45, 14}, {34, 10, 48, 15}, {30, 9, 52, 16}, {27, 8, 55, 17}, {24, 7, 58, 18}, {20, 6, 62, 19}}},
+}
+
+func byHeader(h byte) *layout {
+	if h >= 0x30 && h <= 0x34 {
+		return layouts[h-0x30]
+	}
+	return nil
+}
+
+func byScheme(s Scheme) *layout {
+	for _, l := range layouts {
+		if l.scheme == s {
+			return l
+		}
+	}
+	return nil
+}
+
+// EPC is a decoded 96-bit EPC: its scheme, the filter value and the fields
+// of its pure identity, as the decimal strings the URIs show.
+type EPC struct {
+	Scheme Scheme
+	// Filter is the TDS filter value (0 to 7), e.g. 1 point of sale item,
+	// 2 full case, 3 reserved, 6 unit load for SGTIN; it is in the tag URI
+	// only, not the pure identity.
+	Filter int
+	// CompanyPrefix is the GS1 company prefix, 6 to 12 digits; its length is
+	// what the partition value encodes.
+	CompanyPrefix string
+	// Reference is the item reference with its indicator digit (SGTIN), the
+	// serial reference with its extension digit (SSCC), the location
+	// reference (SGLN), the asset type (GRAI) or the individual asset
+	// reference (GIAI).
+	Reference string
+	// Serial is the serial number (SGTIN, GRAI) or the GLN extension (SGLN,
+	// "0" for none); empty for SSCC and GIAI.
+	Serial string
+}
+
+// Decode reads the hex of a 96-bit EPC (24 hex digits, either case) from a
+// tag's EPC memory bank. An unknown header, a partition value of 7, a field
+// whose value has more digits than the partition allows, or SSCC-96's
+// unallocated bits not zero are an *Error.
+func Decode(s string) (EPC, error) {
+	var b [12]byte
+	if len(s) != 24 {
+		return EPC{}, bad(s, "want 24 hex digits (a 96-bit EPC), got %d characters", len(s))
+	}
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
+		return EPC{}, bad(s, "not hex: %v", err)
+	}
+	return decode(s, &b)
+}
+
+func decode(in string, b *[12]byte) (EPC, error) {
+	l := byHeader(b[0])
+	if l == nil {
+		return EPC{}, bad(in, "header 0x%02X is not one of SGTIN-96 (0x30), SSCC-96 (0x31), SGLN-96 (0x32), GRAI-96 (0x33), GIAI-96 (0x34)", b[0])
+	}
+	filter := int(bits(b, 8, 3))
+	p := int(bits(b, 11, 3))
+	if p > 6 {
+		return EPC{}, bad(in, "partition value 7 is reserved (TDS partition tables end at 6)")
+	}
+	r := l.table[p]
+	off := 14
+	cp := bits(b, off, r.cpBits)
+	off += r.cpBits
+	if cp >= pow10[r.cpDigits] {
+		return EPC{}, bad(in, "company prefix %d has more than the %d digits partition %d allows", cp, r.cpDigits, p)
+	}
+	ref := bits(b, off, r.refBits)
+	off += r.refBits
+	e := EPC{Scheme: l.scheme, Filter: filter, CompanyPrefix: pad(cp, r.cpDigits)}
+	switch {
+	case l.refNumeric:
+		e.Reference = strconv.FormatUint(ref, 10)
+	case ref >= pow10[r.refDigits]:
+		return EPC{}, bad(in, "%s reference %d has more than the %d digits partition %d allows", l.idName, ref, r.refDigits, p)
+	default:
+		e.Reference = pad(ref, r.refDigits)
+	}
+	tail := bits(b, off, l.tailBits)
+	switch {
+	case l.tailIsNum:
+		e.Serial = strconv.FormatUint(tail, 10)
+	case tail != 0:
+		return EPC{}, bad(in, "the 24 unallocated bits of SSCC-96 are not zero")
+	}
+	return e, nil
+}
+
+// bits reads n (at most 64) bits of b from bit offset off, most significant first.
+func bits(b *[12]byte, off, n int) uint64 {
+	var v uint64
+	for i := off; i < off+n; i++ {
+		v = v<<1 | uint64(b[i>>3]>>(7-uint(i&7))&1)
+	}
+	return v
+}
+
+func putBits(b *[12]byte, off, n int, v uint64) {
+	for i := n - 1; i >= 0; i-- {
+		if v&1 == 1 {
+			pos := off + i
+			b[pos>>3] |= 1 << (7 - uint(pos&7))
+		}
+		v >>= 1
+	}
+}
+
+var pow10 = func() [21]uint64 {
+	var p [21]uint64
+	p[0] = 1
+	for i := 1; i < 20; i++ {
+		p[i] = p[i-1] * 10
+	}
+	p[20] = ^uint64(0) // 10^20 does not fit: every uint64 has fewer digits
+	return p
+}()
+
+func pad(v uint64, digits int) string {
+	if digits == 0 {
+		return ""
+	}
+	s := strconv.FormatUint(v, 10)
+	if len(s) < digits {
+		s = strings.Repeat("0", digits-len(s)) + s
+	}
+	return s
+}
+
+// URI is the pure identity URI (TDS §6), e.g.
+// urn:epc:id:sgtin:0614141.812345.6789: what EPCIS events carry.
+func (e EPC) URI() string {
+	l := byScheme(e.Scheme)
+	if l == nil {
+		return ""
+	}
+	s := "urn:epc:id:" + l.idName + ":" + e.CompanyPrefix + "." + e.Reference
+	if l.tailIsNum {
+		s += "." + e.Serial
+	}
+	return s
+}
+
+// TagURI is the tag URI (TDS §12), which adds the scheme and the filter,
+// e.g. urn:epc:tag:sgtin-96:3.0614141.812345.6789.
+func (e EPC) TagURI() string {
+	l := byScheme(e.Scheme)
+	if l == nil {
+		return ""
+	}
+	s := "urn:epc:tag:" + string(e.Scheme) + ":" + strconv.Itoa(e.Filter) + "." + e.CompanyPrefix + "." + e.Reference
+	if l.tailIsNum {
+		s += "." + e.Serial
+	}
+	return s
+}
+
+// GTIN is the GTIN-14 of an SGTIN (indicator digit, company prefix, item
+// reference, GS1 check digit), or "" for the other schemes.
+func (e EPC) GTIN() string {
+	if e.Scheme != SGTIN96 || len(e.Reference) == 0 {
+		return ""
+	}
+	body := e.Reference[:1] + e.CompanyPrefix + e.Reference[1:]
+	return body + string(rune('0'+CheckDigit(body)))
+}
+
+// CheckDigit is the GS1 mod-10 check digit of a string of digits (GTIN,
+// GLN, SSCC without their last digit).
+func CheckDigit(digits string) int {
+	sum := 0
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if (len(digits)-1-i)%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return (10 - sum%10) % 10
+}
+
+// Hex encodes e as the 24 hex digits (upper case) of its 96-bit binary
+// encoding. Fields that do not fit their partition are an *Error.
+func (e EPC) Hex() (string, error) {
+	l := byScheme(e.Scheme)
+	if l == nil {
+		return "", bad(string(e.Scheme), "scheme is not one of sgtin-96, sscc-96, sgln-96, grai-96, giai-96")
+	}
+	in := e.TagURI()
+	if e.Filter < 0 || e.Filter > 7 {
+		return "", bad(in, "filter %d: want 0 to 7", e.Filter)
+	}
+	p := -1
+	for i, r := range l.table {
+		if r.cpDigits == len(e.CompanyPrefix) {
+			p = i
+		}
+	}
+	if p < 0 {
+		return "", bad(in, "company prefix %q: want 6 to 12 digits", e.CompanyPrefix)
+	}
+	r := l.table[p]
+	cp, ok := digitsValue(e.CompanyPrefix)
+	if !ok {
+		return "", bad(in, "company prefix %q is not all digits", e.CompanyPrefix)
+	}
+	var ref uint64
+	if l.refNumeric {
+		ref, ok = integer(e.Reference)
+		if !ok || ref >= 1<<uint(r.refBits) {
+			return "", bad(in, "asset reference %q: want an integer without leading zeros below 2^%d", e.Reference, r.refBits)
+		}
+	} else {
+		if len(e.Reference) != r.refDigits {
+			return "", bad(in, "reference %q: want %d digits with a %d-digit company prefix", e.Reference, r.refDigits, r.cpDigits)
+		}
+		if ref, ok = digitsValue(e.Reference); !ok {
+			return "", bad(in, "reference %q is not all digits", e.Reference)
+		}
+	}
+	var tail uint64
+	if l.tailIsNum {
+		tail, ok = integer(e.Serial)
+		if !ok || tail >= 1<<uint(l.tailBits) {
+			return "", bad(in, "serial %q: want an integer without leading zeros below 2^%d", e.Serial, l.tailBits)
+		}
+	} else if e.Serial != "" {
+		return "", bad(in, "%s has no serial field", e.Scheme)
+	}
+	var b [12]byte
+	b[0] = l.header
+	putBits(&b, 8, 3, uint64(e.Filter))
+	putBits(&b, 11, 3, uint64(p))
+	putBits(&b, 14, r.cpBits, cp)
+	putBits(&b, 14+r.cpBits, r.refBits, ref)
+	putBits(&b, 14+r.cpBits+r.refBits, l.tailBits, tail)
+	return strings.ToUpper(hex.EncodeToString(b[:])), nil
+}
+
+// digitsValue reads a string of 0 to 19 decimal digits (leading zeros allowed).
+func digitsValue(s string) (uint64, bool) {
+	if len(s) > 19 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+// integer reads a decimal integer as TDS writes serials: digits, no leading
+// zero unless the value is 0.
+func integer(s string) (uint64, bool) {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return v, err == nil
+}
+
+// Parse reads a tag URI (urn:epc:tag:sgtin-96:3.0614141.812345.6789) or a
+// pure identity URI (urn:epc:id:sgtin:0614141.812345.6789; its filter is 0,
+// since a pure identity has none) and checks that it fits the 96-bit scheme.
+func Parse(uri string) (EPC, error) {
+	var e EPC
+	var l *layout
+	var fields []string
+	switch {
+	case strings.HasPrefix(uri, "urn:epc:tag:"):
+		scheme, rest, ok := strings.Cut(strings.TrimPrefix(uri, "urn:epc:tag:"), ":")
+		if l = byScheme(Scheme(scheme)); !ok || l == nil {
+			return EPC{}, bad(uri, "tag URI scheme %q is not one of sgtin-96, sscc-96, sgln-96, grai-96, giai-96", scheme)
+		}
+		fields = strings.Split(rest, ".")
+		if len(fields[0]) != 1 || fields[0][0] < '0' || fields[0][0] > '7' {
+			return EPC{}, bad(uri, "filter %q: want one digit 0 to 7", fields[0])
+		}
+		e.Filter = int(fields[0][0] - '0')
+		fields = fields[1:]
+	case strings.HasPrefix(uri, "urn:epc:id:"):
+		name, rest, ok := strings.Cut(strings.TrimPrefix(uri, "urn:epc:id:"), ":")
+		for _, c := range layouts {
+			if c.idName == name {
+				l = c
+			}
+		}
+		if !ok || l == nil {
+			return EPC{}, bad(uri, "pure identity scheme %q is not one of sgtin, sscc, sgln, grai, giai", name)
+		}
+		fields = strings.Split(rest, ".")
+	default:
+		return EPC{}, bad(uri, "not an EPC URI: want urn:epc:id:… or urn:epc:tag:…")
+	}
+	want := 2
+	if l.tailIsNum {
+		want = 3
+	}
+	if len(fields) != want {
+		return EPC{}, bad(uri, "want %d dot-separated fields after the scheme, got %d", want, len(fields))
+	}
+	e.Scheme, e.CompanyPrefix, e.Reference = l.scheme, fields[0], fields[1]
+	if l.tailIsNum {
+		e.Serial = fields[2]
+	}
+	if _, err := e.Hex(); err != nil {
+		return EPC{}, bad(uri, "%s", err.(*Error).Reason)
+	}
+	return e, nil
+}
+
+// Normalize turns what a user may give for an EPC (hex, a pure identity URI
+// or a tag URI) into its pure identity URI.
+func Normalize(s string) (string, error) {
+	if strings.HasPrefix(s, "urn:") {
+		e, err := Parse(s)
+		if err != nil {
+			return "", err
+		}
+		return e.URI(), nil
+	}
+	e, err := Decode(s)
+	if err != nil {
+		return "", err
+	}
+	return e.URI(), nil
+}

@@ -1,0 +1,67 @@
+package rfid
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/rfid/epc"
+)
+
+// EPCState is the answer of GET /v1/rfid/epcs/{epc}.
+type EPCState struct {
+	EPC      string        `json:"epc"`
+	GTIN     string        `json:"gtin,omitempty"`
+	Location string        `json:"location"`
+	Since    time.Time     `json:"since"`
+	LastSeen time.Time     `json:"last_seen"`
+	Recent   []Observation `json:"recent"`
+}
+
+// Handler serves GET /v1/rfid/epcs/{epc} (hex, pure identity URI or tag
+// URI): the EPC's last location and recent observations, to the account
+// that read it only. Tracks are keyed by account, so another account's EPC
+// is simply not found.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/rfid/epcs/{epc}", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.reg.AuthenticateRequest(r)
+		if !ok || id.Account == "" {
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "an account API key is required (Authorization: Bearer <key>)", "")
+			return
+		}
+		in := r.PathValue("epc")
+		uri, err := epc.Normalize(in)
+		if err != nil {
+			msg := err.Error()
+			var be *epc.Error
+			if errors.As(err, &be) {
+				msg = be.Reason
+			}
+			problem.One(w, http.StatusBadRequest, bus.CodeBadEPC, "EPC "+in+": "+msg, "epc")
+			return
+		}
+		t, _, err := s.get(r.Context(), trackKey(id.Account, uri))
+		if err != nil {
+			s.log.Error("read track", zap.String("account", id.Account), zap.Error(err))
+			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "RFID tracks are not readable right now", "")
+			return
+		}
+		if t == nil || t.Location == "" {
+			problem.One(w, http.StatusNotFound, bus.CodeUnknownEPC, "no reads of EPC "+uri, "epc")
+			return
+		}
+		st := EPCState{EPC: uri, Location: t.Location, Since: t.Since, LastSeen: t.LastSeen, Recent: t.Recent}
+		if e, err := epc.Parse(uri); err == nil {
+			st.GTIN = e.GTIN()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	return mux
+}

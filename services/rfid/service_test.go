@@ -1,0 +1,191 @@
+package rfid
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/rfid/epc"
+)
+
+const accountsYAML = `warehouses:
+  - {id: dc-east, api_keys: ["sha256:89574c5798cbc3a30379beb836d67fa516b9a99ec245f7467d18a504f46824e7"]}
+accounts:
+  - id: acme
+    name: ACME Retail
+    tier: strategic
+    api_keys: ["sha256:d2d46cd50a6110d3e41f3a501e1469254eda0eea7709f2dae5b731a97311e269"]
+    locations: [{gln: "0614141000005", type: dc, warehouse: dc-east}]
+`
+
+// process is one rfid process: its own connection, registry and service.
+func process(t *testing.T, ctx context.Context, b *bus.Bus) *Service {
+	t.Helper()
+	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := accounts.ParseFile([]byte(accountsYAML), accounts.DefaultTiers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Apply(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, Config{}, b, reg, bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// TestTwoProcessesShareTheDedupeState runs two rfid services on one NATS
+// server, sharing the lane consumers, and floods them with 20 batches of 500
+// reads of 50 tags inside one window: the tracks' revision checks make them
+// agree on exactly one observation per tag.
+func TestTwoProcessesShareTheDedupeState(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	var pub *bus.Bus
+	for range 2 {
+		b := bustest.New(t, srv)
+		pub = b
+		svc := process(t, ctx, b)
+		wg.Go(func() {
+			if err := svc.Run(ctx); err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+
+	const batches, perBatch, tags = 20, 500, 50
+	start := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	var outs []bus.Outgoing
+	for i := range batches {
+		reads := make([]Read, perBatch)
+		for j := range reads {
+			n := i*perBatch + j
+			h, _ := epc.EPC{Scheme: epc.SGTIN96, Filter: 1, CompanyPrefix: "0614141", Reference: "812345", Serial: fmt.Sprint(n % tags)}.Hex()
+			reads[j] = Read{EPC: h, Time: start.Add(time.Duration(n) * 400 * time.Microsecond)}
+		}
+		ev := event.New()
+		ev.SetID(fmt.Sprintf("storm-%d", i))
+		ev.SetSource("/accounts/acme")
+		ev.SetType(typeObserved)
+		ev.SetExtension(bus.ExtAccount, "acme")
+		data, _ := json.Marshal(Observed{Reader: "r1", ReadPoint: "urn:epc:id:sgln:0614141.00000.dock", Reads: reads})
+		_ = ev.SetData(event.ApplicationJSON, data)
+		outs = append(outs, bus.Outgoing{Subject: "xd.routed.strategic.acme.rfid.observed", Event: &ev})
+	}
+	if _, err := pub.Publish(ctx, outs...); err != nil {
+		t.Fatal(err)
+	}
+
+	js := pub.JetStream()
+	bustest.CheckFor(t, 30*time.Second, func() error {
+		c, err := js.Consumer(ctx, bus.StreamRouted, "rfid-priority")
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.AckFloor.Consumer < batches || info.NumAckPending > 0 || info.NumPending > 0 {
+			return fmt.Errorf("acked %d of %d batches", info.AckFloor.Consumer, batches)
+		}
+		return nil
+	})
+	stream, err := js.Stream(ctx, bus.StreamOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subject = "xd.out.acme.epcis.captured"
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := int(info.State.Subjects[subject])
+	c, err := js.OrderedConsumer(ctx, bus.StreamOut, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for range stored {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var oe ObjectEvent
+		if err := json.Unmarshal(ev.Data(), &oe); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range oe.EPCList {
+			seen[e]++
+		}
+	}
+	if len(seen) != tags {
+		t.Errorf("%d EPCs observed, want %d", len(seen), tags)
+	}
+	for e, n := range seen {
+		if n != 1 {
+			t.Errorf("%s observed %d times across both processes, want once", e, n)
+		}
+	}
+}
+
+// TestARedeliveredBatchGetsTheSameAnswer handles one batch twice, as after a
+// crash between the KV writes and the publish: the second time must publish
+// the same events (same ids, so JetStream stores them once), not nothing.
+func TestARedeliveredBatchGetsTheSameAnswer(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	ctx := context.Background()
+	svc := process(t, ctx, bustest.New(t, srv))
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	batch := func(id, readPoint string) *bus.Delivery {
+		ev := event.New()
+		ev.SetID(id)
+		ev.SetSource("/accounts/acme")
+		ev.SetType(typeObserved)
+		ev.SetExtension(bus.ExtAccount, "acme")
+		data, _ := json.Marshal(Observed{Reader: "r1", ReadPoint: readPoint, Reads: []Read{
+			{EPC: "3074257BF7194E4000001A85", Time: at}, {EPC: "3574257BF7194E4000001A85", Time: at}}})
+		_ = ev.SetData(event.ApplicationJSON, data)
+		return &bus.Delivery{Event: &ev, Subject: "xd.routed.strategic.acme.rfid.observed", Attempt: 1}
+	}
+	if _, err := svc.Handle(ctx, batch("b1", "urn:epc:id:sgln:0614141.00000.dock")); err == nil {
+		t.Fatal("a batch with a bad EPC: want a bad_epc rejection beside the outputs")
+	}
+	at = at.Add(time.Minute)
+	first, err1 := svc.Handle(ctx, batch("b2", "urn:epc:id:sgln:0614141.00000.back"))
+	again, err2 := svc.Handle(ctx, batch("b2", "urn:epc:id:sgln:0614141.00000.back"))
+	if len(first) != 3 || len(again) != len(first) {
+		t.Fatalf("first answer %d events, redelivery %d; want 3 (captured, location.changed, rejected) both times", len(first), len(again))
+	}
+	for i := range first {
+		if first[i].Event.ID() != again[i].Event.ID() || first[i].Subject != again[i].Subject {
+			t.Errorf("event %d: %s on %s, then %s on %s", i, first[i].Event.ID(), first[i].Subject, again[i].Event.ID(), again[i].Subject)
+		}
+	}
+	for _, err := range []error{err1, err2} {
+		if r, ok := bus.AsRejection(err); !ok || r.Code() != bus.CodeBadEPC || r.Problems[0].Field != "reads[1].epc" {
+			t.Errorf("error = %v, want bad_epc at reads[1].epc", err)
+		}
+	}
+}
