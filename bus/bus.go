@@ -151,3 +151,19 @@ func (b *Bus) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// IsConflict reports whether a KV write failed because the key's revision
+// moved since it was read, or the key was created meanwhile: another worker
+// won the race, and the caller should re-read rather than fail. (Codes 10071
+// and, on replicated streams, 10164.)
+func IsConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

@@ -403,7 +403,7 @@ func (r *Registry) SetTier(ctx context.Context, id string, t Tier) (TierChange, 
 		}
 		value := mustJSON(&a)
 		rev, err := r.kv.Update(ctx, key, value, e.Revision())
-		if isConflict(err) {
+		if bus.IsConflict(err) {
 			continue
 		}
 		if err != nil {
@@ -450,7 +450,7 @@ func (r *Registry) write(ctx context.Context, key string, value, prev []byte, kn
 		if err == nil {
 			return &change{key: key, value: value, rev: n}, prev, nil
 		}
-		if !isConflict(err) {
+		if !bus.IsConflict(err) {
 			return nil, nil, fmt.Errorf("write %s: %w", key, err)
 		}
 		e, err := r.kv.Get(ctx, key)
@@ -480,7 +480,7 @@ func (r *Registry) remove(ctx context.Context, key string, known uint64) (uint64
 		if err == nil {
 			return rev + 1, nil
 		}
-		if !isConflict(err) {
+		if !bus.IsConflict(err) {
 			return 0, fmt.Errorf("delete %s: %w", key, err)
 		}
 		e, err := r.kv.Get(ctx, key)
@@ -493,20 +493,6 @@ func (r *Registry) remove(ctx context.Context, key string, known uint64) (uint64
 		rev = e.Revision()
 	}
 	return 0, fmt.Errorf("delete %s: still conflicting after %d attempts", key, maxAttempts)
-}
-
-// isConflict reports whether a KV write failed because the key's revision
-// moved (codes 10071 and, on replicated streams, 10164).
-func isConflict(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-		return true
-	}
-	var api *jetstream.APIError
-	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // apply folds KV changes into a new snapshot. A change older than what the

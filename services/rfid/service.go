@@ -340,7 +340,7 @@ func (s *Service) apply(ctx context.Context, account, uri, eventID, reader strin
 		if err == nil {
 			return observed, move, nil
 		}
-		if !isConflict(err) {
+		if !bus.IsConflict(err) {
 			return nil, nil, fmt.Errorf("write track %s: %w", uri, err)
 		}
 	}
@@ -368,15 +368,4 @@ func (s *Service) get(ctx context.Context, key string) (*Track, uint64, error) {
 // no location reference has an empty field).
 func trackKey(account, uri string) string {
 	return "t." + account + "." + base64.RawURLEncoding.EncodeToString([]byte(uri))
-}
-
-// isConflict reports whether a KV write failed because the key's revision
-// moved (or it was created meanwhile).
-func isConflict(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return true
-	}
-	var api *jetstream.APIError
-	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
