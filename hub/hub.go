@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -35,6 +36,7 @@ type Hub struct {
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
+	ingest   *gateway.Ingest // partners' files, when the gateway runs here
 	http     *http.Server
 	httpAddr string
 
@@ -101,6 +103,14 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	runs = append(runs, h.registry.Run)
 	if cfg.runs("router") {
 		runs = append(runs, router.New(router.Config{}, h.bus, h.registry, check, log.Named("router")).Run)
+	}
+	if cfg.runs("gateway") {
+		formats := cfg.Adapters
+		if formats == nil {
+			formats = adapters.Default
+		}
+		h.ingest = gateway.NewIngest(h.bus, h.registry, check, formats, log.Named("ingest"))
+		runs = append(runs, h.ingest.Run)
 	}
 	if cfg.runs("orders") {
 		if h.orders, err = orders.New(setupCtx, orders.Config{}, h.bus, h.registry, log.Named("orders")); err != nil {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	_ "github.com/crossdock/crossdock/adapters/all" // every file format of this tree
 	"github.com/crossdock/crossdock/hub"
 )
 
