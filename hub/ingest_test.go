@@ -105,7 +105,7 @@ func TestIngestX12OverHTTP(t *testing.T) {
 
 	t.Run("an unknown format is 404 and names the known ones", func(t *testing.T) {
 		status, body := h.post("/v1/ingest/edifact", key("acme"), "text/plain", []byte("UNA"))
-		if status != http.StatusNotFound || !strings.Contains(fmt.Sprint(body["detail"]), "csv, x12") {
+		if status != http.StatusNotFound || !strings.Contains(fmt.Sprint(body["detail"]), "csv, cxml, x12") {
 			t.Errorf("= %d %v", status, body)
 		}
 	})
@@ -225,7 +225,7 @@ func TestAdaptersAreListed(t *testing.T) {
 		a := a.(map[string]any)
 		formats = append(formats, a["format"].(string)+" "+a["http"].(string))
 	}
-	if got := strings.Join(formats, ", "); got != "csv /v1/ingest/csv, x12 /v1/ingest/x12" {
+	if got := strings.Join(formats, ", "); got != "csv /v1/ingest/csv, cxml /v1/ingest/cxml, x12 /v1/ingest/x12" {
 		t.Errorf("adapters = %s", got)
 	}
 }

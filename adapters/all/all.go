@@ -4,6 +4,7 @@
 package all
 
 import (
-	_ "github.com/crossdock/crossdock/adapters/csv" // orders as CSV
-	_ "github.com/crossdock/crossdock/adapters/x12" // ANSI X12 EDI
+	_ "github.com/crossdock/crossdock/adapters/csv"  // orders as CSV
+	_ "github.com/crossdock/crossdock/adapters/cxml" // cXML OrderRequest
+	_ "github.com/crossdock/crossdock/adapters/x12"  // ANSI X12 EDI
 )
