@@ -271,8 +271,12 @@ func decode856(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 			if in.AccountOf == nil {
 				p.missing("the ship-to " + shipTo + " cannot be looked up: name the account the shipment is for")
 			} else if account, ok = in.AccountOf(shipTo); !ok {
-				n1, _ := find(s.Segments, "N1")
-				p.add(n1, 4, "ship-to %s is not a location of any account", shipTo)
+				for _, seg := range s.Segments {
+					if seg.ID() == "N1" && seg.E(1) == "ST" {
+						p.add(seg, 4, "ship-to %s is not a location of any account", shipTo)
+						break
+					}
+				}
 			}
 		}
 	}

@@ -179,73 +179,74 @@ func readInterchange(text string, pos int) (*Interchange, string, int, *bus.Prob
 		}
 		n++
 		seg := Segment{El: strings.Split(raw, string(d.Element)), Pos: pos + n}
-		where := fmt.Sprintf("segment %d %s", seg.Pos, seg.ID())
+		// where names the segment in a problem; built only for one.
+		where := func() string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
 		if set != nil {
 			seg.SetPos = len(set.Segments) + 1
 		}
 		switch seg.ID() {
 		case "ISA":
 			if n != 1 {
-				return nil, "", 0, problem(where, "ISA %s is not closed by an IEA before the next ISA", ic.Control)
+				return nil, "", 0, problem(where(), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
 			}
 			ic.ISA = seg
 			ic.Control, ic.Sender, ic.Receiver, ic.Version = seg.E(13), strings.TrimSpace(seg.E(6)), strings.TrimSpace(seg.E(8)), seg.E(12)
 		case "GS":
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where, "GS %s has no GE before the next GS", group.Control))
+				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE before the next GS", group.Control))
 			}
 			group = &Group{GS: seg, Functional: seg.E(1), Control: seg.E(6), Version: seg.E(8)}
 			ic.Groups = append(ic.Groups, group)
 		case "ST":
 			if group == nil {
-				return nil, "", 0, problem(where, "ST outside a functional group: a GS must come first")
+				return nil, "", 0, problem(where(), "ST outside a functional group: a GS must come first")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where, "ST %s has no SE before the next ST", set.Control))
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE before the next ST", set.Control))
 			}
 			seg.SetPos = 1
 			set = &Set{Type: seg.E(1), Control: seg.E(2), Segments: []Segment{seg}}
 			group.Sets = append(group.Sets, set)
 		case "SE":
 			if set == nil {
-				return nil, "", 0, problem(where, "SE without an ST")
+				return nil, "", 0, problem(where(), "SE without an ST")
 			}
 			set.Segments = append(set.Segments, seg)
-			checkCount(&set.Problems, where, "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
+			checkCount(&set.Problems, where(), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
 			if seg.E(2) != set.Control {
-				set.Problems = append(set.Problems, *problem(where+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
+				set.Problems = append(set.Problems, *problem(where()+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
 			}
 			set = nil
 		case "GE":
 			if group == nil {
-				return nil, "", 0, problem(where, "GE without a GS")
+				return nil, "", 0, problem(where(), "GE without a GS")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where, "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
 				set = nil
 			}
-			checkCount(&group.Problems, where, "GE", seg.E(1), len(group.Sets), "transaction sets")
+			checkCount(&group.Problems, where(), "GE", seg.E(1), len(group.Sets), "transaction sets")
 			if seg.E(2) != group.Control {
-				group.Problems = append(group.Problems, *problem(where+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
+				group.Problems = append(group.Problems, *problem(where()+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
 			}
 			group = nil
 		case "IEA":
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where, "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
 				set = nil
 			}
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where, "GS %s has no GE", group.Control))
+				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE", group.Control))
 				group = nil
 			}
-			checkCount(&ic.Problems, where, "IEA", seg.E(1), len(ic.Groups), "functional groups")
+			checkCount(&ic.Problems, where(), "IEA", seg.E(1), len(ic.Groups), "functional groups")
 			if seg.E(2) != ic.Control {
-				ic.Problems = append(ic.Problems, *problem(where+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
+				ic.Problems = append(ic.Problems, *problem(where()+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
 			}
 			closed = true
 		default:
 			if set == nil {
-				return nil, "", 0, problem(where, "segment %s outside a transaction set (ST … SE)", seg.ID())
+				return nil, "", 0, problem(where(), "segment %s outside a transaction set (ST … SE)", seg.ID())
 			}
 			set.Segments = append(set.Segments, seg)
 		}

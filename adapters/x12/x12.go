@@ -96,6 +96,7 @@ type decoder func(s *Set, in adapters.Input) (*event.Event, []bus.Problem)
 func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	ics, ps := Read(in.Data)
 	var evs []*event.Event
+	made := map[string]string{} // event id → the set that made it
 	for _, ic := range ics {
 		ps = append(ps, ic.Problems...)
 		for _, g := range ic.Groups {
@@ -103,6 +104,16 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 			for _, s := range g.Sets {
 				if len(s.Problems) == 0 && len(g.Problems) == 0 && len(ic.Problems) == 0 {
 					ev, sp := decodeSet(s, in)
+					if ev != nil && len(sp) == 0 {
+						if first, dup := made[ev.ID()]; dup {
+							// The same document twice in one file (an order's PO
+							// number, a shipment's BSN02): one event, the second
+							// set is refused so the partner sees it.
+							sp = []bus.Problem{{Code: bus.CodeDuplicate, Field: s.Where(s.Segments[0], 0),
+								Message: fmt.Sprintf("the same %s as set %s of this file (same document number)", bus.Name(ev.Type()), first)}}
+						}
+						made[ev.ID()] = s.Control
+					}
 					s.Problems = sp
 					if ev != nil && len(sp) == 0 {
 						evs = append(evs, ev)

@@ -1,6 +1,7 @@
 package x12_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +264,64 @@ func BenchmarkDecode850(b *testing.B) {
 	}
 	// Each file holds two 850 documents.
 	b.ReportMetric(2*float64(b.N)/b.Elapsed().Seconds(), "850s/s")
+}
+
+func TestTheSameOrderTwiceInOneFileIsRefusedTheSecondTime(t *testing.T) {
+	data := string(read(t, "acme-850.edi"))
+	data = strings.Replace(data, "ACME-4502", "ACME-4501", 1)
+	evs, err := x12.New(fixed).Decode(adapters.Input{Account: "acme", Data: []byte(data)})
+	if len(evs) != 1 {
+		t.Errorf("Decode made %d events, want 1", len(evs))
+	}
+	ps := adapters.Problems(err)
+	if len(ps) == 0 || ps[0].Code != bus.CodeDuplicate || ps[0].Field != "ST 0002 (850) segment 1 ST" {
+		t.Errorf("problems = %+v, want a duplicate at ST 0002", ps)
+	}
+}
+
+// largeOrders is an interchange of n 850s with lines lines each.
+func largeOrders(n, lines int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ISA*00*%10s*00*%10s*ZZ*%-15s*ZZ*%-15s*261124*0900*U*00401*000000001*0*P*>~\nGS*PO*ACME*CROSSDOCK*20261124*0900*1*X*004010~\n", "", "", "ACME", "CROSSDOCK")
+	for i := range n {
+		fmt.Fprintf(&b, "ST*850*%04d~\nBEG*00*SA*PO-%d**20261124~\nREF*IA*050081~\nDTM*002*20261215~\nN1*ST*ACME DC*UL*0614141000005~\n", i+1, i)
+		for l := range lines {
+			fmt.Fprintf(&b, "PO1*%d*%d*EA*6.30**VN*SKU-%d*UK*00614141123452~\nPID*F****WIDGET %d~\n", l+1, l+3, l, l)
+		}
+		fmt.Fprintf(&b, "CTT*%d~\nSE*%d*%04d~\n", lines, 2*lines+7, i+1)
+	}
+	fmt.Fprintf(&b, "GE*%d*1~\nIEA*1*000000001~\n", n)
+	return []byte(b.String())
+}
+
+// BenchmarkDecodeLarge850 parses an interchange of 200 orders of 20 lines
+// (about 200 KB), closer to a real daily file than the two-order sample.
+func BenchmarkDecodeLarge850(b *testing.B) {
+	const orders = 200
+	data := largeOrders(orders, 20)
+	a := x12.New(fixed)
+	in := adapters.Input{Account: "acme", Data: data}
+	if evs, err := a.Decode(in); err != nil || len(evs) != orders {
+		b.Fatalf("Decode = %d events, %.300v", len(evs), err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(orders*float64(b.N)/b.Elapsed().Seconds(), "850s/s")
+}
+
+// BenchmarkRead measures the envelope reader alone on the same file.
+func BenchmarkRead(b *testing.B) {
+	data := largeOrders(200, 20)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ps := x12.Read(data); len(ps) > 0 {
+			b.Fatal(ps)
+		}
+	}
 }
