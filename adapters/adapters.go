@@ -53,6 +53,15 @@ type Encoder interface {
 	Encode(evs []*event.Event, to Party) ([]byte, error)
 }
 
+// Acknowledger is implemented by adapters whose format has its own receipt,
+// such as the X12 997 functional acknowledgment: the gateway returns it with
+// the answer to a file, so a partner's EDI system can reconcile what it sent.
+type Acknowledger interface {
+	// Acknowledge writes the receipt of data as decoded for in; control is
+	// the receipt's control number.
+	Acknowledge(data []byte, in Input, control int) ([]byte, error)
+}
+
 // Party is who an encoded document is addressed to, with the identifiers
 // an envelope needs.
 type Party struct {

@@ -229,3 +229,36 @@ func TestAdaptersAreListed(t *testing.T) {
 		t.Errorf("adapters = %s", got)
 	}
 }
+
+func TestIngestX12AnswersWithA997(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	file := interchange("PO", 401, po850("0001", "A-1", dcEast, "00614141123452"), po850("0002", "A-2", dcEast, "00614141123453"))
+	status, body := h.post("/v1/ingest/x12", key("acme"), "application/edi-x12", file)
+	if status != http.StatusBadRequest {
+		t.Fatalf("= %d %v", status, body)
+	}
+	ack, _ := body["acknowledgment"].(string)
+	for _, want := range []string{"ST*997*", "AK1*PO*401~", "AK2*850*0001~\nAK5*A~", "AK2*850*0002~\nAK3*PO1*5**8~\nAK5*R*5~", "AK9*P*2*2*1~"} {
+		if !strings.Contains(ack, want) {
+			t.Errorf("997 lacks %q:\n%s", want, ack)
+		}
+	}
+}
+
+func TestIngestWarehouseNamesTheAccount(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	accepted := h.watch("xd.out.acme.order.accepted")
+	h.sendOrder("acme", "w-2", order{PO: "W-2", ShipTo: dcEast, Units: []float64{4}})
+	orderID := dataOf(t, next(t, accepted))["order_id"].(string)
+	forwarded := h.watch("xd.out.acme.shipment.dispatched")
+	// No N1 ST: the warehouse names the account in the query.
+	asn := []string{"ST*856*0001", "BSN*00*ASN-9*20261124*0900", "HL*1**S", "REF*OQ*" + orderID,
+		"HL*2*1*I", "LIN*1*UK*00614141123452", "SN1**4*EA", "SE*8*0001"}
+	status, body := h.post("/v1/ingest/x12?account=acme", key("dc-east"), "application/edi-x12", interchange("SH", 402, asn))
+	if status != http.StatusAccepted {
+		t.Fatalf("= %d %v", status, body)
+	}
+	if ev := next(t, forwarded); bus.Account(ev) != "acme" {
+		t.Errorf("shipment for account %q", bus.Account(ev))
+	}
+}

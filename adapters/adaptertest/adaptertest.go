@@ -14,7 +14,8 @@
 //   - Failures are an *adapters.Error whose problems each carry a stable
 //     code and name the line or segment at fault.
 //   - No panic on garbage: empty input, binary noise, and every sample cut
-//     short at many points.
+//     short at many points (Decode, and Acknowledge when the adapter has it).
+//   - An Encoder lists what it encodes and refuses anything else.
 package adaptertest
 
 import (
@@ -92,8 +93,38 @@ func Run(t *testing.T, a adapters.Adapter, cases []Case) {
 			for i, ev := range evs {
 				checkEvent(t, info, in, i, ev, v)
 			}
+			if ack, ok := a.(adapters.Acknowledger); ok {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Fatalf("Acknowledge panicked on %q: %v", clip(g), r)
+						}
+					}()
+					_, _ = ack.Acknowledge(g, in, 1)
+				}()
+			}
 		}
 	})
+	if enc, ok := a.(adapters.Encoder); ok {
+		t.Run("the encoder refuses what it cannot write", func(t *testing.T) {
+			if len(info.Encodes) == 0 {
+				t.Error("the adapter is an Encoder but Info.Encodes is empty")
+			}
+			if _, err := enc.Encode(nil, adapters.Party{Account: "kit-account"}); err == nil {
+				t.Error("Encode(no events) succeeded")
+			}
+			ev := event.New()
+			ev.SetID("kit-1")
+			ev.SetSource("/crossdock/kit")
+			ev.SetType(bus.Type("rfid.observed"))
+			if slices.Contains(info.Encodes, ev.Type()) {
+				return
+			}
+			if _, err := enc.Encode([]*event.Event{&ev}, adapters.Party{Account: "kit-account"}); err == nil {
+				t.Errorf("Encode(%s) succeeded, which is not in Info.Encodes", ev.Type())
+			}
+		})
+	}
 }
 
 // decode calls Decode and turns a panic into a test failure naming the input.

@@ -59,6 +59,11 @@ type Adapter struct {
 	cfg Config
 }
 
+var (
+	_ adapters.Encoder      = (*Adapter)(nil)
+	_ adapters.Acknowledger = (*Adapter)(nil)
+)
+
 // New returns the X12 adapter.
 func New(cfg Config) *Adapter {
 	if cfg.InterchangeID == "" {

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +56,9 @@ type result struct {
 	outs     []bus.Outgoing
 	ids      []string
 	problems []problem.EventErrors
+	// ack is the format's own receipt of the file (an X12 997), when the
+	// adapter writes one.
+	ack []byte
 }
 
 // Decode runs the format's adapter on data sent by from and checks each event.
@@ -82,6 +87,12 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 		in.Account = account
 	}
 	evs, err := safeDecode(a, in)
+	if ack, ok := a.(adapters.Acknowledger); ok {
+		// The receipt's control number derives from the file, so a resent
+		// file gets the same receipt.
+		sum := sha256.Sum256(data)
+		res.ack, _ = ack.Acknowledge(data, in, int(binary.BigEndian.Uint32(sum[:4])%1_000_000_000))
+	}
 	for _, p := range adapters.Problems(err) {
 		res.problems = append(res.problems, problem.EventErrors{Problem: p})
 	}
@@ -135,11 +146,20 @@ func (g *Ingest) Handler() http.Handler {
 type ingestAnswer struct {
 	problem.Details
 	Accepted []string `json:"accepted"`
+	// Acknowledgment is the format's own receipt (an X12 997), when it has one.
+	Acknowledgment string `json:"acknowledgment,omitempty"`
+}
+
+// acceptedAnswer is the 202 answer.
+type acceptedAnswer struct {
+	Accepted       []string `json:"accepted"`
+	Acknowledgment string   `json:"acknowledgment,omitempty"`
 }
 
 // post takes a file: 202 {"accepted": ids} when every unit made an event
 // that is now stored; 400 with errors[] naming lines or segments, and the
-// ids stored from the good units in accepted, when some failed.
+// ids stored from the good units in accepted, when some failed. Both carry
+// the format's receipt in acknowledgment when it has one (a 997 for X12).
 func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 	id, ok := g.reg.AuthenticateRequest(r)
 	if !ok {
@@ -164,6 +184,8 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := g.decode(format, from, r.URL.Query().Get("account"), body)
+	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+		zap.String("format", format), zap.Int("bytes", len(body)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
 	if len(res.outs) > 0 {
 		if _, err := g.bus.Publish(r.Context(), res.outs...); err != nil {
 			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
@@ -187,13 +209,14 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 			Details: problem.Details{Type: "urn:crossdock:error:" + code, Title: http.StatusText(status), Status: status,
 				Detail: fmt.Sprintf("%d problems; %d events stored from the parts of the file without errors", len(res.problems), len(res.ids)),
 				Errors: res.problems},
-			Accepted: nonNil(res.ids),
+			Accepted:       nonNil(res.ids),
+			Acknowledgment: string(res.ack),
 		})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string][]string{"accepted": nonNil(res.ids)})
+	_ = json.NewEncoder(w).Encode(acceptedAnswer{Accepted: nonNil(res.ids), Acknowledgment: string(res.ack)})
 }
 
 func nonNil(ids []string) []string {
