@@ -70,6 +70,11 @@ type Party struct {
 	// Control is the sender's control number for the document (X12 ISA13,
 	// GS06), unique per partner; zero lets the encoder pick 1.
 	Control int
+	// InterchangeID and Qualifier are the party's own envelope address
+	// (X12 ISA08 and ISA07), when it has one; empty means the upper-cased
+	// account or warehouse id, qualifier ZZ (mutually defined).
+	InterchangeID string
+	Qualifier     string
 }
 
 // Input is one payload to decode and who sent it.

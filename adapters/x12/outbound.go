@@ -91,8 +91,12 @@ func (w *writer) se(ctl string) {
 	w.seg("SE", strconv.Itoa(w.count+1), ctl)
 }
 
-// recipient is the ISA08 of a party: its id upper-cased.
+// recipient is the ISA08 of a party: its interchange id, else its id
+// upper-cased.
 func recipient(to adapters.Party) string {
+	if to.InterchangeID != "" {
+		return to.InterchangeID
+	}
 	if to.Warehouse != "" {
 		return strings.ToUpper(to.Warehouse)
 	}
@@ -122,7 +126,7 @@ func (a *Adapter) Encode(evs []*event.Event, to adapters.Party) ([]byte, error) 
 		ctl = 1
 	}
 	w := &writer{}
-	e := &envelope{w: w, sender: a.cfg.InterchangeID, receiver: recipient(to), control: ctl % 1_000_000_000, now: a.cfg.Now().UTC(), version: "004010"}
+	e := &envelope{w: w, sender: a.cfg.InterchangeID, receiver: recipient(to), recvQual: to.Qualifier, control: ctl % 1_000_000_000, now: a.cfg.Now().UTC(), version: "004010"}
 	e.open()
 	groups := 0
 	for _, g := range []struct {

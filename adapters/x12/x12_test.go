@@ -194,6 +194,15 @@ func TestEncode(t *testing.T) {
 			t.Errorf("round trip:\n got %s\nwant %s", got, want)
 		}
 	})
+	t.Run("the partner's own interchange id and qualifier address the ISA", func(t *testing.T) {
+		out, err := a.Encode([]*event.Event{shipped}, adapters.Party{Account: "acme", InterchangeID: "ACMEEDI", Qualifier: "01"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "*ZZ*CROSSDOCK      *01*ACMEEDI        *") || !strings.Contains(string(out), "GS*SH*CROSSDOCK*ACMEEDI*") {
+			t.Errorf("envelope not addressed to ACMEEDI (01):\n%s", out)
+		}
+	})
 	t.Run("an event type X12 cannot carry is refused", func(t *testing.T) {
 		if _, err := a.Encode([]*event.Event{event_(t, bus.Type("order.held"), "e4", `{}`)}, adapters.Party{Account: "acme"}); err == nil {
 			t.Error("Encode(order.held) succeeded")
