@@ -49,22 +49,27 @@ func Golden(t *testing.T, a adapters.Adapter, pattern string, in adapters.Input)
 			in := in
 			in.Data = data
 			evs, derr := a.Decode(in)
-			got := Render(evs, derr)
-			want := strings.TrimSuffix(f, filepath.Ext(f)) + ".golden.json"
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			w, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if !bytes.Equal(got, w) {
-				t.Errorf("decoding %s differs from %s (go test -update rewrites it)\ngot:\n%s", f, want, got)
-			}
+			CompareGolden(t, strings.TrimSuffix(f, filepath.Ext(f))+".golden.json", Render(evs, derr))
 		})
+	}
+}
+
+// CompareGolden compares got with the file at path, or with -update writes
+// it: for encoders' output and other golden files of adapter tests.
+func CompareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s", path, got)
 	}
 }
 

@@ -132,19 +132,7 @@ func event_(t *testing.T, typ, id string, data string) *event.Event {
 // compareGolden compares got with testdata/out/<name>; -update rewrites it.
 func compareGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "out", name)
-	if os.Getenv("X12_UPDATE") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (X12_UPDATE=1 go test rewrites it)\ngot:\n%s", name, got)
-	}
+	adaptertest.CompareGolden(t, filepath.Join("testdata", "out", name), got)
 }
 
 func TestEncode(t *testing.T) {
