@@ -124,7 +124,7 @@ func TestIngestX12OverHTTP(t *testing.T) {
 	})
 }
 
-func TestIngestCSVOverHTTP(t *testing.T) {
+func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
 	h := startHub(t, t.TempDir())
 	placed := h.watch("xd.in.umbrella.order.placed")
 	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
@@ -143,6 +143,18 @@ func TestIngestCSVOverHTTP(t *testing.T) {
 	status, body = h.post("/v1/ingest/csv", key("umbrella"), "text/csv", []byte("po_number,ship_to,requested_date,gtin,quantity\nU-8,"+stableDC+","+date+",00614141123452,lots\n"))
 	if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["errors"]), "line 2 column quantity") {
 		t.Errorf("bad quantity = %d %v", status, body)
+	}
+
+	acme := h.watch("xd.in.acme.order.placed")
+	cx := `<?xml version="1.0"?><cXML payloadID="p1" timestamp="2026-11-24T09:00:00Z"><Request><OrderRequest>
+<OrderRequestHeader orderID="CX-1" type="new"><ShipTo><Address addressID="` + dcEast + `" addressIDDomain="GLN"/></ShipTo></OrderRequestHeader>
+<ItemOut quantity="6" lineNumber="1" requestedDeliveryDate="` + date + `"><ItemID><IdReference domain="GTIN" identifier="00614141123452"/></ItemID>
+<ItemDetail><UnitOfMeasure>EA</UnitOfMeasure></ItemDetail></ItemOut></OrderRequest></Request></cXML>`
+	if status, body := h.post("/v1/ingest/cxml", key("acme"), "text/xml", []byte(cx)); status != http.StatusAccepted {
+		t.Fatalf("cxml = %d %v", status, body)
+	}
+	if data := dataOf(t, next(t, acme)); data["po_number"] != "CX-1" {
+		t.Errorf("cXML order %v", data)
 	}
 }
 
