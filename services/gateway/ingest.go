@@ -237,7 +237,7 @@ type adapterView struct {
 // list serves GET /v1/adapters: what formats the hub reads, what each takes
 // and makes. It needs no key: it says nothing about any account.
 func (g *Ingest) list(w http.ResponseWriter, _ *http.Request) {
-	var out []adapterView
+	out := []adapterView{}
 	for _, info := range g.adapters.List() {
 		nats := "xd.raw.<account>." + info.Format
 		if contains(info.Senders, adapters.SenderWarehouses) {
