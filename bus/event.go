@@ -71,7 +71,7 @@ type Sender struct {
 }
 
 // SenderOf names who sent an event. On an intake subject (xd.in.<account>.…,
-// xd.in.wh.<warehouse>.…, and xd.raw.… for partners' files) the subject decides: NATS permissions tie it to the
+// xd.in.wh.<warehouse>.…) the subject decides: NATS permissions tie it to the
 // sender's credentials, while the event's own source is only a claim. After
 // the gateway's checks (xd.routed.…) the source is trusted, so a warehouse's
 // shipment routed under its account is still answered to the warehouse.
@@ -82,6 +82,8 @@ func SenderOf(ev *event.Event, subject string) Sender {
 		return Sender{Warehouse: tok[3]}
 	case len(tok) >= 3 && tok[1] == "in":
 		return Sender{Account: tok[2]}
+	// Partners' files (xd.raw.<account>.<format>, xd.raw.wh.<warehouse>.<format>)
+	// are the sender's by their subject too.
 	case len(tok) >= 4 && tok[1] == "raw" && tok[2] == "wh":
 		return Sender{Warehouse: tok[3]}
 	case len(tok) >= 3 && tok[1] == "raw":
