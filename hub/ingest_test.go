@@ -226,6 +226,27 @@ func TestIngestOverNATS(t *testing.T) {
 	})
 }
 
+func TestWarehouseFileOverNATSNamesItsAccountInAHeader(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	accepted := h.watch("xd.out.acme.order.accepted")
+	h.sendOrder("acme", "w-3", order{PO: "W-3", ShipTo: dcEast, Units: []float64{2}})
+	orderID := dataOf(t, next(t, accepted))["order_id"].(string)
+	forwarded := h.watch("xd.out.acme.shipment.dispatched")
+	js, err := jetstream.New(h.connect("dc-east"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asn := []string{"ST*856*0001", "BSN*00*ASN-N*20261124*0900", "HL*1**S", "REF*OQ*" + orderID,
+		"HL*2*1*I", "LIN*1*UK*00614141123452", "SN1**2*EA", "SE*8*0001"}
+	msg := &nats.Msg{Subject: "xd.raw.wh.dc-east.x12", Header: nats.Header{"Crossdock-Account": {"acme"}}, Data: interchange("SH", 501, asn)}
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if ev := next(t, forwarded); ev.Source() != "/warehouses/dc-east" || dataOf(t, ev)["shipment_id"] != "ASN-N" {
+		t.Errorf("forwarded %s from %s", ev.Data(), ev.Source())
+	}
+}
+
 func TestAdaptersAreListed(t *testing.T) {
 	h := startHub(t, t.TempDir())
 	status, body := h.get("/v1/adapters", "")
