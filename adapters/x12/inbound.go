@@ -154,6 +154,8 @@ func decode852(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	p := &problems{s: s}
 	var inv inventory
 	inv.Location, _ = glnParty(p, s.Segments, "reporting location", "ST", "RL")
+	onlyOne(p, s, "N1", 1, func(seg Segment) bool { return seg.E(1) == "ST" || seg.E(1) == "RL" },
+		"the report names several locations; the hub takes one location per 852 (inventory.reported is per location)")
 	if xq, ok := find(s.Segments, "XQ"); !ok {
 		p.missing("no XQ segment: the hub needs the reporting period")
 	} else {
@@ -280,6 +282,8 @@ func decode856(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 			}
 		}
 	}
+	onlyOne(p, s, "HL", 3, func(seg Segment) bool { return seg.E(3) == "O" },
+		"the ship notice has several order levels (HL03 O); the hub takes one order per 856 (shipment.dispatched answers one order)")
 	var prf string
 	var cur *shipLine
 	var ssccs []string
@@ -345,4 +349,17 @@ func decode856(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
+}
+
+// onlyOne reports the second segment id that matches, with why.
+func onlyOne(p *problems, s *Set, id string, element int, match func(Segment) bool, why string) {
+	n := 0
+	for _, seg := range s.Segments {
+		if seg.ID() == id && match(seg) {
+			if n++; n == 2 {
+				p.add(seg, element, "%s", why)
+				return
+			}
+		}
+	}
 }

@@ -322,3 +322,38 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+func TestOneDocumentPerEvent(t *testing.T) {
+	a := x12.New(fixed)
+	env := func(functional string, segs ...string) []byte {
+		body := strings.Join(segs, "~\n")
+		return []byte(fmt.Sprintf("ISA*00*%10s*00*%10s*ZZ*%-15s*ZZ*%-15s*261124*0900*U*00401*000000009*0*P*>~\nGS*%s*ACME*CROSSDOCK*20261124*0900*9*X*004010~\n%s~\nSE*%d*0001~\nGE*1*9~\nIEA*1*000000009~\n",
+			"", "", "ACME", "CROSSDOCK", functional, body, len(segs)+1))
+	}
+	tests := []struct {
+		name  string
+		in    adapters.Input
+		field string
+	}{
+		{"an 856 shipping two orders is refused at the second order level",
+			adapters.Input{Warehouse: "dc-west", Account: "acme", Data: env("SH", "ST*856*0001", "BSN*00*S-2*20261124*0900", "HL*1**S",
+				"HL*2*1*O", "PRF*PO-1", "HL*3*2*I", "LIN*1*UK*00614141123452", "SN1**1*EA",
+				"HL*4*1*O", "PRF*PO-2", "HL*5*4*I", "LIN*1*UK*00614141123452", "SN1**1*EA")},
+			"ST 0001 (856) segment 9 HL element 03"},
+		{"an 852 for two locations is refused at the second",
+			adapters.Input{Account: "acme", Data: env("PD", "ST*852*0001", "XQ*H*20261116*20261122", "N1*ST*A*UL*0614141000005",
+				"N1*ST*B*UL*0614141000012", "LIN*1*UK*00614141123452", "ZA*QA*3*EA")},
+			"ST 0001 (852) segment 4 N1 element 01"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, err := a.Decode(tc.in)
+			if len(evs) != 0 {
+				t.Errorf("Decode made %d events", len(evs))
+			}
+			if !strings.Contains(strings.Join(adaptertest.Fields(err), "\n"), tc.field) {
+				t.Errorf("no problem at %q: %q", tc.field, adaptertest.Fields(err))
+			}
+		})
+	}
+}
