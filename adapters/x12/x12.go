@@ -21,6 +21,11 @@
 // enclose cannot be trusted. Each problem names the set (ST02), the segment's
 // position in the set (as a 997 AK3 does) and the element.
 //
+// Not read, and refused with a problem rather than guessed: purchase order
+// changes and cancellations (BEG01 other than 00), ship-tos by buyer codes
+// instead of GLNs, 856s shipping several orders, 852s for several locations.
+// Detail-level ship-tos and SDQ store splits are ignored.
+//
 // Outbound (Encode): 855 purchase order acknowledgment from order.accepted
 // and order.rejected, 856 ship notice from shipment.dispatched; Acknowledge
 // writes a 997 for every functional group of an inbound file.
