@@ -19,6 +19,11 @@ const (
 	StreamRouted = "XD_ROUTED"
 	StreamOut    = "XD_OUT"
 	StreamDLQ    = "XD_DLQ"
+	// StreamRaw holds partners' files as sent (xd.raw.<account>.<format>,
+	// xd.raw.wh.<warehouse>.<format>) until the gateway's adapters turn them
+	// into events on xd.in. A stream of its own, so that the router's
+	// xd.in.> consumer never sees a file.
+	StreamRaw = "XD_RAW"
 )
 
 // DuplicateWindow is how long JetStream remembers a Nats-Msg-Id: a publish
@@ -108,6 +113,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		base(StreamRouted, "checked events in their tier lanes", []string{"xd.routed.>"}, 7*day),
 		base(StreamOut, "events the hub makes for customers and warehouses", []string{"xd.out.>", "xd.wh.>"}, 30*day),
 		base(StreamDLQ, "events that could not be processed, with their original bytes and the reason", []string{"xd.dlq.>"}, 90*day),
+		base(StreamRaw, "partners' files (X12, CSV, …) as sent, before the adapters", []string{"xd.raw.>"}, 7*day),
 	}
 }
 

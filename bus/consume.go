@@ -50,6 +50,10 @@ type ConsumerConfig struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
 	Backoff []time.Duration
+	// Raw hands the body to the handler undecoded (Delivery.Event is nil,
+	// Delivery.Data the bytes): for payloads that are not CloudEvents, such
+	// as partners' files on xd.raw.
+	Raw bool
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -80,6 +84,9 @@ type Delivery struct {
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
+	// Data is the body as it arrived; with ConsumerConfig.Raw the only
+	// content, since Event is nil.
+	Data []byte
 }
 
 // Handler decides what a message produces. It returns the events to publish
@@ -162,7 +169,11 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		attempt, stored = int(md.NumDelivered), md.Timestamp
 	}
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
-	ev, err := Decode(raw)
+	var ev *event.Event
+	var err error
+	if !cfg.Raw {
+		ev, err = Decode(raw)
+	}
 	if err != nil {
 		var de *DecodeError
 		code, field := CodeSchemaViolation, ""
@@ -177,7 +188,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Data: m.Data(), Attempt: attempt, Stored: stored})
 	if r, ok := AsRejection(err); ok {
 		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}
@@ -192,13 +203,21 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 	if attempt >= cfg.MaxDeliver {
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("failed %d times, last: %v", attempt, err), "")
 		b.log.Error("giving up on message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
-			zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+			zap.String("id", idOf(ev)), zap.Int("attempt", attempt), zap.Error(err))
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
 	b.log.Warn("retrying message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
-		zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+		zap.String("id", idOf(ev)), zap.Int("attempt", attempt), zap.Error(err))
 	b.nak(cfg, m, attempt)
 	return "retried"
+}
+
+// idOf is ev's id for logs; a raw message has none.
+func idOf(ev *event.Event) string {
+	if ev == nil {
+		return ""
+	}
+	return ev.ID()
 }
 
 func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {

@@ -82,6 +82,12 @@ func SenderOf(ev *event.Event, subject string) Sender {
 		return Sender{Warehouse: tok[3]}
 	case len(tok) >= 3 && tok[1] == "in":
 		return Sender{Account: tok[2]}
+	// Partners' files (xd.raw.<account>.<format>, xd.raw.wh.<warehouse>.<format>)
+	// are the sender's by their subject too.
+	case len(tok) >= 4 && tok[1] == "raw" && tok[2] == "wh":
+		return Sender{Warehouse: tok[3]}
+	case len(tok) >= 3 && tok[1] == "raw":
+		return Sender{Account: tok[2]}
 	}
 	if ev != nil {
 		src := ev.Source()

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/crossdock/crossdock/adapters"
 )
 
 // Services a process can run (CONTRACT.md section 1).
@@ -28,6 +30,10 @@ type Config struct {
 	AdminToken string   // bearer token of /v1/admin/*; "" disables them
 	Replicas   int      // stream and bucket replicas
 	Fsync      string   // interval | always
+
+	// Adapters are the file formats the gateway reads (POST /v1/ingest,
+	// xd.raw); nil means adapters.Default, which adapters/all fills.
+	Adapters *adapters.Registry
 }
 
 // Validate reports the first thing wrong with c, as one line.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -37,6 +38,7 @@ type Hub struct {
 	registry *accounts.Registry
 	orders   *orders.Service
 	rfid     *rfid.Service
+	ingest   *gateway.Ingest // partners' files, when the gateway runs here
 	http     *http.Server
 	httpAddr string
 
@@ -105,6 +107,14 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	runs = append(runs, h.registry.Run)
 	if cfg.runs("router") {
 		runs = append(runs, router.New(router.Config{}, h.bus, h.registry, check, log.Named("router")).Run)
+	}
+	if cfg.runs("gateway") {
+		formats := cfg.Adapters
+		if formats == nil {
+			formats = adapters.Default
+		}
+		h.ingest = gateway.NewIngest(h.bus, h.registry, check, formats, log.Named("ingest"))
+		runs = append(runs, h.ingest.Run)
 	}
 	// The order read API is served wherever customers call the hub: with the
 	// gateway as well as with the order consumers, since it only reads the

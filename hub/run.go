@@ -41,6 +41,10 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.orders != nil {
 		mux.Handle("/v1/orders/", h.orders.Handler())
 	}
+	if h.ingest != nil {
+		mux.Handle("/v1/ingest/", h.ingest.Handler())
+		mux.Handle("GET /v1/adapters", h.ingest.Handler())
+	}
 	if h.rfid != nil {
 		mux.Handle("/v1/rfid/", h.rfid.Handler())
 	}

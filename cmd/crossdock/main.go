@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	_ "github.com/crossdock/crossdock/adapters/all" // every file format of this tree
 	"github.com/crossdock/crossdock/hub"
 )
 
@@ -24,6 +25,7 @@ import (
 // and no subcommand runs the hub.
 var subcommands = map[string]func(args []string) error{
 	"bench": runBench,
+	"send":  func(args []string) error { return send(args, os.Stdout, os.Stderr) },
 }
 
 func main() {

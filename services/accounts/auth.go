@@ -71,7 +71,7 @@ func natsUser(id Identity) *server.User {
 		return &server.User{
 			Username: "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
 			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{"xd.in.wh." + id.Warehouse + ".>"}},
+				Publish:   &server.SubjectPermission{Allow: []string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}},
 				Subscribe: &server.SubjectPermission{Allow: []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"}},
 			},
 		}
@@ -79,7 +79,7 @@ func natsUser(id Identity) *server.User {
 	return &server.User{
 		Username: id.Account,
 		Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>"}},
+			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"}},
 		},
 	}

@@ -1,0 +1,76 @@
+package csv_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/adapters/adaptertest"
+	"github.com/crossdock/crossdock/adapters/csv"
+)
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	in := func(name string) adapters.Input { return adapters.Input{Account: "acme", Data: read(t, name)} }
+	adaptertest.Run(t, csv.New(), []adaptertest.Case{
+		{Name: "two POs in three rows are two orders", Input: in("orders.csv"), Events: 2},
+		{Name: "a European spreadsheet with BOM, CRLF, semicolons and decimal commas is one order", Input: in("european.csv"), Events: 1},
+		{Name: "a file with bad rows sends only the orders without errors", Input: in("partly-bad.csv"), Events: 2,
+			Fields: []string{"line 4 column quantity", "line 4 column ship_to", "line 5 column requested_date", "line 3 column po_number"}},
+		{Name: "an unknown column in the header is named", Input: in("bad-header.csv"), Events: 0, Fields: []string{"line 1 column 3", "line 1"}},
+		{Name: "an unclosed quote fails the file at its line", Input: in("unclosed-quote.csv"), Events: 0, Fields: []string{"line 2"}},
+	})
+}
+
+func TestGolden(t *testing.T) {
+	adaptertest.Golden(t, csv.New(), "testdata/*.csv", adapters.Input{Account: "acme"})
+}
+
+func TestAResentFileMakesTheSameOrders(t *testing.T) {
+	a := csv.New()
+	first, err := a.Decode(adapters.Input{Account: "acme", Data: read(t, "orders.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same orders typed again with the columns in another order.
+	again, err := a.Decode(adapters.Input{Account: "acme", Data: []byte("unit,quantity,gtin,requested_date,ship_to,po_number\n" +
+		"EA,1,00614141123452,2026-12-20,0614141000012,PO-1002\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[1].ID() != again[0].ID() {
+		t.Errorf("PO-1002 resent has id %s, first %s: it would be a second order", again[0].ID(), first[1].ID())
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.csv")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	a := csv.New()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evs, err := a.Decode(adapters.Input{Account: "acme", Data: data})
+		if err != nil && len(adapters.Problems(err)) == 0 {
+			t.Errorf("error without problems: %v", err)
+		}
+		for _, ev := range evs {
+			if ev.ID() == "" || len(ev.Data()) == 0 {
+				t.Errorf("event without id or data: %v", ev)
+			}
+		}
+	})
+}

@@ -1,0 +1,52 @@
+package adapters
+
+import "fmt"
+
+// CheckGTIN reports why s is not a GTIN (8, 12, 13 or 14 digits with a valid
+// GS1 check digit), or nil. Adapters check identifiers themselves, so that the
+// error names the line or segment rather than a field of the event.
+func CheckGTIN(s string) error {
+	switch len(s) {
+	case 8, 12, 13, 14:
+	default:
+		return fmt.Errorf("%q is not a GTIN: it has %d characters, want 8, 12, 13 or 14 digits", s, len(s))
+	}
+	return checkDigits(s, "GTIN")
+}
+
+// CheckGLN reports why s is not a GLN (13 digits with a valid GS1 check
+// digit), or nil.
+func CheckGLN(s string) error {
+	if len(s) != 13 {
+		return fmt.Errorf("%q is not a GLN: it has %d characters, want 13 digits", s, len(s))
+	}
+	return checkDigits(s, "GLN")
+}
+
+func checkDigits(s, what string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fmt.Errorf("%q is not a %s: it must be digits only", s, what)
+		}
+	}
+	// GS1 General Specifications §7.9.1: weights 3,1,3,… from the right,
+	// starting with the digit left of the check digit.
+	sum := 0
+	for i, w := len(s)-2, 3; i >= 0; i, w = i-1, 4-w {
+		sum += int(s[i]-'0') * w
+	}
+	if want := byte('0' + (10-sum%10)%10); s[len(s)-1] != want {
+		return fmt.Errorf("%q is not a %s: the check digit is %c, want %c", s, what, s[len(s)-1], want)
+	}
+	return nil
+}
+
+// GTIN14 pads a GTIN-8, -12 or -13 with leading zeros to 14 digits, the form
+// the hub writes, so that one item has one identifier whatever the partner
+// sent (UPC-A, EAN-13 or GTIN-14).
+func GTIN14(s string) string {
+	for len(s) < 14 {
+		s = "0" + s
+	}
+	return s
+}

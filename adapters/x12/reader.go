@@ -1,0 +1,276 @@
+package x12
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/crossdock/crossdock/bus"
+)
+
+// isaLen is the length of the fixed-width ISA segment, terminator excluded:
+// 16 elements of fixed width, the element separator at byte 3 and ISA16, the
+// component separator, at byte 104 (X12.5 Interchange Control Structures).
+const isaLen = 106
+
+// isaSeparators are the byte offsets of the element separators in an ISA.
+var isaSeparators = [...]int{3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103}
+
+// Delimiters are an interchange's separators, all taken from its ISA.
+type Delimiters struct {
+	Element    byte // ISA byte 3
+	Component  byte // ISA16
+	Repetition byte // ISA11 from version 00402 on; 0 before
+	Segment    byte // the byte after ISA16
+}
+
+// Segment is one segment: El[0] is its id, El[i] its i-th element.
+type Segment struct {
+	El []string
+	// Pos is the segment's position in the file, from 1 at the ISA.
+	Pos int
+	// SetPos is its position in its transaction set, from 1 at the ST (0
+	// outside a set), the position a 997 AK3 reports.
+	SetPos int
+}
+
+// ID is the segment id (BEG, PO1, …).
+func (s Segment) ID() string { return s.El[0] }
+
+// E returns element i (1-based), or "" when the segment is shorter.
+func (s Segment) E(i int) string {
+	if i < len(s.El) {
+		return s.El[i]
+	}
+	return ""
+}
+
+// Interchange is an ISA/IEA envelope and what it holds.
+type Interchange struct {
+	Delims   Delimiters
+	ISA      Segment
+	Control  string // ISA13
+	Sender   string // ISA06, trimmed
+	Receiver string // ISA08, trimmed
+	Version  string // ISA12
+	Groups   []*Group
+	// Problems are envelope errors of the interchange itself (IEA); they
+	// fail every set in it.
+	Problems []bus.Problem
+}
+
+// Group is a GS/GE functional group.
+type Group struct {
+	GS         Segment
+	Functional string // GS01, e.g. PO
+	Control    string // GS06
+	Version    string // GS08
+	Sets       []*Set
+	// Problems are envelope errors of the group (GE); they fail every set
+	// in it.
+	Problems []bus.Problem
+}
+
+// Set is an ST/SE transaction set.
+type Set struct {
+	Type     string    // ST01, e.g. 850
+	Control  string    // ST02
+	Segments []Segment // ST to SE inclusive
+	// Problems are the set's own envelope errors (SE count or control
+	// number), filled by Read; decoders add content errors.
+	Problems []bus.Problem
+}
+
+// Where names a place in the set for a problem's Field.
+func (s *Set) Where(seg Segment, element int) string {
+	w := fmt.Sprintf("ST %s (%s) segment %d %s", s.Control, s.Type, seg.SetPos, seg.ID())
+	if element > 0 {
+		w += fmt.Sprintf(" element %02d", element)
+	}
+	return w
+}
+
+// Read reads every interchange in data. Envelope errors that make the rest
+// unreadable (a truncated or malformed ISA) come back as problems with no
+// interchanges; the others are attached to the interchange, group or set
+// they concern.
+func Read(data []byte) ([]*Interchange, []bus.Problem) {
+	var out []*Interchange
+	text := string(data)
+	pos := 0 // segments read so far, for Pos
+	for {
+		text = strings.TrimLeft(text, " \t\r\n\ufeff")
+		if text == "" {
+			break
+		}
+		ic, rest, n, p := readInterchange(text, pos)
+		if p != nil {
+			return out, []bus.Problem{*p}
+		}
+		out = append(out, ic)
+		text, pos = rest, pos+n
+	}
+	if len(out) == 0 {
+		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "segment 1 ISA", Message: "the file is empty: an X12 interchange starts with an ISA segment"}}
+	}
+	return out, nil
+}
+
+func problem(field, format string, args ...any) *bus.Problem {
+	return &bus.Problem{Code: bus.CodeParseError, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// readISA checks the fixed-width ISA and returns its delimiters.
+func readISA(text string, pos int) (Delimiters, *bus.Problem) {
+	field := fmt.Sprintf("segment %d ISA", pos+1)
+	if !strings.HasPrefix(text, "ISA") {
+		return Delimiters{}, problem(field, "an interchange must start with ISA, found %q", head(text, 10))
+	}
+	if len(text) < isaLen {
+		return Delimiters{}, problem(field, "truncated ISA: %d bytes, an ISA segment is %d bytes with its terminator", len(text), isaLen)
+	}
+	d := Delimiters{Element: text[3], Component: text[104], Segment: text[105]}
+	for i, off := range isaSeparators {
+		if text[off] != d.Element {
+			return Delimiters{}, problem(fmt.Sprintf("%s element %02d", field, i+1),
+				"the ISA is fixed width: the element separator %q should be at byte %d, found %q (are ISA06/ISA08 padded to 15 characters?)", d.Element, off+1, text[off])
+		}
+	}
+	if isAlnum(d.Element) || isAlnum(d.Segment) || d.Element == d.Segment || d.Component == d.Element || d.Component == d.Segment {
+		return Delimiters{}, problem(field+" element 16", "separators %q (element), %q (component), %q (segment) must be distinct and not letters or digits", d.Element, d.Component, d.Segment)
+	}
+	if ver := text[84:89]; ver >= "00402" && !isAlnum(text[82]) {
+		d.Repetition = text[82]
+	}
+	return d, nil
+}
+
+func isAlnum(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+}
+
+func head(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// readInterchange reads one ISA … IEA from text, returning the rest.
+func readInterchange(text string, pos int) (*Interchange, string, int, *bus.Problem) {
+	d, p := readISA(text, pos)
+	if p != nil {
+		return nil, "", 0, p
+	}
+	ic := &Interchange{Delims: d}
+	n := 0
+	var group *Group
+	var set *Set
+	closed := false
+	rest := text
+	for rest != "" && !closed {
+		var raw string
+		raw, rest, _ = strings.Cut(rest, string(d.Segment))
+		// Line ends after terminators, and stray spaces before a segment id,
+		// are not part of the data.
+		raw = strings.TrimRight(strings.TrimLeft(raw, " \t\r\n"), "\r\n")
+		if raw == "" {
+			continue
+		}
+		n++
+		seg := Segment{El: strings.Split(raw, string(d.Element)), Pos: pos + n}
+		// where names the segment in a problem; built only for one.
+		where := func() string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
+		if set != nil {
+			seg.SetPos = len(set.Segments) + 1
+		}
+		switch seg.ID() {
+		case "ISA":
+			if n != 1 {
+				return nil, "", 0, problem(where(), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
+			}
+			ic.ISA = seg
+			ic.Control, ic.Sender, ic.Receiver, ic.Version = seg.E(13), strings.TrimSpace(seg.E(6)), strings.TrimSpace(seg.E(8)), seg.E(12)
+		case "GS":
+			if group != nil {
+				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE before the next GS", group.Control))
+			}
+			group = &Group{GS: seg, Functional: seg.E(1), Control: seg.E(6), Version: seg.E(8)}
+			ic.Groups = append(ic.Groups, group)
+		case "ST":
+			if group == nil {
+				return nil, "", 0, problem(where(), "ST outside a functional group: a GS must come first")
+			}
+			if set != nil {
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE before the next ST", set.Control))
+			}
+			seg.SetPos = 1
+			set = &Set{Type: seg.E(1), Control: seg.E(2), Segments: []Segment{seg}}
+			group.Sets = append(group.Sets, set)
+		case "SE":
+			if set == nil {
+				return nil, "", 0, problem(where(), "SE without an ST")
+			}
+			set.Segments = append(set.Segments, seg)
+			checkCount(&set.Problems, where(), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
+			if seg.E(2) != set.Control {
+				set.Problems = append(set.Problems, *problem(where()+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
+			}
+			set = nil
+		case "GE":
+			if group == nil {
+				return nil, "", 0, problem(where(), "GE without a GS")
+			}
+			if set != nil {
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
+				set = nil
+			}
+			checkCount(&group.Problems, where(), "GE", seg.E(1), len(group.Sets), "transaction sets")
+			if seg.E(2) != group.Control {
+				group.Problems = append(group.Problems, *problem(where()+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
+			}
+			group = nil
+		case "IEA":
+			if set != nil {
+				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
+				set = nil
+			}
+			if group != nil {
+				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE", group.Control))
+				group = nil
+			}
+			checkCount(&ic.Problems, where(), "IEA", seg.E(1), len(ic.Groups), "functional groups")
+			if seg.E(2) != ic.Control {
+				ic.Problems = append(ic.Problems, *problem(where()+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
+			}
+			closed = true
+		default:
+			if set == nil {
+				return nil, "", 0, problem(where(), "segment %s outside a transaction set (ST … SE)", seg.ID())
+			}
+			set.Segments = append(set.Segments, seg)
+		}
+	}
+	if !closed {
+		where := fmt.Sprintf("segment %d", pos+n)
+		if set != nil {
+			set.Problems = append(set.Problems, *problem(where, "the file ends inside ST %s: no SE, GE or IEA", set.Control))
+		}
+		if group != nil {
+			group.Problems = append(group.Problems, *problem(where, "the file ends inside GS %s: no GE", group.Control))
+		}
+		ic.Problems = append(ic.Problems, *problem(where, "the file ends inside interchange %s: no IEA", ic.Control))
+	}
+	return ic, rest, n, nil
+}
+
+// checkCount compares a trailer's count element with what was read.
+func checkCount(ps *[]bus.Problem, where, trailer, text string, got int, what string) {
+	want, err := strconv.Atoi(text)
+	switch {
+	case err != nil:
+		*ps = append(*ps, *problem(where+" element 01", "%s01 %q is not a count", trailer, text))
+	case want != got:
+		*ps = append(*ps, *problem(where+" element 01", "%s01 says %d %s, the envelope has %d", trailer, want, what, got))
+	}
+}

@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// MaxFileSize is the largest file, in bytes, POST /v1/ingest takes. NATS
+// limits xd.raw messages to the server's max_payload (1 MiB by default).
+const MaxFileSize = 8 << 20
+
+// HeaderAccount names, on an xd.raw.wh.… message, the account a warehouse's
+// file concerns, when the file itself does not say (by a ship-to GLN).
+const HeaderAccount = "Crossdock-Account"
+
+// Ingest turns partners' files into events with the registered adapters:
+// over HTTP (POST /v1/ingest/{format}) and from the XD_RAW stream
+// (xd.raw.<account>.<format>, xd.raw.wh.<warehouse>.<format>). What an
+// adapter makes passes the same Checker as any event and goes to xd.in, from
+// where the router takes it like any other.
+//
+// A file is all or nothing per unit (an X12 transaction set, a CSV order),
+// not as a whole: the units that decode and pass the checks are stored, the
+// others are reported with the line or segment at fault. Ids derive from the
+// content, so resending the whole file once fixed stores only what was missing.
+type Ingest struct {
+	bus      *bus.Bus
+	reg      *accounts.Registry
+	check    *Checker
+	adapters *adapters.Registry
+	log      *zap.Logger
+}
+
+// NewIngest returns the ingest service over the adapters of r.
+func NewIngest(b *bus.Bus, reg *accounts.Registry, check *Checker, r *adapters.Registry, log *zap.Logger) *Ingest {
+	return &Ingest{bus: b, reg: reg, check: check, adapters: r, log: log}
+}
+
+// result is what one file made.
+type result struct {
+	outs     []bus.Outgoing
+	ids      []string
+	problems []problem.EventErrors
+	// ack is the format's own receipt of the file (an X12 997), when the
+	// adapter writes one.
+	ack []byte
+}
+
+// Decode runs the format's adapter on data sent by from and checks each event.
+// account names the account a warehouse's file concerns ("" to find it by the
+// file's ship-to). A nil result with problems means nothing could be read.
+func (g *Ingest) decode(format string, from bus.Sender, account string, data []byte) result {
+	var res result
+	fail := func(code, msg, field string) result {
+		res.problems = append(res.problems, problem.EventErrors{Problem: bus.Problem{Code: code, Message: msg, Field: field}})
+		return res
+	}
+	a, ok := g.adapters.Lookup(format)
+	if !ok {
+		return fail(bus.CodeUnknownType, fmt.Sprintf("no adapter for format %q; the hub reads %s", format, strings.Join(g.adapters.Formats(), ", ")), "format")
+	}
+	kind := adapters.SenderAccounts
+	if from.Warehouse != "" {
+		kind = adapters.SenderWarehouses
+	}
+	info := a.Info()
+	if !contains(info.Senders, kind) {
+		return fail(bus.CodeUnknownType, fmt.Sprintf("%s do not send %s files (senders: %s)", kind, format, strings.Join(info.Senders, ", ")), "format")
+	}
+	in := adapters.Input{Data: data, Account: from.Account, Warehouse: from.Warehouse, AccountOf: g.reg.AccountOfLocation}
+	if from.Warehouse != "" {
+		in.Account = account
+	}
+	evs, err := safeDecode(a, in)
+	if ack, ok := a.(adapters.Acknowledger); ok {
+		// The receipt's control number derives from the file, so a resent
+		// file gets the same receipt.
+		sum := sha256.Sum256(data)
+		res.ack, _ = ack.Acknowledge(data, in, int(binary.BigEndian.Uint32(sum[:4])%1_000_000_000))
+	}
+	for _, p := range adapters.Problems(err) {
+		res.problems = append(res.problems, problem.EventErrors{Problem: p})
+	}
+	for _, ev := range evs {
+		if ps := g.check.Check(ev, from, len(ev.Data())); len(ps) > 0 {
+			for _, p := range ps {
+				p.Message = fmt.Sprintf("event %s made from the file: %s", bus.Name(ev.Type()), p.Message)
+				res.problems = append(res.problems, problem.EventErrors{Problem: p, ID: ev.ID()})
+			}
+			continue
+		}
+		res.outs = append(res.outs, bus.Outgoing{Subject: InSubject(from, bus.Name(ev.Type())), Event: ev})
+		res.ids = append(res.ids, ev.ID())
+	}
+	if len(evs) == 0 && len(res.problems) == 0 {
+		return fail(bus.CodeParseError, "the file holds nothing the adapter makes events from", "file")
+	}
+	return res
+}
+
+// safeDecode turns an adapter's panic, which the conformance kit forbids,
+// into a problem rather than a crashed process.
+func safeDecode(a adapters.Adapter, in adapters.Input) (evs []*event.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			evs, err = nil, adapters.Errorf("file", "the %s adapter failed on this file: %v", a.Info().Format, r)
+		}
+	}()
+	return a.Decode(in)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Handler serves POST /v1/ingest/{format} and GET /v1/adapters.
+func (g *Ingest) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/ingest/{format}", g.post)
+	mux.HandleFunc("GET /v1/adapters", g.list)
+	return mux
+}
+
+// ingestAnswer is the 400 answer to a file with failed units: the problem,
+// and the ids stored from the units that were fine.
+type ingestAnswer struct {
+	problem.Details
+	Accepted []string `json:"accepted"`
+	// Acknowledgment is the format's own receipt (an X12 997), when it has one.
+	Acknowledgment string `json:"acknowledgment,omitempty"`
+}
+
+// acceptedAnswer is the 202 answer.
+type acceptedAnswer struct {
+	Accepted       []string `json:"accepted"`
+	Acknowledgment string   `json:"acknowledgment,omitempty"`
+}
+
+// post takes a file: 202 {"accepted": ids} when every unit made an event
+// that is now stored; 400 with errors[] naming lines or segments, and the
+// ids stored from the good units in accepted, when some failed. Both carry
+// the format's receipt in acknowledgment when it has one (a 997 for X12).
+func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
+	id, ok := g.reg.AuthenticateRequest(r)
+	if !ok {
+		problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", "")
+		return
+	}
+	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFileSize))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the file is over the limit of %d bytes", MaxFileSize), "")
+		return
+	}
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeParseError, "reading the request: "+err.Error(), "")
+		return
+	}
+	format := r.PathValue("format")
+	if _, ok := g.adapters.Lookup(format); !ok {
+		problem.One(w, http.StatusNotFound, bus.CodeUnknownType,
+			fmt.Sprintf("no adapter for format %q; the hub reads %s (GET /v1/adapters)", format, strings.Join(g.adapters.Formats(), ", ")), "format")
+		return
+	}
+	res := g.decode(format, from, r.URL.Query().Get("account"), body)
+	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+		zap.String("format", format), zap.Int("bytes", len(body)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
+	if len(res.outs) > 0 {
+		if _, err := g.bus.Publish(r.Context(), res.outs...); err != nil {
+			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+				zap.String("format", format), zap.Error(err))
+			w.Header().Set("Retry-After", "1")
+			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; resend the file (the same file makes the same ids)", "")
+			return
+		}
+	}
+	if len(res.problems) > 0 {
+		status := http.StatusBadRequest
+		for _, p := range res.problems {
+			if p.Code == bus.CodeAccountMismatch {
+				status = http.StatusForbidden
+			}
+		}
+		code := res.problems[0].Code
+		w.Header().Set("Content-Type", problem.ContentType)
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(ingestAnswer{
+			Details: problem.Details{Type: "urn:crossdock:error:" + code, Title: http.StatusText(status), Status: status,
+				Detail: fmt.Sprintf("%d problems; %d events stored from the parts of the file without errors", len(res.problems), len(res.ids)),
+				Errors: res.problems},
+			Accepted:       nonNil(res.ids),
+			Acknowledgment: string(res.ack),
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(acceptedAnswer{Accepted: nonNil(res.ids), Acknowledgment: string(res.ack)})
+}
+
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+// adapterView is one entry of GET /v1/adapters: the adapter's Info and where
+// to send its files.
+type adapterView struct {
+	adapters.Info
+	HTTP string `json:"http"`
+	NATS string `json:"nats"`
+}
+
+// list serves GET /v1/adapters: what formats the hub reads, what each takes
+// and makes. It needs no key: it says nothing about any account.
+func (g *Ingest) list(w http.ResponseWriter, _ *http.Request) {
+	out := []adapterView{}
+	for _, info := range g.adapters.List() {
+		nats := "xd.raw.<account>." + info.Format
+		if contains(info.Senders, adapters.SenderWarehouses) {
+			nats += ", xd.raw.wh.<warehouse>." + info.Format
+		}
+		out = append(out, adapterView{Info: info, HTTP: "/v1/ingest/" + info.Format, NATS: nats})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"adapters": out})
+}
+
+// Run consumes XD_RAW until ctx ends: each file is decoded like an HTTP
+// upload, its good events go to xd.in; a file with failures is answered with
+// an event.rejected listing them and lands, as sent, in the DLQ (code of its
+// first problem), while the events of its good units are still stored.
+func (g *Ingest) Run(ctx context.Context) error {
+	return g.bus.Consume(ctx, bus.ConsumerConfig{
+		Stream:   bus.StreamRaw,
+		Durable:  "ingest",
+		Subjects: []string{"xd.raw.>"},
+		Source:   "/crossdock/gateway",
+		Raw:      true,
+	}, g.handleRaw)
+}
+
+// handleRaw decodes one file from XD_RAW.
+func (g *Ingest) handleRaw(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+	from := bus.SenderOf(nil, d.Subject)
+	tok := strings.Split(d.Subject, ".")
+	format := tok[len(tok)-1]
+	if from.Warehouse != "" {
+		if _, ok := g.reg.Warehouse(from.Warehouse); !ok {
+			return nil, bus.Reject(bus.CodeUnknownAccount, fmt.Sprintf("warehouse %q is not known", from.Warehouse), "")
+		}
+	} else if _, ok := g.reg.Account(from.Account); !ok {
+		return nil, bus.Reject(bus.CodeUnknownAccount, fmt.Sprintf("account %q is not known", from.Account), "")
+	}
+	wantLen := 4
+	if from.Warehouse != "" {
+		wantLen = 5
+	}
+	if len(tok) != wantLen {
+		return nil, bus.Reject(bus.CodeUnknownType, fmt.Sprintf("subject %s: send files on xd.raw.<account>.<format> or xd.raw.wh.<warehouse>.<format>", d.Subject), "subject")
+	}
+	res := g.decode(format, from, d.Header.Get(HeaderAccount), d.Data)
+	if len(res.problems) == 0 {
+		return res.outs, nil
+	}
+	r := &bus.Rejection{}
+	for _, p := range res.problems {
+		r.Problems = append(r.Problems, p.Problem)
+	}
+	cause := event.New()
+	cause.SetID(rawID(d))
+	cause.SetType(format)
+	rej, err := bus.RejectionEvent(&cause, "", "/crossdock/gateway", from, r)
+	if err != nil {
+		return nil, err
+	}
+	// The good units' events, and the answer listing the failed ones.
+	return append(res.outs, bus.Outgoing{Subject: from.Subject("event.rejected"), Event: rej}), r
+}
+
+// rawID names a raw message in a rejection: the publisher's Nats-Msg-Id
+// when it set one, else its place in the stream.
+func rawID(d *bus.Delivery) string {
+	if id := d.Header.Get("Nats-Msg-Id"); id != "" {
+		return id
+	}
+	return fmt.Sprintf("%s:%s:%d", bus.StreamRaw, d.Subject, d.Stored.UnixNano())
+}
