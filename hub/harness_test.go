@@ -65,6 +65,7 @@ accounts:
     locations:
       - {gln: %q, type: dc, warehouse: dc-east}
       - {gln: %q, type: store, warehouse: dc-west}
+    edi: {format: x12, interchange_id: ACMEEDI}
   - id: globex
     name: Globex
     tier: %s

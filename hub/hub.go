@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/edi"
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/rfid"
@@ -114,7 +115,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			formats = adapters.Default
 		}
 		h.ingest = gateway.NewIngest(h.bus, h.registry, check, formats, log.Named("ingest"))
-		runs = append(runs, h.ingest.Run)
+		runs = append(runs, h.ingest.Run, edi.New(h.bus, h.registry, formats, log.Named("edi")).Run)
 	}
 	// The order read API is served wherever customers call the hub: with the
 	// gateway as well as with the order consumers, since it only reads the

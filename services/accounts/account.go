@@ -44,6 +44,18 @@ type Account struct {
 	Overrides map[string]any `yaml:"policy" json:"policy,omitempty"` // keys as in the tier file
 	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
 	Readers   []Reader       `yaml:"readers" json:"readers,omitempty"` // RFID readers (optional; see reader.go)
+	EDI       *EDI           `yaml:"edi" json:"edi,omitempty"`         // answers in a partner format (optional)
+}
+
+// EDI asks for the account's answers also as documents of a partner format:
+// for X12, an 855 for each order.accepted or order.rejected and an 856 for
+// each shipment.dispatched, published as crossdock.edi.document.v1.
+type EDI struct {
+	Format string `yaml:"format" json:"format"` // an adapter that encodes, e.g. x12
+	// InterchangeID and Qualifier address the account's envelopes (X12
+	// ISA08/ISA07); empty means the upper-cased account id, qualifier ZZ.
+	InterchangeID string `yaml:"interchange_id" json:"interchange_id,omitempty"`
+	Qualifier     string `yaml:"qualifier" json:"qualifier,omitempty"`
 }
 
 // Location returns the account's location with this GLN.

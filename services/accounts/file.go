@@ -249,6 +249,9 @@ func (f *File) validate(tiers TierSet) error {
 		if err := checkReaders(a); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
+		if a.EDI != nil && !formatPattern.MatchString(a.EDI.Format) {
+			return fmt.Errorf("%s: edi.format %q: want an adapter's format name, such as x12", who, a.EDI.Format)
+		}
 		if err := checkWebhook(a.Webhook); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
@@ -305,3 +308,6 @@ func CheckGLN(gln string) error {
 	}
 	return nil
 }
+
+// formatPattern is the shape of an adapter's format name.
+var formatPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)

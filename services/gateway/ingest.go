@@ -57,8 +57,9 @@ type result struct {
 	ids      []string
 	problems []problem.EventErrors
 	// ack is the format's own receipt of the file (an X12 997), when the
-	// adapter writes one.
-	ack []byte
+	// adapter writes one, and ackType its media type.
+	ack     []byte
+	ackType string
 }
 
 // Decode runs the format's adapter on data sent by from and checks each event.
@@ -92,6 +93,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 		// file gets the same receipt.
 		sum := sha256.Sum256(data)
 		res.ack, _ = ack.Acknowledge(data, in, int(binary.BigEndian.Uint32(sum[:4])%1_000_000_000))
+		res.ackType = adapters.ContentType(a)
 	}
 	for _, p := range adapters.Problems(err) {
 		res.problems = append(res.problems, problem.EventErrors{Problem: p})
@@ -283,6 +285,20 @@ func (g *Ingest) handleRaw(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 		return nil, bus.Reject(bus.CodeUnknownType, fmt.Sprintf("subject %s: send files on xd.raw.<account>.<format> or xd.raw.wh.<warehouse>.<format>", d.Subject), "subject")
 	}
 	res := g.decode(format, from, d.Header.Get(HeaderAccount), d.Data)
+	if res.ack != nil {
+		// Over HTTP the receipt is in the answer; over NATS it goes to the
+		// sender like any answer, on xd.out.<account>.edi.document.
+		cause := event.New()
+		cause.SetID(rawID(d))
+		if from.Account != "" {
+			cause.SetExtension(bus.ExtAccount, from.Account)
+		}
+		doc, err := adapters.NewDocument(&cause, "/crossdock/gateway", format, adapters.ForReceipt, res.ackType, res.ack)
+		if err != nil {
+			return nil, err
+		}
+		res.outs = append(res.outs, bus.Outgoing{Subject: from.Subject(bus.Name(adapters.TypeDocument)), Event: doc})
+	}
 	if len(res.problems) == 0 {
 		return res.outs, nil
 	}
