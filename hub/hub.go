@@ -117,9 +117,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		h.ingest = gateway.NewIngest(h.bus, h.registry, check, formats, log.Named("ingest"))
 		runs = append(runs, h.ingest.Run, edi.New(h.bus, h.registry, formats, log.Named("edi")).Run)
 	}
-	// The order read API is served wherever customers call the hub: with the
-	// gateway as well as with the order consumers, since it only reads the
-	// orders bucket.
+	// The read APIs (orders, EPCs) are served wherever customers call the
+	// hub: with the gateway as well as with the consumers that write their
+	// buckets, since they only read them.
 	if cfg.runs("orders") || cfg.runs("gateway") {
 		if h.orders, err = orders.New(setupCtx, orders.Config{}, h.bus, h.registry, log.Named("orders")); err != nil {
 			cancel()
@@ -129,11 +129,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)
 	}
-	if cfg.runs("rfid") {
+	if cfg.runs("rfid") || cfg.runs("gateway") {
 		if h.rfid, err = rfid.New(setupCtx, rfid.Config{}, h.bus, h.registry, log.Named("rfid")); err != nil {
 			cancel()
 			return nil, err
 		}
+	}
+	if cfg.runs("rfid") {
 		runs = append(runs, h.rfid.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
