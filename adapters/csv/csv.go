@@ -69,19 +69,9 @@ func (*Adapter) Info() adapters.Info {
 	}
 }
 
-type line struct {
-	Line     int     `json:"line"`
-	GTIN     string  `json:"gtin"`
-	Quantity float64 `json:"quantity"`
-	Unit     string  `json:"unit"`
-}
-
+// order is an adapters.Order being read, with where it came from.
 type order struct {
-	PONumber      string `json:"po_number"`
-	ShipTo        string `json:"ship_to"`
-	RequestedDate string `json:"requested_date"`
-	Lines         []line `json:"lines"`
-	Pickup        string `json:"pickup,omitempty"`
+	adapters.Order
 
 	firstLine int
 	failed    bool
@@ -239,7 +229,7 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 	o := byPO[po]
 	if o == nil {
 		// The order's first row decides where and when it goes.
-		o = &order{PONumber: po, ShipTo: shipTo, RequestedDate: date, Pickup: pickup, firstLine: lineNo, lineNos: map[int]int{}}
+		o = &order{Order: adapters.Order{PONumber: po, ShipTo: shipTo, RequestedDate: date, Pickup: pickup}, firstLine: lineNo, lineNos: map[int]int{}}
 		byPO[po] = o
 		*orders = append(*orders, o)
 	} else {
@@ -290,7 +280,7 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 	}
 	o.lineNos[n] = lineNo
 	if len(ps) == 0 {
-		o.Lines = append(o.Lines, line{Line: n, GTIN: adapters.GTIN14(gtin), Quantity: qty, Unit: unit})
+		o.Lines = append(o.Lines, adapters.OrderLine{Line: n, GTIN: adapters.GTIN14(gtin), Quantity: qty, Unit: unit})
 	}
 	return o, ps
 }

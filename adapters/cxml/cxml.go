@@ -81,20 +81,6 @@ type itemOut struct {
 	Unit string `xml:"ItemDetail>UnitOfMeasure"`
 }
 
-type line struct {
-	Line     int     `json:"line"`
-	GTIN     string  `json:"gtin"`
-	Quantity float64 `json:"quantity"`
-	Unit     string  `json:"unit"`
-}
-
-type order struct {
-	PONumber      string `json:"po_number"`
-	ShipTo        string `json:"ship_to"`
-	RequestedDate string `json:"requested_date"`
-	Lines         []line `json:"lines"`
-}
-
 // Decode reads one OrderRequest.
 func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	if in.Warehouse != "" {
@@ -105,7 +91,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	bad := func(lineNo int, where, format string, args ...any) {
 		ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("line %d %s", lineNo, where), Message: fmt.Sprintf(format, args...)})
 	}
-	var o order
+	var o adapters.Order
 	var h *header
 	items := 0
 	seen := map[int]bool{}
@@ -151,7 +137,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 				return nil, adapters.Errorf(fmt.Sprintf("line %d ItemOut", lineNo), "%v", err)
 			}
 			where := func(what string) string { return fmt.Sprintf("ItemOut %d %s", items, what) }
-			l := line{Line: items, Unit: strings.TrimSpace(it.Unit)}
+			l := adapters.OrderLine{Line: items, Unit: strings.TrimSpace(it.Unit)}
 			if it.Line != "" {
 				n, err := strconv.Atoi(it.Line)
 				if err != nil || n < 1 {

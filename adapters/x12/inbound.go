@@ -11,20 +11,6 @@ import (
 	"github.com/crossdock/crossdock/bus"
 )
 
-type orderLine struct {
-	Line     int     `json:"line"`
-	GTIN     string  `json:"gtin"`
-	Quantity float64 `json:"quantity"`
-	Unit     string  `json:"unit"`
-}
-
-type order struct {
-	PONumber      string      `json:"po_number"`
-	ShipTo        string      `json:"ship_to"`
-	RequestedDate string      `json:"requested_date"`
-	Lines         []orderLine `json:"lines"`
-}
-
 // decode850 reads a purchase order: BEG03 the PO number, N1 ST (UL) the
 // ship-to GLN, DTM 002 (delivery requested) the requested date, one line per
 // PO1 (PO101 line number, PO102 quantity, PO103 unit, a GTIN among the
@@ -33,7 +19,7 @@ type order struct {
 // numbers is still the same order.
 func decode850(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	p := &problems{s: s}
-	var o order
+	var o adapters.Order
 	beg, ok := find(s.Segments, "BEG")
 	switch {
 	case !ok:
@@ -61,7 +47,7 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	for _, seg := range s.Segments {
 		switch seg.ID() {
 		case "PO1":
-			l := orderLine{Line: len(o.Lines) + 1}
+			l := adapters.OrderLine{Line: len(o.Lines) + 1}
 			if n := seg.E(1); n != "" {
 				v, err := strconv.Atoi(n)
 				if err != nil || v < 1 {
