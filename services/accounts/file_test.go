@@ -97,6 +97,16 @@ func TestParseFileErrors(t *testing.T) {
 			want: `account "wh": id: reserved (warehouses publish under xd.in.wh.)`,
 		},
 		{
+			name: "an EDI format that is not a format name is refused",
+			old:  "    webhook:", new: "    edi: {format: X 12}\n    webhook:",
+			want: `account "acme": edi.format "X 12": want an adapter's format name, such as x12`,
+		},
+		{
+			name: "an unknown EDI key is refused",
+			old:  "    webhook:", new: "    edi: {format: x12, sender: ME}\n    webhook:",
+			want: `account "acme": edi.sender: unknown key`,
+		},
+		{
 			name: "two accounts with one id are refused",
 			old:  "id: globex", new: "id: acme",
 			want: `account "acme": id: named twice`,
