@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -80,7 +81,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 		kind = adapters.SenderWarehouses
 	}
 	info := a.Info()
-	if !contains(info.Senders, kind) {
+	if !slices.Contains(info.Senders, kind) {
 		return fail(bus.CodeUnknownType, fmt.Sprintf("%s do not send %s files (senders: %s)", kind, format, strings.Join(info.Senders, ", ")), "format")
 	}
 	in := adapters.Input{Data: data, Account: from.Account, Warehouse: from.Warehouse, AccountOf: g.reg.AccountOfLocation}
@@ -126,15 +127,6 @@ func safeDecode(a adapters.Adapter, in adapters.Input) (evs []*event.Event, err 
 	return a.Decode(in)
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Handler serves POST /v1/ingest/{format} and GET /v1/adapters.
 func (g *Ingest) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -165,7 +157,7 @@ type acceptedAnswer struct {
 func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 	id, ok := g.reg.AuthenticateRequest(r)
 	if !ok {
-		problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", "")
+		problem.Unauthorized(w, "crossdock", "a valid API key is required (Authorization: Bearer <key>)")
 		return
 	}
 	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
@@ -242,7 +234,7 @@ func (g *Ingest) list(w http.ResponseWriter, _ *http.Request) {
 	out := []adapterView{}
 	for _, info := range g.adapters.List() {
 		nats := "xd.raw.<account>." + info.Format
-		if contains(info.Senders, adapters.SenderWarehouses) {
+		if slices.Contains(info.Senders, adapters.SenderWarehouses) {
 			nats += ", xd.raw.wh.<warehouse>." + info.Format
 		}
 		out = append(out, adapterView{Info: info, HTTP: "/v1/ingest/" + info.Format, NATS: nats})
