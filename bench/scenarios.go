@@ -70,7 +70,9 @@ func (r *runner) baseline(ctx context.Context, n int) (Baseline, error) {
 	start := time.Now()
 	for i := range n {
 		msg := &nats.Msg{Subject: "bench.raw", Data: body, Header: nats.Header{"ce-id": {fmt.Sprint(i)}}}
-		if _, err := js.PublishMsgAsync(msg); err != nil {
+		// A slow machine (the race detector, a loaded CI) fills the window
+		// of pending acks; wait for room rather than fail.
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second)); err != nil {
 			return Baseline{}, fmt.Errorf("raw publish: %w", err)
 		}
 	}
