@@ -43,6 +43,24 @@ type Account struct {
 	Locations []Location     `yaml:"locations" json:"locations"`
 	Overrides map[string]any `yaml:"policy" json:"policy,omitempty"` // keys as in the tier file
 	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
+	VMI       *VMIAgreement  `yaml:"vmi" json:"vmi,omitempty"` // vendor-managed inventory agreement
+}
+
+// VMIAgreement is what an account agreed for vendor-managed inventory beyond
+// its tier's policy: per-item limits and pack sizes, keyed by GTIN.
+type VMIAgreement struct {
+	Items map[string]VMIItem `yaml:"items" json:"items,omitempty"`
+}
+
+// VMIItem overrides the computed replenishment of one item: Min replaces the
+// reorder point, Max the order-up-to level (both in units), CasePack and
+// LeadDays the policy's vmi_case_pack and vmi_lead_days. Unset (nil or zero)
+// keeps the policy's.
+type VMIItem struct {
+	Min      *int64  `yaml:"min" json:"min,omitempty"`
+	Max      *int64  `yaml:"max" json:"max,omitempty"`
+	CasePack int64   `yaml:"case_pack" json:"case_pack,omitempty"`
+	LeadDays float64 `yaml:"lead_days" json:"lead_days,omitempty"`
 }
 
 // Location returns the account's location with this GLN.
