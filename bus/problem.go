@@ -23,10 +23,10 @@ const (
 	CodeBadEPC             = "bad_epc"
 	CodeParseError         = "parse_error"
 	// Codes the hub adds to the contract's list.
-	CodeUnauthorized        = "unauthorized"
-	CodeUnsupportedMedia    = "unsupported_media_type"
-	CodeUnknownOrder        = "unknown_order"
-	CodeProcessingFailed    = "processing_failed"
+	CodeUnauthorized     = "unauthorized"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeUnknownOrder     = "unknown_order"
+	CodeProcessingFailed = "processing_failed"
 )
 
 // Problem is one reason an input was refused: a stable code, a sentence for
@@ -74,3 +74,9 @@ func AsRejection(err error) (*Rejection, bool) {
 	ok := errors.As(err, &r)
 	return r, ok
 }
+
+// Codes of the VMI service.
+const (
+	CodeUnknownReplenishment = "unknown_replenishment"
+	CodeUnknownPosition      = "unknown_position"
+)

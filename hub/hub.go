@@ -23,6 +23,7 @@ import (
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/router"
+	"github.com/crossdock/crossdock/services/vmi"
 )
 
 // Hub is a running crossdock process.
@@ -35,6 +36,7 @@ type Hub struct {
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
+	vmi      *vmi.Service
 	http     *http.Server
 	httpAddr string
 
@@ -108,6 +110,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 		runs = append(runs, h.orders.Run)
+	}
+	if cfg.runs("vmi") {
+		if h.vmi, err = vmi.New(setupCtx, vmi.Config{}, h.bus, h.registry, log.Named("vmi")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.vmi.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

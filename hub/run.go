@@ -41,6 +41,10 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.orders != nil {
 		mux.Handle("/v1/orders/", h.orders.Handler())
 	}
+	if h.vmi != nil {
+		mux.Handle("/v1/inventory/", h.vmi.Handler())
+		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
+	}
 	return mux
 }
 

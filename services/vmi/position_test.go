@@ -72,8 +72,8 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-// report is one Observe call.
-type report struct {
+// obs is one Observe call.
+type obs struct {
 	at      time.Duration // after day0
 	onHand  int64
 	onOrder *int64
@@ -85,36 +85,36 @@ func TestObserve(t *testing.T) {
 	cases := []struct {
 		name     string
 		start    Position
-		reports  []report
+		reports  []obs
 		demand   float64
 		variance float64
 		onHand   int64
 		transit  int64
 		open     bool
 	}{
-		{"the first report sets on hand and no demand", Position{}, []report{{0, 40, nil, i64(12)}}, 0, 0, 40, 0, false},
+		{"the first report sets on hand and no demand", Position{}, []obs{{0, 40, nil, i64(12)}}, 0, 0, 40, 0, false},
 		{"sold over two days is half of it per day, seeding the level", Position{},
-			[]report{{0, 100, nil, nil}, {days(2), 80, nil, i64(20)}}, 10, 0, 80, 0, false},
+			[]obs{{0, 100, nil, nil}, {days(2), 80, nil, i64(20)}}, 10, 0, 80, 0, false},
 		// a = 0.2 over one day; e = 55-10 = 45; demand 10+9 = 19; variance 0.8*(0+0.2*2025) = 324
 		{"a later observation is smoothed with its deviation", Position{},
-			[]report{{0, 100, nil, nil}, {days(2), 80, nil, i64(20)}, {days(3), 25, nil, i64(55)}}, 19, 324, 25, 0, false},
+			[]obs{{0, 100, nil, nil}, {days(2), 80, nil, i64(20)}, {days(3), 25, nil, i64(55)}}, 19, 324, 25, 0, false},
 		// two days: a = 1-0.8^2 = 0.36; e = 5-10 = -5; demand 8.2; variance 0.64*(0+0.36*25) = 5.76
 		{"a longer gap weighs the observation more", Position{},
-			[]report{{0, 100, nil, nil}, {days(1), 90, nil, i64(10)}, {days(3), 80, nil, i64(10)}}, 8.2, 5.76, 80, 0, false},
+			[]obs{{0, 100, nil, nil}, {days(1), 90, nil, i64(10)}, {days(3), 80, nil, i64(10)}}, 8.2, 5.76, 80, 0, false},
 		{"without sales, the fall of on hand is the demand", Position{},
-			[]report{{0, 50, nil, nil}, {days(1), 44, nil, nil}}, 6, 0, 44, 0, false},
+			[]obs{{0, 50, nil, nil}, {days(1), 44, nil, nil}}, 6, 0, 44, 0, false},
 		{"a report older than the last one does not move the position back", Position{},
-			[]report{{days(1), 30, nil, nil}, {0, 90, nil, nil}}, 0, 0, 30, 0, false},
+			[]obs{{days(1), 30, nil, nil}, {0, 90, nil, nil}}, 0, 0, 30, 0, false},
 		{"a receipt shown by sales closes the replenishment in transit", Position{Transit: 24, Open: &Replenishment{ID: "r", Quantity: 24, Shipped: 24}},
-			[]report{{0, 10, nil, nil}, {days(1), 30, nil, i64(4)}}, 4, 0, 30, 0, false},
+			[]obs{{0, 10, nil, nil}, {days(1), 30, nil, i64(4)}}, 4, 0, 30, 0, false},
 		{"without sales, a rise of on hand is the receipt and the rest was sold", Position{Transit: 24, Open: &Replenishment{ID: "r", Quantity: 24, Shipped: 24}},
-			[]report{{0, 10, nil, nil}, {days(1), 30, nil, nil}}, 4, 0, 30, 0, false},
+			[]obs{{0, 10, nil, nil}, {days(1), 30, nil, nil}}, 4, 0, 30, 0, false},
 		{"a report before the goods arrive keeps the replenishment open", Position{Transit: 24, Open: &Replenishment{ID: "r", Quantity: 24, Shipped: 24}},
-			[]report{{0, 10, nil, nil}, {days(1), 6, nil, i64(4)}}, 4, 0, 6, 24, true},
+			[]obs{{0, 10, nil, nil}, {days(1), 6, nil, i64(4)}}, 4, 0, 6, 24, true},
 		{"an unshipped replenishment stays open whatever arrives", Position{Open: &Replenishment{ID: "r", Quantity: 24}},
-			[]report{{0, 10, nil, nil}, {days(1), 30, nil, i64(4)}}, 4, 0, 30, 0, true},
+			[]obs{{0, 10, nil, nil}, {days(1), 30, nil, i64(4)}}, 4, 0, 30, 0, true},
 		{"the customer's own on order is taken as reported", Position{},
-			[]report{{0, 10, i64(7), nil}}, 0, 0, 10, 0, false},
+			[]obs{{0, 10, i64(7), nil}}, 0, 0, 10, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
