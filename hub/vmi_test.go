@@ -43,7 +43,10 @@ func vmiReportEvent(account, id, gln, asOf string, items ...map[string]any) []by
 	return b
 }
 
-// vmiReport posts an inventory report and requires 202.
+// vmiReport posts an inventory report and requires 202. A lane handles
+// several events at once, so a test that needs two reports of one position
+// applied in order waits for the first (vmiPosition) before sending the
+// second: a later report applied first makes the earlier one stale.
 func (h *testHub) vmiReport(account, id, gln, asOf string, items ...map[string]any) {
 	h.t.Helper()
 	if status, body := h.post("/v1/events", key(account), "application/cloudevents+json", vmiReportEvent(account, id, gln, asOf, items...)); status != http.StatusAccepted {
@@ -103,6 +106,7 @@ func TestVMIContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	// demand 90/day; strategic policy: lead 2 days, review 1 day, no
 	// deviation yet: reorder point 180, target 270; position 10 → 260.
 	h.vmiReport("acme", "inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 100, -1))
+	h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(0))
 	h.vmiReport("acme", "inv-1", dcEast, vmiDay(1), vmiItem(vmiGTIN, 10, 90))
 	wh := next(t, toWarehouse)
 	d := dataOf(t, wh)
@@ -129,8 +133,11 @@ func TestVMIContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 
 	// Reports faster than shipments: the position has an open replenishment,
 	// so a report that would trigger one asks for none.
-	h.vmiReport("acme", "inv-2", dcEast, vmiDay(2), vmiItem(vmiGTIN, 0, 10))
-	h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(2))
+	// A burst of them, handled in parallel by the lane's workers, too.
+	for i := 2; i <= 6; i++ {
+		h.vmiReport("acme", fmt.Sprintf("inv-%d", i), dcEast, vmiDay(i), vmiItem(vmiGTIN, 0, 2))
+	}
+	h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(6))
 	if n := h.count(bus.StreamOut, "xd.wh.dc-east.replenishment.requested"); n != 1 {
 		t.Errorf("%d replenishments requested, want 1 while one is open", n)
 	}
@@ -152,8 +159,8 @@ func TestVMIContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	})
 
 	// The next report shows it received (on hand rose by 250 with 10 sold): closed.
-	h.vmiReport("acme", "inv-3", dcEast, vmiDay(3), vmiItem(vmiGTIN, 250, 10))
-	pos = h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(3))
+	h.vmiReport("acme", "inv-7", dcEast, vmiDay(7), vmiItem(vmiGTIN, 250, 10))
+	pos = h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(7))
 	if pos["in_transit"] != 0.0 || pos["open_replenishment"] != nil || pos["on_hand"] != 250.0 {
 		t.Errorf("position after receipt = %v, want closed, nothing in transit", pos)
 	}
@@ -174,6 +181,7 @@ func TestVMIScheduledRunOnDemand(t *testing.T) {
 
 	// globex is integrated: reports move positions but request nothing.
 	h.vmiReport("globex", "g-0", globexDC, vmiDay(0), vmiItem(vmiGTIN, 100, -1), vmiItem("00614141999996", 500, -1))
+	h.vmiPosition("globex", globexDC, "00614141999996", vmiDay(0))
 	h.vmiReport("globex", "g-1", globexDC, vmiDay(1), vmiItem(vmiGTIN, 40, 60), vmiItem("00614141999996", 499, 1))
 	h.vmiPosition("globex", globexDC, vmiGTIN, vmiDay(1))
 	h.vmiPosition("globex", globexDC, "00614141999996", vmiDay(1))
@@ -219,6 +227,7 @@ func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {
 	// Two replenishments while no warehouse consumer exists.
 	for i, gtin := range []string{vmiGTIN, "00614141999996"} {
 		h.vmiReport("acme", fmt.Sprintf("b-%d-0", i), dcEast, vmiDay(0), vmiItem(gtin, 50, -1))
+		h.vmiPosition("acme", dcEast, gtin, vmiDay(0))
 		h.vmiReport("acme", fmt.Sprintf("b-%d-1", i), dcEast, vmiDay(1), vmiItem(gtin, 5, 45))
 	}
 	bustest.CheckFor(t, 10*time.Second, func() error {
@@ -267,6 +276,7 @@ func TestVMITierPromotionSwitchesToContinuous(t *testing.T) {
 	h := startHub(t, t.TempDir())
 	toWarehouse := h.watch("xd.wh.dc-east.replenishment.requested")
 	h.vmiReport("globex", "t-0", globexDC, vmiDay(0), vmiItem(vmiGTIN, 100, -1))
+	h.vmiPosition("globex", globexDC, vmiGTIN, vmiDay(0))
 	h.vmiReport("globex", "t-1", globexDC, vmiDay(1), vmiItem(vmiGTIN, 40, 60))
 	h.vmiPosition("globex", globexDC, vmiGTIN, vmiDay(1))
 	if n := h.count(bus.StreamOut, "xd.wh.>"); n != 0 {

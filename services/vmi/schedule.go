@@ -251,7 +251,7 @@ func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e jetst
 		if dec.Quantity == 0 {
 			return false
 		}
-		p.Open = newReplenishment(cause.ID(), p.GTIN, loc.Warehouse, now, dec)
+		p.Open = newReplenishment(cause.ID(), p.Location, p.GTIN, loc.Warehouse, now, dec)
 		return true
 	}
 	stored := &p

@@ -210,7 +210,7 @@ func (s *Service) reportItem(ctx context.Context, d *bus.Delivery, entry *accoun
 		}
 		if entry.Policy.VMI == "continuous" {
 			if dec := Evaluate(p, par); dec.Quantity > 0 {
-				p.Open = newReplenishment(ev.ID(), gtin, loc.Warehouse, d.Stored, dec)
+				p.Open = newReplenishment(ev.ID(), loc.GLN, gtin, loc.Warehouse, d.Stored, dec)
 			}
 		}
 		return true
@@ -224,9 +224,13 @@ func (s *Service) reportItem(ctx context.Context, d *bus.Delivery, entry *accoun
 	return s.announce(ctx, ev, p)
 }
 
-func newReplenishment(cause, gtin, warehouse string, at time.Time, dec Decision) *Replenishment {
+// newReplenishment is the replenishment cause (a report or a scheduled run)
+// makes for one position; its id is that of the warehouse's event, derived
+// from the cause and the position, so that the same cause always makes the
+// same replenishment.
+func newReplenishment(cause, gln, gtin, warehouse string, at time.Time, dec Decision) *Replenishment {
 	return &Replenishment{
-		ID: bus.DeriveID(cause, typeRequested+"/"+gtin), Quantity: dec.Quantity, Cause: cause, Warehouse: warehouse,
+		ID: bus.DeriveID(cause, typeRequested+"/"+eventKind(gln, gtin)), Quantity: dec.Quantity, Cause: cause, Warehouse: warehouse,
 		RequestedAt: at.UTC(), Position: dec.Position, Reorder: round2(dec.Reorder), Target: round2(dec.Target),
 	}
 }
@@ -262,11 +266,14 @@ func (s *Service) announce(ctx context.Context, cause *event.Event, p *Position)
 		ReplenishmentID: r.ID, Account: p.Account, Location: p.Location, Warehouse: r.Warehouse, GTIN: p.GTIN, Quantity: r.Quantity,
 		Reason: reason{Position: r.Position, ReorderPoint: r.Reorder, Target: r.Target},
 	}
-	wh, err := bus.NewEvent(cause, typeRequested, p.GTIN, source, data)
+	wh, err := bus.NewEvent(cause, typeRequested, eventKind(p.Location, p.GTIN), source, data)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := bus.NewEvent(cause, typeRequested, p.GTIN+"/copy", source, data)
+	if wh.ID() != r.ID {
+		return nil, fmt.Errorf("replenishment %s of %s was not made by %s", r.ID, posKey(p.Account, p.Location, p.GTIN), cause.ID())
+	}
+	cp, err := bus.NewEvent(cause, typeRequested, eventKind(p.Location, p.GTIN)+"/copy", source, data)
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +404,10 @@ func isConflict(err error) bool {
 	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
+
+// eventKind distinguishes the replenishments one cause makes: a scheduled
+// run makes one per position.
+func eventKind(gln, gtin string) string { return gln + "/" + gtin }
 
 // posKey is the bucket key of a position. Account ids are [a-z0-9-], GLNs and
 // GTIN-14s digits: all valid key tokens.
