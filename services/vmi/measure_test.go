@@ -156,7 +156,9 @@ func TestMeasureScheduledRun(t *testing.T) {
 			t.Logf("priority lane %s: no samples", name)
 			continue
 		}
-		q := func(f float64) time.Duration { return l[min(len(l)-1, int(f*float64(len(l))))].Round(10 * time.Microsecond) }
+		q := func(f float64) time.Duration {
+			return l[min(len(l)-1, int(f*float64(len(l))))].Round(10 * time.Microsecond)
+		}
 		t.Logf("priority lane %s: %d reports, p50 %s, p99 %s, max %s", name, len(l), q(0.5), q(0.99), l[len(l)-1].Round(10*time.Microsecond))
 	}
 	if res.Requested != int64(needing) || res.Failed != 0 {
