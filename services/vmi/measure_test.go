@@ -60,7 +60,6 @@ func TestMeasureScheduledRun(t *testing.T) {
 	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
-	var lat []time.Duration
 	var phase atomic.Int32 // 0 before, 1 during the run, 2 after
 	lats := [3][]time.Duration{}
 	go func() {
@@ -71,7 +70,6 @@ func TestMeasureScheduledRun(t *testing.T) {
 			mu.Lock()
 			if at, ok := sent[e.Key()]; ok {
 				d := time.Since(at)
-				lat = append(lat, d)
 				p := phase.Load()
 				lats[p] = append(lats[p], d)
 				delete(sent, e.Key())

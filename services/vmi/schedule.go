@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -146,9 +147,9 @@ func (s *Service) runClaimed(ctx context.Context, account, slot string, now time
 // Replenishment ids derive from the run id and the position, so running the
 // same run again (after a crash, or in two processes) requests nothing twice;
 // positions are written with revision checks, so a report arriving meanwhile
-// is never lost. It reads positions through one ordered KV watch (not one
-// request per key) and evaluates them on RunWorkers goroutines; runs in one
-// process take turns.
+// is never lost. It reads positions in batches through one ordered consumer
+// (not one request per key), at most RunRate per second when set, and
+// evaluates them on RunWorkers goroutines; runs in one process take turns.
 func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResult, error) {
 	res := RunResult{Account: account, Run: run}
 	entry, ok := s.reg.Account(account)
@@ -161,18 +162,38 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	start := time.Now()
-	w, err := s.kv.WatchFiltered(ctx, []string{"pos." + account + ".>"}, jetstream.IgnoreDeletes())
+	// The run evaluates positions as they were when it started: it reads up
+	// to the newest write of any of the account's positions then; writes
+	// after that (its own among them) are for the next run.
+	st, err := s.bus.JetStream().Stream(ctx, "KV_"+Bucket)
 	if err != nil {
-		return res, fmt.Errorf("watch positions of %s: %w", account, err)
+		return res, fmt.Errorf("read positions of %s: %w", account, err)
 	}
-	defer func() { _ = w.Stop() }()
+	newest, err := st.GetLastMsgForSubject(ctx, kvPrefix+"pos."+account+".>")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return res, nil // no positions
+	}
+	if err != nil {
+		return res, fmt.Errorf("read positions of %s: %w", account, err)
+	}
+	upTo := newest.Sequence
+	// An ordered pull consumer on the bucket's stream, last value per key:
+	// the run asks for batches as it goes, so a million positions never
+	// flood the connection the lanes share, and memory stays bounded.
+	cons, err := s.bus.JetStream().OrderedConsumer(ctx, "KV_"+Bucket, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{kvPrefix + "pos." + account + ".>"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return res, fmt.Errorf("read positions of %s: %w", account, err)
+	}
 
 	cause := event.New()
 	cause.SetID("vmi-run/" + account + "/" + run)
 	cause.SetExtension(bus.ExtAccount, account)
 
 	var evaluated, requested, open, failed atomic.Int64
-	entries := make(chan jetstream.KeyValueEntry, 256)
+	entries := make(chan kvEntry, runBatch)
 	var wg sync.WaitGroup
 	for range s.cfg.RunWorkers {
 		wg.Go(func() {
@@ -181,7 +202,7 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 				switch outcome, err := s.evaluateEntry(ctx, &cause, e); {
 				case err != nil:
 					failed.Add(1)
-					s.log.Warn("scheduled evaluation", zap.String("account", account), zap.String("key", e.Key()), zap.Error(err))
+					s.log.Warn("scheduled evaluation", zap.String("account", account), zap.String("key", e.key), zap.Error(err))
 				case outcome == outcomeRequested:
 					requested.Add(1)
 				case outcome == outcomeOpen:
@@ -190,25 +211,74 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 			}
 		})
 	}
-	var werr error
-loop:
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil {
-				break loop // every current value seen
-			}
-			entries <- e
-		case <-ctx.Done():
-			werr = ctx.Err()
-			break loop
-		}
-	}
+	werr := s.readPositions(ctx, cons, entries, start, upTo)
 	close(entries)
 	wg.Wait()
 	res.Evaluated, res.Requested, res.Open, res.Failed = evaluated.Load(), requested.Load(), open.Load(), failed.Load()
 	res.Millis = time.Since(start).Milliseconds()
 	return res, werr
+}
+
+// kvPrefix is the subject prefix of the bucket's keys in its stream.
+const kvPrefix = "$KV." + Bucket + "."
+
+// runBatch is how many positions a run fetches at once.
+const runBatch = 256
+
+// kvEntry is one position as a run reads it.
+type kvEntry struct {
+	key   string
+	value []byte
+	rev   uint64
+}
+
+// readPositions feeds every position the consumer has up to stream sequence
+// upTo to entries, in batches, pacing itself to RunRate positions per second
+// when set.
+func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, entries chan<- kvEntry, start time.Time, upTo uint64) error {
+	var read int64
+	for {
+		batch, err := cons.Fetch(runBatch, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("fetch positions: %w", err)
+		}
+		for m := range batch.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("position metadata: %w", err)
+			}
+			if md.Sequence.Stream > upTo {
+				return nil // written since the run began
+			}
+			if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
+				select {
+				case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				read++
+			}
+			if md.Sequence.Stream == upTo || md.NumPending == 0 {
+				return nil // the last: do not wait for the rest of the batch
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("fetch positions: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.cfg.RunRate > 0 {
+			// Ahead of the rate: wait until the positions read are due.
+			if ahead := time.Duration(float64(read)/float64(s.cfg.RunRate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+				select {
+				case <-time.After(ahead):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+	}
 }
 
 type outcome int
@@ -222,10 +292,10 @@ const (
 // evaluateEntry evaluates one position read by the run's watch. It writes
 // only when a replenishment is due, at the revision it read; on a conflict
 // (a report or shipment meanwhile) it reads the position again.
-func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e jetstream.KeyValueEntry) (outcome, error) {
+func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e kvEntry) (outcome, error) {
 	var p Position
-	if err := json.Unmarshal(e.Value(), &p); err != nil {
-		return outcomeNone, fmt.Errorf("decode position %s: %w", e.Key(), err)
+	if err := json.Unmarshal(e.value, &p); err != nil {
+		return outcomeNone, fmt.Errorf("decode position %s: %w", e.key, err)
 	}
 	if p.Open != nil && p.Open.Cause != cause.ID() {
 		return outcomeOpen, nil
@@ -257,11 +327,11 @@ func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e jetst
 	stored := &p
 	if p.Open == nil {
 		if change(&p) {
-			if err := s.put(ctx, e.Key(), &p, e.Revision()); err != nil {
+			if err := s.put(ctx, e.key, &p, e.rev); err != nil {
 				if !isConflict(err) {
 					return outcomeNone, err
 				}
-				if stored, err = s.update(ctx, e.Key(), change); err != nil {
+				if stored, err = s.update(ctx, e.key, change); err != nil {
 					return outcomeNone, err
 				}
 			}

@@ -66,6 +66,9 @@ type Config struct {
 	// once in this process, so that a large account's run leaves CPU and NATS
 	// to the lanes; zero means 2.
 	RunWorkers int
+	// RunRate caps the positions per second a scheduled run reads in this
+	// process; zero means no cap. See the README for what it buys.
+	RunRate int
 	// Now is the scheduler's clock; nil means time.Now. Reports are judged by
 	// their own as_of and by the time JetStream stored them.
 	Now func() time.Time
