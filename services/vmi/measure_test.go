@@ -20,7 +20,11 @@ import (
 // hand (it is not a pass/fail test and asserts nothing about time):
 //
 //	go test ./services/vmi -run TestMeasureScheduledRun -v -vmi.positions=1000000
-var measurePositions = flag.Int("vmi.positions", 0, "positions of one account for TestMeasureScheduledRun (0: skip)")
+var (
+	measurePositions = flag.Int("vmi.positions", 0, "positions of one account for TestMeasureScheduledRun (0: skip)")
+	measureRate      = flag.Int("vmi.rate", 0, "Config.RunRate for TestMeasureScheduledRun (0: no cap)")
+	measureWorkers   = flag.Int("vmi.workers", 0, "Config.RunWorkers for TestMeasureScheduledRun (0: the default)")
+)
 
 // TestMeasureScheduledRun seeds one integrated account with -vmi.positions
 // positions (a tenth below their reorder point), runs its scheduled
@@ -38,6 +42,10 @@ func TestMeasureScheduledRun(t *testing.T) {
 	tb := newTestBed(t, locations)
 	morning := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC) // before the cutoff: no automatic run
 	s := tb.service(t, morning)
+	s.cfg.RunRate = *measureRate
+	if *measureWorkers > 0 {
+		s.cfg.RunWorkers = *measureWorkers
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -141,6 +149,7 @@ func TestMeasureScheduledRun(t *testing.T) {
 	close(stopProbe)
 	<-probeDone
 
+	t.Logf("run workers %d, rate cap %d/s", s.cfg.RunWorkers, s.cfg.RunRate)
 	t.Logf("run: %d evaluated, %d requested, %d open, %d failed in %d ms (%.0f positions/s)",
 		res.Evaluated, res.Requested, res.Open, res.Failed, res.Millis, float64(res.Evaluated)/(float64(res.Millis)/1000))
 	t.Logf("memory (process, embedded NATS server included): allocated %d MiB in %d allocations during the run; heap in use %d MiB before, peak %d MiB",
