@@ -162,9 +162,12 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	start := time.Now()
-	// The run evaluates positions as they were when it started: it reads up
-	// to the newest write of any of the account's positions then; writes
-	// after that (its own among them) are for the next run.
+	// The bucket keeps one revision per key, so reading the account's
+	// positions in stream order sees each once: a sequential scan, which the
+	// server does without the per-subject bookkeeping (under the stream's
+	// lock, which the lanes' writes need too) of a last-per-subject watch. A
+	// position written after the run began has moved past it and is read at
+	// its new place; the run reads on until it has caught up.
 	st, err := s.bus.JetStream().Stream(ctx, "KV_"+Bucket)
 	if err != nil {
 		return res, fmt.Errorf("read positions of %s: %w", account, err)
@@ -182,7 +185,7 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 	// flood the connection the lanes share, and memory stays bounded.
 	cons, err := s.bus.JetStream().OrderedConsumer(ctx, "KV_"+Bucket, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{kvPrefix + "pos." + account + ".>"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return res, fmt.Errorf("read positions of %s: %w", account, err)
@@ -198,8 +201,11 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 	for range s.cfg.RunWorkers {
 		wg.Go(func() {
 			for e := range entries {
-				evaluated.Add(1)
-				switch outcome, err := s.evaluateEntry(ctx, &cause, e); {
+				outcome, err := s.evaluateEntry(ctx, &cause, e)
+				if outcome != outcomeSkipped {
+					evaluated.Add(1)
+				}
+				switch {
 				case err != nil:
 					failed.Add(1)
 					s.log.Warn("scheduled evaluation", zap.String("account", account), zap.String("key", e.key), zap.Error(err))
@@ -223,18 +229,20 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 const kvPrefix = "$KV." + Bucket + "."
 
 // runBatch is how many positions a run fetches at once.
-const runBatch = 256
+const runBatch = 1024
 
 // kvEntry is one position as a run reads it.
 type kvEntry struct {
 	key   string
 	value []byte
 	rev   uint64
+	moved bool // written since the run began
 }
 
-// readPositions feeds every position the consumer has up to stream sequence
-// upTo to entries, in batches, pacing itself to RunRate positions per second
-// when set.
+// readPositions feeds every position the consumer has to entries, in
+// batches, until it has caught up; those past stream sequence upTo (the
+// newest when the run began) are marked moved. It paces itself to RunRate
+// positions per second when set.
 func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, entries chan<- kvEntry, start time.Time, upTo uint64) error {
 	var read int64
 	for {
@@ -247,19 +255,16 @@ func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, en
 			if err != nil {
 				return fmt.Errorf("position metadata: %w", err)
 			}
-			if md.Sequence.Stream > upTo {
-				return nil // written since the run began
-			}
 			if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
 				select {
-				case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream}:
+				case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream, moved: md.Sequence.Stream > upTo}:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
 				read++
 			}
-			if md.Sequence.Stream == upTo || md.NumPending == 0 {
-				return nil // the last: do not wait for the rest of the batch
+			if md.NumPending == 0 {
+				return nil // caught up: do not wait for the rest of the batch
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
@@ -287,6 +292,7 @@ const (
 	outcomeNone outcome = iota
 	outcomeRequested
 	outcomeOpen
+	outcomeSkipped
 )
 
 // evaluateEntry evaluates one position read by the run's watch. It writes
@@ -296,6 +302,9 @@ func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e kvEnt
 	var p Position
 	if err := json.Unmarshal(e.value, &p); err != nil {
 		return outcomeNone, fmt.Errorf("decode position %s: %w", e.key, err)
+	}
+	if e.moved && p.Open != nil && p.Open.Cause == cause.ID() {
+		return outcomeSkipped, nil // this run's own write, read again
 	}
 	if p.Open != nil && p.Open.Cause != cause.ID() {
 		return outcomeOpen, nil

@@ -98,7 +98,9 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	kv, err := b.Bucket(ctx, Bucket, "VMI positions by account, location and GTIN; replenishment index; scheduled runs", 5)
+	// One revision per key: a scheduled run scans the bucket's stream in
+	// order and must see each position once.
+	kv, err := b.Bucket(ctx, Bucket, "VMI positions by account, location and GTIN; replenishment index; scheduled runs", 1)
 	if err != nil {
 		return nil, err
 	}
