@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -228,8 +227,8 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 // kvPrefix is the subject prefix of the bucket's keys in its stream.
 const kvPrefix = "$KV." + Bucket + "."
 
-// runBatch is how many positions a run fetches at once.
-const runBatch = 1024
+// runBatch bounds the positions a run has pulled ahead of its workers.
+const runBatch = 512
 
 // kvEntry is one position as a run reads it.
 type kvEntry struct {
@@ -239,41 +238,43 @@ type kvEntry struct {
 	moved bool // written since the run began
 }
 
-// readPositions feeds every position the consumer has to entries, in
-// batches, until it has caught up; those past stream sequence upTo (the
-// newest when the run began) are marked moved. It paces itself to RunRate
-// positions per second when set.
+// readPositions feeds every position the consumer has to entries until it
+// has caught up; those past stream sequence upTo (the newest when the run
+// began) are marked moved. It pulls through one iterator (an ordered
+// consumer's Fetch would recreate the consumer, and the server would count
+// its pending messages again, every batch), at most runBatch messages ahead
+// of the workers, paced to RunRate positions per second when set.
 func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, entries chan<- kvEntry, start time.Time, upTo uint64) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(runBatch))
+	if err != nil {
+		return fmt.Errorf("read positions: %w", err)
+	}
+	defer it.Stop()
 	var read int64
 	for {
-		batch, err := cons.Fetch(runBatch, jetstream.FetchMaxWait(5*time.Second))
+		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("fetch positions: %w", err)
-		}
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				return fmt.Errorf("position metadata: %w", err)
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
-				select {
-				case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream, moved: md.Sequence.Stream > upTo}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				read++
+			return fmt.Errorf("read positions: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("position metadata: %w", err)
+		}
+		if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
+			select {
+			case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream, moved: md.Sequence.Stream > upTo}:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			if md.NumPending == 0 {
-				return nil // caught up: do not wait for the rest of the batch
-			}
+			read++
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("fetch positions: %w", err)
+		if md.NumPending == 0 {
+			return nil // caught up
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if s.cfg.RunRate > 0 {
+		if s.cfg.RunRate > 0 && read%64 == 0 {
 			// Ahead of the rate: wait until the positions read are due.
 			if ahead := time.Duration(float64(read)/float64(s.cfg.RunRate)*float64(time.Second)) - time.Since(start); ahead > 0 {
 				select {
