@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,16 @@ func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Another warehouse's work, or a customer's, stays out of reach.
+	for _, filter := range []string{"xd.wh.dc-west.>", "xd.out.acme.>"} {
+		short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+		if _, err := js.CreateOrUpdateConsumer(short, bus.StreamOut, jetstream.ConsumerConfig{
+			Durable: accounts.WarehouseConsumer("dc-east"), FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
+		}); err == nil {
+			t.Errorf("dc-east created a consumer on %s", filter)
+		}
+		cancelShort()
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamOut, jetstream.ConsumerConfig{
 		Durable: accounts.WarehouseConsumer("dc-east"), FilterSubject: "xd.wh.dc-east.>", AckPolicy: jetstream.AckExplicitPolicy,
 	})
@@ -347,5 +358,30 @@ func TestVMIBadReportsAreRejectedWithCodes(t *testing.T) {
 	}
 	if code := firstCode(t, dataOf(t, next(t, refused))); code != "not_in_tier_menu" {
 		t.Errorf("code = %v, want not_in_tier_menu", code)
+	}
+}
+
+func TestVMIAgreementOverridesTheComputedLevels(t *testing.T) {
+	dir := t.TempDir()
+	path := writeAccounts(t, dir, nil)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// acme's agreement for the item: min 10, max 50, cases of 12.
+	y := strings.Replace(string(b), "  - id: globex\n", "    vmi: {items: {\""+vmiGTIN+"\": {min: 10, max: 50, case_pack: 12}}}\n  - id: globex\n", 1)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHub(t, dir)
+	toWarehouse := h.watch("xd.wh.dc-east.replenishment.requested")
+
+	// No demand yet, but 4 on hand is below the min: up to 50 is 46, three
+	// cases (36) because four (48) would pass the max.
+	h.vmiReport("acme", "a-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 4, -1))
+	d := dataOf(t, next(t, toWarehouse))
+	reason := d["reason"].(map[string]any)
+	if d["quantity"] != 36.0 || reason["reorder_point"] != 10.0 || reason["target"] != 50.0 {
+		t.Errorf("replenishment = %v, want 36 (reorder point 10, target 50)", d)
 	}
 }
