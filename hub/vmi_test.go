@@ -131,6 +131,16 @@ func TestVMIContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	if status, body := h.get("/v1/inventory/"+dcEast+"/"+vmiGTIN, key("globex")); status != http.StatusNotFound || firstCode(t, body) != "unknown_position" {
 		t.Errorf("another account's GET = %d %v, want 404 unknown_position", status, body)
 	}
+	if status, body := h.get("/v1/inventory/"+dcEast+"/00614141123453", key("acme")); status != http.StatusBadRequest || firstCode(t, body) != "schema_violation" {
+		t.Errorf("GET with a bad GTIN = %d %v, want 400 schema_violation", status, body)
+	}
+	if status, _ := h.get("/v1/inventory/"+dcEast+"/"+vmiGTIN, ""); status != http.StatusUnauthorized {
+		t.Errorf("GET without a key = %d, want 401", status)
+	}
+	// The GTIN-12 of the same item finds the same position.
+	if _, body := h.get("/v1/inventory/"+dcEast+"/614141123452", key("acme")); body["gtin"] != vmiGTIN {
+		t.Errorf("GET by GTIN-12 = %v, want the position of %s", body, vmiGTIN)
+	}
 
 	// Reports faster than shipments: the position has an open replenishment,
 	// so a report that would trigger one asks for none.

@@ -184,6 +184,33 @@ func TestScheduledRunIsOncePerDayAcrossProcesses(t *testing.T) {
 	}
 }
 
+func TestAStaleClaimIsTakenOver(t *testing.T) {
+	tb := newTestBed(t, 1)
+	s := tb.service(t, time.Now())
+	needing := seed(t, tb.bus, 1, 10)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 3, 18, 30, 0, 0, time.UTC)
+	// A process claimed today's run 20 minutes ago and died.
+	dead, _ := json.Marshal(claim{State: "running", At: at.Add(-20 * time.Minute)})
+	if _, err := s.kv.Create(ctx, "run.big.20260303T1800Z", dead); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RunDue(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	if got := countOut(t, tb.bus, "xd.wh.dc-1.replenishment.requested"); got != uint64(needing) {
+		t.Errorf("%d replenishments after taking the run over, want %d", got, needing)
+	}
+	e, err := s.kv.Get(ctx, "run.big.20260303T1800Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c claim
+	if err := json.Unmarshal(e.Value(), &c); err != nil || c.State != "done" {
+		t.Errorf("claim = %s, want done", e.Value())
+	}
+}
+
 func TestRunAccountRefusesAccountsWithoutVMI(t *testing.T) {
 	tb := newTestBed(t, 1)
 	s := tb.service(t, time.Now())
