@@ -79,3 +79,9 @@ func AsRejection(err error) (*Rejection, bool) {
 	ok := errors.As(err, &r)
 	return r, ok
 }
+
+// Codes of the VMI service.
+const (
+	CodeUnknownReplenishment = "unknown_replenishment"
+	CodeUnknownPosition      = "unknown_position"
+)

@@ -16,7 +16,7 @@ import (
 var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
 
 // builtServices are those this build implements.
-var builtServices = []string{"gateway", "router", "orders", "rfid"}
+var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid"}
 
 // Config is everything a hub needs, one field per command-line flag.
 type Config struct {

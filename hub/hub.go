@@ -26,6 +26,7 @@ import (
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/rfid"
 	"github.com/crossdock/crossdock/services/router"
+	"github.com/crossdock/crossdock/services/vmi"
 )
 
 // Hub is a running crossdock process.
@@ -40,6 +41,7 @@ type Hub struct {
 	orders   *orders.Service
 	rfid     *rfid.Service
 	ingest   *gateway.Ingest // partners' files, when the gateway runs here
+	vmi      *vmi.Service
 	http     *http.Server
 	httpAddr string
 
@@ -137,6 +139,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	if cfg.runs("rfid") {
 		runs = append(runs, h.rfid.Run)
+	}
+	if cfg.runs("vmi") {
+		if h.vmi, err = vmi.New(setupCtx, vmi.Config{}, h.bus, h.registry, log.Named("vmi")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.vmi.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

@@ -48,6 +48,10 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.rfid != nil {
 		mux.Handle("/v1/rfid/", h.rfid.Handler())
 	}
+	if h.vmi != nil {
+		mux.Handle("/v1/inventory/", h.vmi.Handler())
+		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
+	}
 	return instrument(mux, metrics)
 }
 

@@ -45,6 +45,7 @@ type Account struct {
 	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
 	Readers   []Reader       `yaml:"readers" json:"readers,omitempty"` // RFID readers (optional; see reader.go)
 	EDI       *EDI           `yaml:"edi" json:"edi,omitempty"`         // answers in a partner format (optional)
+	VMI       *VMIAgreement  `yaml:"vmi" json:"vmi,omitempty"`         // vendor-managed inventory agreement
 }
 
 // EDI asks for the account's answers also as documents of a partner format:
@@ -56,6 +57,23 @@ type EDI struct {
 	// ISA08/ISA07); empty means the upper-cased account id, qualifier ZZ.
 	InterchangeID string `yaml:"interchange_id" json:"interchange_id,omitempty"`
 	Qualifier     string `yaml:"qualifier" json:"qualifier,omitempty"`
+}
+
+// VMIAgreement is what an account agreed for vendor-managed inventory beyond
+// its tier's policy: per-item limits and pack sizes, keyed by GTIN.
+type VMIAgreement struct {
+	Items map[string]VMIItem `yaml:"items" json:"items,omitempty"`
+}
+
+// VMIItem overrides the computed replenishment of one item: Min replaces the
+// reorder point, Max the order-up-to level (both in units), CasePack and
+// LeadDays the policy's vmi_case_pack and vmi_lead_days. Unset (nil or zero)
+// keeps the policy's.
+type VMIItem struct {
+	Min      *int64  `yaml:"min" json:"min,omitempty"`
+	Max      *int64  `yaml:"max" json:"max,omitempty"`
+	CasePack int64   `yaml:"case_pack" json:"case_pack,omitempty"`
+	LeadDays float64 `yaml:"lead_days" json:"lead_days,omitempty"`
 }
 
 // Location returns the account's location with this GLN.

@@ -116,6 +116,7 @@ type accountView struct {
 	WebhookURL  string         `json:"webhook_url,omitempty"`
 	APIKeyCount int            `json:"api_key_count"`
 	Revision    uint64         `json:"revision"`
+	VMI         *VMIAgreement  `json:"vmi,omitempty"`
 }
 
 func (a *admin) account(w http.ResponseWriter, req *http.Request) {
@@ -134,6 +135,7 @@ func (a *admin) account(w http.ResponseWriter, req *http.Request) {
 		Policy:      e.Policy,
 		APIKeyCount: len(e.Account.APIKeys),
 		Revision:    e.Revision,
+		VMI:         e.Account.VMI,
 	}
 	if e.Account.Webhook != nil {
 		v.WebhookURL = e.Account.Webhook.URL

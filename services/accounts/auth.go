@@ -65,13 +65,32 @@ func (a *natsAuth) Check(c server.ClientAuthentication) bool {
 	return true
 }
 
+// WarehouseConsumer is the name of the one durable JetStream consumer a
+// warehouse may create, read and ack on XD_OUT, filtered to its own subjects
+// (xd.wh.<warehouse>.>): it receives the work sent while it was offline.
+func WarehouseConsumer(warehouse string) string { return "wh-" + warehouse }
+
+// warehouseConsumer is the JetStream API a warehouse needs for its durable
+// consumer and nothing more: create it with a filter inside xd.wh.<id>.
+// (the server checks that the filter in the subject is the config's), read
+// its info, pull and ack. Other consumers and streams stay out of reach.
+func warehouseConsumer(warehouse string) []string {
+	name := WarehouseConsumer(warehouse)
+	return []string{
+		"$JS.API.CONSUMER.CREATE.XD_OUT." + name + ".xd.wh." + warehouse + ".>",
+		"$JS.API.CONSUMER.INFO.XD_OUT." + name,
+		"$JS.API.CONSUMER.MSG.NEXT.XD_OUT." + name,
+		"$JS.ACK.XD_OUT." + name + ".>",
+	}
+}
+
 // natsUser is the NATS user an identity connects as.
 func natsUser(id Identity) *server.User {
 	if id.Warehouse != "" {
 		return &server.User{
 			Username: "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
 			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}},
+				Publish:   &server.SubjectPermission{Allow: append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...)},
 				Subscribe: &server.SubjectPermission{Allow: []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"}},
 			},
 		}

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -159,6 +161,12 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 				return err
 			}
 		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value); err != nil {
+				return err
+			}
+		}
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, item := range n.Content {
 			if err := checkKeys(item, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
@@ -255,6 +263,9 @@ func (f *File) validate(tiers TierSet) error {
 		if err := checkWebhook(a.Webhook); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
+		if err := checkVMI(a.VMI); err != nil {
+			return fmt.Errorf("%s: %w", who, err)
+		}
 		if _, err := Effective(tiers, a); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
@@ -278,6 +289,77 @@ func checkWebhook(w *Webhook) error {
 		return fmt.Errorf("webhook.url %q: want an http or https URL", w.URL)
 	}
 	return nil
+}
+
+// checkVMI checks a VMI agreement: items are keyed by valid GTINs, named
+// once (as GTIN-14), with limits that make sense.
+func checkVMI(v *VMIAgreement) error {
+	if v == nil {
+		return nil
+	}
+	seen := map[string]string{}
+	for _, g := range slices.Sorted(maps.Keys(v.Items)) {
+		it := v.Items[g]
+		at := "vmi.items." + g
+		if err := CheckGTIN(g); err != nil {
+			return fmt.Errorf("%s: not a GTIN: %w", at, err)
+		}
+		if other, dup := seen[GTIN14(g)]; dup {
+			return fmt.Errorf("%s: the same item as %s", at, other)
+		}
+		seen[GTIN14(g)] = g
+		switch {
+		case it.Min != nil && *it.Min < 0:
+			return fmt.Errorf("%s.min %d: want 0 or more units", at, *it.Min)
+		case it.Max != nil && *it.Max < 1:
+			return fmt.Errorf("%s.max %d: want 1 or more units", at, *it.Max)
+		case it.Min != nil && it.Max != nil && *it.Min > *it.Max:
+			return fmt.Errorf("%s: min %d is above max %d", at, *it.Min, *it.Max)
+		case it.CasePack < 0:
+			return fmt.Errorf("%s.case_pack %d: want 1 or more units", at, it.CasePack)
+		case it.LeadDays < 0 || it.LeadDays > 365:
+			return fmt.Errorf("%s.lead_days %v: want more than 0 and at most 365 days", at, it.LeadDays)
+		}
+	}
+	return nil
+}
+
+// CheckGTIN reports whether s is a GS1 Global Trade Item Number: 8, 12, 13 or
+// 14 digits whose last is the GS1 mod-10 check digit of the others.
+func CheckGTIN(s string) error {
+	switch len(s) {
+	case 8, 12, 13, 14:
+	default:
+		return fmt.Errorf("want 8, 12, 13 or 14 digits, got %d characters", len(s))
+	}
+	sum := 0
+	for i := range len(s) {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return fmt.Errorf("want digits only, got %q at position %d", c, i+1)
+		}
+		if i < len(s)-1 {
+			// Weight 3 on the digit next to the check digit, alternating leftwards.
+			w := 1
+			if (len(s)-2-i)%2 == 0 {
+				w = 3
+			}
+			sum += int(c-'0') * w
+		}
+	}
+	if want := byte('0' + (10-sum%10)%10); s[len(s)-1] != want {
+		return fmt.Errorf("check digit should be %c", want)
+	}
+	return nil
+}
+
+// GTIN14 writes a GTIN of 8, 12 or 13 digits as the GTIN-14 it stands for
+// (left-padded with zeros), so that the same item has one key.
+func GTIN14(s string) string {
+	if len(s) < 14 {
+		return "00000000000000"[len(s):] + s
+	}
+	return s
 }
 
 // CheckGLN reports whether gln is a GS1 Global Location Number: 13 digits

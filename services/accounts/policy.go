@@ -63,6 +63,11 @@ type Policy struct {
 	// as one observation (read storms); zero means the rfid service's
 	// default of 5s.
 	RFIDDedupeWindow Duration `yaml:"rfid_dedupe_window" json:"rfid_dedupe_window,omitempty"`
+	// VMI replenishment policy; zero means the VMI service's default.
+	VMILeadDays     float64 `yaml:"vmi_lead_days" json:"vmi_lead_days"`         // days from request to receipt
+	VMIReviewDays   float64 `yaml:"vmi_review_days" json:"vmi_review_days"`     // days the order-up-to level covers beyond the lead time
+	VMIServiceLevel float64 `yaml:"vmi_service_level" json:"vmi_service_level"` // chance of no stock-out in the lead time, 0.5 to 0.9999
+	VMICasePack     int64   `yaml:"vmi_case_pack" json:"vmi_case_pack"`         // default units per case
 }
 
 // Validate reports the first thing wrong with p, naming its key.
@@ -77,6 +82,9 @@ func (p Policy) Validate() error {
 		if _, err := time.Parse("15:04", p.VMICutoff); err != nil {
 			return fmt.Errorf("vmi_cutoff %q: want HH:MM (UTC)", p.VMICutoff)
 		}
+	}
+	if err := p.validateVMI(); err != nil {
+		return err
 	}
 	if p.RFID != "on" && p.RFID != "off" {
 		return fmt.Errorf("rfid %q: want on or off", p.RFID)
@@ -108,6 +116,23 @@ func (p Policy) Validate() error {
 		if t != LocationDC && t != LocationStore {
 			return fmt.Errorf("ship_to %q: want dc or store", t)
 		}
+	}
+	return nil
+}
+
+// validateVMI checks the replenishment keys. Zero means unset: the VMI
+// service then uses its own defaults (see services/vmi), so that tiers
+// without VMI, and older tier files, need not name them.
+func (p Policy) validateVMI() error {
+	switch {
+	case p.VMILeadDays < 0 || p.VMILeadDays > 365:
+		return fmt.Errorf("vmi_lead_days %v: want 0 (the default) to 365 days", p.VMILeadDays)
+	case p.VMIReviewDays < 0 || p.VMIReviewDays > 365:
+		return fmt.Errorf("vmi_review_days %v: want 0 (the default) to 365 days", p.VMIReviewDays)
+	case p.VMIServiceLevel != 0 && (p.VMIServiceLevel < 0.5 || p.VMIServiceLevel > 0.9999):
+		return fmt.Errorf("vmi_service_level %v: want 0.5 to 0.9999, or 0 for the default", p.VMIServiceLevel)
+	case p.VMICasePack < 0:
+		return fmt.Errorf("vmi_case_pack %d: want 1 or more, or 0 for the default", p.VMICasePack)
 	}
 	return nil
 }

@@ -17,11 +17,13 @@ var contractTiers = TierSet{
 		Lane: Priority, VMI: "continuous", VMICutoff: "18:00", RFID: "on", FactoryPickup: true,
 		Delivery: "realtime", DigestEvery: Duration(24 * time.Hour), Experiments: "none",
 		MinOrderUnits: []MinOrderStep{}, OrderDays: AllWeekdays, ShipTo: []string{"dc", "store"},
+		VMILeadDays: 2, VMIReviewDays: 1, VMIServiceLevel: 0.98, VMICasePack: 1,
 	},
 	Integrated: {
 		Lane: Standard, VMI: "scheduled", VMICutoff: "18:00", RFID: "on", FactoryPickup: false,
 		Delivery: "realtime", DigestEvery: Duration(24 * time.Hour), Experiments: "none",
 		MinOrderUnits: []MinOrderStep{}, OrderDays: AllWeekdays, ShipTo: []string{"dc", "store"},
+		VMILeadDays: 3, VMIReviewDays: 1, VMIServiceLevel: 0.95, VMICasePack: 1,
 	},
 	Emerging: {
 		Lane: Standard, VMI: "off", VMICutoff: "18:00", RFID: "off", FactoryPickup: false,
@@ -108,7 +110,7 @@ func TestParseTiers(t *testing.T) {
 		{
 			name:    "an unknown key names the tier and the key",
 			file:    tierFile(`{lane: priority, colour: gold, vmi: continuous, rfid: "on", delivery: realtime, experiments: none, order_days: all, ship_to: [dc]}`),
-			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_cutoff`,
+			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level`,
 		},
 		{
 			name:    "an unknown key inside a minimum order step is refused",
@@ -284,7 +286,7 @@ accounts:
 			name:      "an unknown key is an error",
 			tier:      Stable,
 			overrides: func(t *testing.T) map[string]any { return map[string]any{"discount": 5} },
-			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_cutoff",
+			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, rfid, rfid_dedupe_window, ship_to, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level",
 		},
 		{
 			name:      "a merged policy that does not validate is an error",

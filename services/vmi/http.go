@@ -1,0 +1,148 @@
+package vmi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// View is a position as GET /v1/inventory/{gln}/{gtin} shows it.
+type View struct {
+	Account           string         `json:"account"`
+	Location          string         `json:"location"`
+	GTIN              string         `json:"gtin"`
+	OnHand            int64          `json:"on_hand"`
+	OnOrder           int64          `json:"on_order"` // the customer's own plus replenishments in transit
+	CustomerOnOrder   int64          `json:"customer_on_order"`
+	InTransit         int64          `json:"in_transit"`
+	Open              int64          `json:"open"` // units requested and not yet shipped
+	OpenReplenishment *Replenishment `json:"open_replenishment,omitempty"`
+	Position          int64          `json:"inventory_position"`
+	Demand            float64        `json:"demand"`
+	Deviation         float64        `json:"deviation"`
+	ReorderPoint      float64        `json:"reorder_point"`
+	Target            float64        `json:"target"`
+	Mode              string         `json:"mode"` // the account's vmi: continuous | scheduled | off
+	AsOf              time.Time      `json:"as_of"`
+}
+
+// Handler serves GET /v1/inventory/{gln}/{gtin}: a position, with its
+// reorder point and target under the account's current policy, to the
+// account that reported it only. The key is scoped by the caller's account,
+// so another account's location is simply not found.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/inventory/{gln}/{gtin}", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.reg.AuthenticateRequest(r)
+		if !ok || id.Account == "" {
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "an account API key is required (Authorization: Bearer <key>)", "")
+			return
+		}
+		entry, ok := s.reg.Account(id.Account)
+		if !ok {
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnknownAccount, "account "+id.Account+" is not known", "")
+			return
+		}
+		gln, gtin := r.PathValue("gln"), r.PathValue("gtin")
+		if accounts.CheckGLN(gln) != nil {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gln+" is not a GLN", "gln")
+			return
+		}
+		if err := accounts.CheckGTIN(gtin); err != nil {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gtin+" is not a GTIN: "+err.Error(), "gtin")
+			return
+		}
+		gtin = accounts.GTIN14(gtin)
+		p, _, err := s.get(r.Context(), posKey(id.Account, gln, gtin))
+		if err != nil {
+			s.log.Error("read position", zap.String("account", id.Account), zap.Error(err))
+			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "positions are not readable right now", "")
+			return
+		}
+		if p == nil {
+			problem.One(w, http.StatusNotFound, bus.CodeUnknownPosition, "no report has named "+gtin+" at "+gln, "gtin")
+			return
+		}
+		l := LevelsOf(p, s.params(entry, gtin))
+		v := View{
+			Account: p.Account, Location: p.Location, GTIN: p.GTIN, OnHand: p.OnHand,
+			OnOrder: p.OnOrder + p.Transit, CustomerOnOrder: p.OnOrder, InTransit: p.Transit,
+			OpenReplenishment: p.Open, Position: p.InventoryPosition(),
+			Demand: round2(p.Demand), Deviation: round2(p.Deviation()),
+			ReorderPoint: round2(l.Reorder), Target: round2(l.Target), Mode: entry.Policy.VMI, AsOf: p.AsOf,
+		}
+		if p.Open != nil {
+			v.Open = p.Open.Unshipped()
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	return mux
+}
+
+// AdminHandler serves POST /v1/admin/vmi/run?account=<id>[&run=<id>] with the
+// admin token: it runs the account's scheduled evaluation now and answers
+// with what it did. Passing the same run id again repeats that run (it
+// requests nothing twice); without one, each call is a new run. The run is
+// not tied to the request: a client that disconnects does not stop it
+// halfway. An empty token disables the endpoint (404).
+func (s *Service) AdminHandler(adminToken string) http.Handler {
+	want := sha256.Sum256([]byte(adminToken))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/admin/vmi/run", func(w http.ResponseWriter, r *http.Request) {
+		account := r.URL.Query().Get("account")
+		if account == "" {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "name the account: ?account=<id>", "account")
+			return
+		}
+		run := r.URL.Query().Get("run")
+		if run == "" {
+			run = "manual-" + s.cfg.Now().UTC().Format("20060102T150405.000000000Z")
+		}
+		res, err := s.RunAccount(context.WithoutCancel(r.Context()), account, run)
+		switch {
+		case errors.Is(err, accounts.ErrUnknownAccount):
+			problem.One(w, http.StatusNotFound, bus.CodeUnknownAccount, "no account "+account, "account")
+		case errors.Is(err, ErrNoVMI):
+			problem.One(w, http.StatusConflict, bus.CodeNotInTierMenu, "account "+account+" has no vendor-managed inventory in its tier", "account")
+		case err != nil:
+			s.log.Error("vmi run", zap.String("account", account), zap.String("run", run), zap.Error(err))
+			problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, "the run failed; run it again with run="+run, "")
+		default:
+			writeJSON(w, http.StatusOK, res)
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.One(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.Method+" "+r.URL.Path, "")
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if adminToken == "" {
+			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
+			return
+		}
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
