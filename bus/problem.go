@@ -23,11 +23,15 @@ const (
 	CodeBadEPC             = "bad_epc"
 	CodeParseError         = "parse_error"
 	// Codes the hub adds to the contract's list.
-	CodeUnauthorized        = "unauthorized"
-	CodeUnsupportedMedia    = "unsupported_media_type"
-	CodeUnknownOrder        = "unknown_order"
-	CodeProcessingFailed    = "processing_failed"
+	CodeUnauthorized     = "unauthorized"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeUnknownOrder     = "unknown_order"
+	CodeProcessingFailed = "processing_failed"
 )
+
+// CodeDeliveryFailed names a dead letter the delivery service made: a webhook
+// refused an event, or stayed unreachable through every retry.
+const CodeDeliveryFailed = "delivery_failed"
 
 // Problem is one reason an input was refused: a stable code, a sentence for
 // a person, and the field, line or segment that caused it.

@@ -14,7 +14,7 @@ import (
 var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
 
 // builtServices are those this build implements.
-var builtServices = []string{"gateway", "router", "orders"}
+var builtServices = []string{"gateway", "router", "orders", "delivery"}
 
 // Config is everything a hub needs, one field per command-line flag.
 type Config struct {

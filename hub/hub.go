@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/router"
@@ -35,6 +36,7 @@ type Hub struct {
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
+	delivery *delivery.Service
 	http     *http.Server
 	httpAddr string
 
@@ -108,6 +110,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 		runs = append(runs, h.orders.Run)
+	}
+	if cfg.runs("delivery") {
+		if h.delivery, err = delivery.New(setupCtx, delivery.Config{}, h.bus, h.registry, log.Named("delivery")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.delivery.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

@@ -43,6 +43,18 @@ type Account struct {
 	Locations []Location     `yaml:"locations" json:"locations"`
 	Overrides map[string]any `yaml:"policy" json:"policy,omitempty"` // keys as in the tier file
 	Webhook   *Webhook       `yaml:"webhook" json:"webhook,omitempty"`
+	// Experiments are the account's showcase experiments; they run only
+	// while its policy says experiments: allowed.
+	Experiments []Experiment `yaml:"experiments" json:"experiments,omitempty"`
+}
+
+// Experiment mirrors a share of an account's events, chosen by event id, to
+// xd.exp.<account>.<name>.<event name>, so that a team can try a new
+// integration on real traffic without touching the account's processing.
+type Experiment struct {
+	Name  string   `yaml:"name" json:"name"`   // [a-z0-9-]{1,32}
+	Types []string `yaml:"types" json:"types"` // event names (order.accepted) or types; "*" for all
+	Share float64  `yaml:"share" json:"share"` // 0 < share <= 1
 }
 
 // Location returns the account's location with this GLN.

@@ -249,6 +249,9 @@ func (f *File) validate(tiers TierSet) error {
 		if err := checkWebhook(a.Webhook); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
+		if err := checkExperiments(a.Experiments); err != nil {
+			return fmt.Errorf("%s: %w", who, err)
+		}
 		if _, err := Effective(tiers, a); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}

@@ -1,0 +1,252 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// Bucket is the KV bucket of digest cursors (digest.<account>): how far each
+// batched account's digests have gone, and when the last was sent.
+const Bucket = "XD_DELIVERY"
+
+// Source is the CloudEvents source of events the delivery service makes.
+const Source = "/crossdock/delivery"
+
+// Config configures the delivery service. The zero value is ready for use.
+type Config struct {
+	// Retry is how hard each webhook POST is tried (see Retry's zero values).
+	Retry Retry
+	// AckWait is how long JetStream waits for an endpoint's outcome before it
+	// redelivers; the service reports progress every second while it retries,
+	// so this only matters when a process dies. Zero means 1m.
+	AckWait time.Duration
+	// Reconcile is how often the registry is compared with the running
+	// endpoints, so that a reloaded accounts file adds, changes or stops
+	// deliveries without a restart. Zero means 1s.
+	Reconcile time.Duration
+	// MaxDigest is the most events in one digest POST; a longer backlog is
+	// sent as several. Zero means 1000.
+	MaxDigest int
+	// Now is the digest clock; nil means time.Now.
+	Now func() time.Time
+	// Experiments, when false, does not run the experiment mirror in this
+	// process (tests of webhooks alone); New sets it true unless
+	// NoExperiments is set.
+	NoExperiments bool
+}
+
+// Service is the delivery service: one worker per webhook (realtime or
+// digest) and the experiment mirror.
+type Service struct {
+	cfg    Config
+	bus    *bus.Bus
+	js     jetstream.JetStream
+	reg    *accounts.Registry
+	kv     jetstream.KeyValue
+	sender *Sender
+	log    *zap.Logger
+
+	mu      sync.Mutex
+	running map[string]*worker        // by durable name
+	locks   map[string]*sync.Mutex    // per account: one digest at a time
+	flush   map[string]chan flushRequest // per batched account: on-demand digest
+}
+
+// worker is one running endpoint.
+type worker struct {
+	spec   spec
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (w *worker) finished() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// spec is what an endpoint's worker is started with; a change of any field
+// restarts it.
+type spec struct {
+	Endpoint
+	Batched     bool
+	DigestEvery time.Duration
+}
+
+// New opens the digest bucket and returns the service.
+func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, log *zap.Logger) (*Service, error) {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = time.Minute
+	}
+	if cfg.Reconcile <= 0 {
+		cfg.Reconcile = time.Second
+	}
+	if cfg.MaxDigest <= 0 {
+		cfg.MaxDigest = 1000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	kv, err := b.Bucket(ctx, Bucket, "delivery: digest cursors of batched accounts", 5)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: NewSender(cfg.Retry), log: log,
+		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan flushRequest{},
+	}, nil
+}
+
+// Sender returns the service's sender, so that operator tools (redrive,
+// replay) sign and retry the same way.
+func (s *Service) Sender() *Sender { return s.sender }
+
+// Run delivers until ctx ends. It follows the registry: an endpoint added,
+// changed (URL, secret, realtime or batched) or removed by a reload or a tier
+// change is started, restarted or stopped within Config.Reconcile.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	if !s.cfg.NoExperiments {
+		wg.Go(func() { errs <- s.mirror(ctx) })
+	}
+	s.reconcile(ctx)
+	t := time.NewTicker(s.cfg.Reconcile)
+	defer t.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-t.C:
+			s.reconcile(ctx)
+		}
+	}
+	s.mu.Lock()
+	ws := make([]*worker, 0, len(s.running))
+	for _, w := range s.running {
+		w.cancel()
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		<-w.done
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// specs are the endpoints the registry asks for now.
+func (s *Service) specs() map[string]spec {
+	out := map[string]spec{}
+	for _, e := range s.reg.Accounts() {
+		if e.Account.Webhook == nil {
+			continue
+		}
+		sp := spec{Endpoint: Endpoint{Account: e.Account.ID, URL: e.Account.Webhook.URL, Secret: e.Account.Webhook.Secret}}
+		if e.Policy.Delivery == "batched" {
+			sp.Batched, sp.DigestEvery = true, time.Duration(e.Policy.DigestEvery)
+		}
+		out[sp.Durable()] = sp
+	}
+	for _, w := range s.reg.Warehouses() {
+		if w.Webhook == nil {
+			continue
+		}
+		sp := spec{Endpoint: Endpoint{Warehouse: w.ID, URL: w.Webhook.URL, Secret: w.Webhook.Secret}}
+		out[sp.Durable()] = sp
+	}
+	return out
+}
+
+// reconcile starts, restarts and stops workers to match the registry.
+func (s *Service) reconcile(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	want := s.specs()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, w := range s.running {
+		if sp, ok := want[name]; ok && sp == w.spec && !w.finished() {
+			continue
+		}
+		w.cancel()
+		<-w.done
+		delete(s.running, name)
+		if sp, ok := want[name]; !ok || !sp.Batched {
+			delete(s.flush, w.spec.Account)
+		}
+		s.log.Info("delivery stopped", zap.String("endpoint", w.spec.Name()))
+	}
+	for name, sp := range want {
+		if _, ok := s.running[name]; ok {
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		w := &worker{spec: sp, cancel: cancel, done: make(chan struct{})}
+		s.running[name] = w
+		if sp.Batched {
+			s.flush[sp.Account] = make(chan flushRequest)
+		}
+		flush := s.flush[sp.Account]
+		go func() {
+			defer close(w.done)
+			var err error
+			if sp.Batched {
+				err = s.digests(wctx, sp, flush)
+			} else {
+				err = s.stream(wctx, sp)
+			}
+			if err != nil && wctx.Err() == nil {
+				// reconcile sees the worker finished and starts it again.
+				s.log.Error("delivery worker stopped; restarting it", zap.String("endpoint", sp.Name()), zap.Error(err))
+			}
+		}()
+		s.log.Info("delivery started", zap.String("endpoint", sp.Name()), zap.Bool("batched", sp.Batched))
+	}
+}
+
+// position is how far an endpoint's events have been delivered, whichever
+// way: the realtime consumer's ack floor or the digest cursor, the later of
+// the two, so that a switch between realtime and batched (a tier change)
+// sends nothing twice.
+func (s *Service) position(ctx context.Context, ep Endpoint) (uint64, error) {
+	var seq uint64
+	if c, err := s.js.Consumer(ctx, bus.StreamOut, ep.Durable()); err == nil {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("consumer %s: %w", ep.Durable(), err)
+		}
+		seq = info.AckFloor.Stream
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, fmt.Errorf("consumer %s: %w", ep.Durable(), err)
+	}
+	if ep.Account != "" {
+		cur, _, err := s.cursor(ctx, ep.Account)
+		if err != nil {
+			return 0, err
+		}
+		if cur != nil {
+			seq = max(seq, cur.Seq)
+		}
+	}
+	return seq, nil
+}
