@@ -77,23 +77,27 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 			return err
 		}
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1))
-	if err != nil {
-		return fmt.Errorf("consumer %s: pull: %w", cfg.Durable, err)
-	}
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	for {
-		m, err := it.Next()
+	// One message at a time, fetched with a short wait rather than through
+	// a long-lived pull: a fetch that returned a message is always handled,
+	// so shutdown never strands a delivered-but-unhandled message until
+	// AckWait, at the cost of one idle pull a second per endpoint.
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) {
+			if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				return err
+			}
+			s.log.Warn("delivery fetch", zap.String("endpoint", ep.Name()), zap.Error(err))
+			if !sleep(ctx, time.Second, nil) {
 				return nil
 			}
-			s.log.Warn("delivery pull", zap.String("endpoint", ep.Name()), zap.Error(err))
 			continue
 		}
-		s.deliver(ctx, ep, m)
+		for m := range batch.Messages() {
+			s.deliver(ctx, ep, m)
+		}
 	}
+	return nil
 }
 
 // skipDigested moves an existing consumer past what digests sent while the
