@@ -311,4 +311,3 @@ func (h *testHub) count(stream, subject string) uint64 {
 	}
 	return n
 }
-

@@ -21,6 +21,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		if sub, ok := subcommands[os.Args[1]]; ok {
+			if err := sub(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "crossdock "+os.Args[1]+":", err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "crossdock:", err)
 		os.Exit(1)

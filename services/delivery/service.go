@@ -56,8 +56,8 @@ type Service struct {
 	log    *zap.Logger
 
 	mu      sync.Mutex
-	running map[string]*worker        // by durable name
-	locks   map[string]*sync.Mutex    // per account: one digest at a time
+	running map[string]*worker           // by durable name
+	locks   map[string]*sync.Mutex       // per account: one digest at a time
 	flush   map[string]chan flushRequest // per batched account: on-demand digest
 }
 

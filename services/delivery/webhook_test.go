@@ -38,7 +38,7 @@ func TestEventsArriveSignedInOrderAndOnceAcrossARestart(t *testing.T) {
 func TestAFailingEndpointIsRetriedOrDeadLettered(t *testing.T) {
 	tests := []struct {
 		name     string
-		statuses []int // answers to the first attempts, then 200
+		statuses []int  // answers to the first attempts, then 200
 		attempts int    // requests the endpoint sees for the first event
 		dead     bool   // the first event ends in the DLQ
 		response string // start of the dead letter's response header
