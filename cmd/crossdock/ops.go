@@ -92,11 +92,12 @@ func dlq(args []string, stdout io.Writer) error {
 		fs.IntVar(&f.Limit, "limit", 100, "the newest N")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	var seqs []uint64
-	for _, a := range fs.Args() {
+	for _, a := range positional {
 		n, err := strconv.ParseUint(a, 10, 64)
 		if err != nil || n == 0 {
 			return fmt.Errorf("%q is not a dead letter's sequence number", a)
@@ -165,6 +166,22 @@ func dlq(args []string, stdout io.Writer) error {
 	}
 }
 
+// parseInterspersed parses flags before, between and after positional
+// arguments (crossdock dlq show 42 --token T) and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
@@ -176,7 +193,7 @@ func oneLine(s string, n int) string {
 const replayUsage = `usage:
   crossdock replay --account A --since T [--until T] [--types order.accepted,...]
 T is RFC 3339 (2026-11-24T00:00:00Z) or a duration back from now (24h).
-Flags --nats-url and --token as for crossdock dlq.`
+Flags --nats-url and --token as for crossdock dlq`
 
 func replayCommand(args []string) error {
 	return replay(args, os.Stdout, time.Now())
