@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Services a process can run (CONTRACT.md section 1).
@@ -28,6 +29,9 @@ type Config struct {
 	AdminToken string   // bearer token of /v1/admin/*; "" disables them
 	Replicas   int      // stream and bucket replicas
 	Fsync      string   // interval | always
+
+	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 8
+	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
 }
 
 // Validate reports the first thing wrong with c, as one line.
@@ -40,6 +44,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NATSURL == "" && c.Data == "" {
 		return fmt.Errorf("--data: the embedded NATS server needs a storage directory")
+	}
+	if c.WebhookAttempts < 0 || c.WebhookMaxAge < 0 {
+		return fmt.Errorf("--webhook-attempts and --webhook-max-age: want positive values (0: the defaults)")
 	}
 	if c.Accounts == "" {
 		return fmt.Errorf("--accounts: name the accounts file")

@@ -112,7 +112,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		runs = append(runs, h.orders.Run)
 	}
 	if cfg.runs("delivery") {
-		if h.delivery, err = delivery.New(setupCtx, delivery.Config{}, h.bus, h.registry, log.Named("delivery")); err != nil {
+		if h.delivery, err = delivery.New(setupCtx, delivery.Config{
+			Retry: delivery.Retry{Attempts: cfg.WebhookAttempts, MaxAge: cfg.WebhookMaxAge},
+		}, h.bus, h.registry, log.Named("delivery")); err != nil {
 			cancel()
 			return nil, err
 		}

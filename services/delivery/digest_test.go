@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,58 @@ func TestFlushRefusesAnAccountWithoutBatchedDelivery(t *testing.T) {
 	svc, _ := e.start(Config{NoExperiments: true})
 	if _, err := svc.Flush(context.Background(), "acme"); !errors.Is(err, ErrNotBatched) {
 		t.Errorf("Flush(acme) = %v, want ErrNotBatched", err)
+	}
+}
+
+func TestATierChangeBetweenRealtimeAndBatchedSendsNothingTwice(t *testing.T) {
+	hook := newReceiver(t, "k")
+	realtime := accountsFile(account("acme", "strategic", hook, ""))
+	batched := accountsFile(account("acme", "stable", hook, ""))
+	e := newEnv(t, realtime)
+	svc, _ := e.start(Config{NoExperiments: true})
+	mine := func(ids []string) []string {
+		return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !strings.HasPrefix(id, "t-") })
+	}
+
+	for _, id := range ids("t", 1, 3) {
+		e.publish("acme", "order.accepted", id)
+	}
+	hook.waitFor(3)
+	// A tier change takes effect within Config.Reconcile: wait for it.
+	e.apply(batched) // demoted: digests from now on
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		_, err := svc.Flush(context.Background(), "acme")
+		return err
+	})
+	for _, id := range ids("t", 4, 5) {
+		e.publish("acme", "order.accepted", id)
+	}
+	if _, err := svc.Flush(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(realtime) // promoted again
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		if _, err := svc.Flush(context.Background(), "acme"); !errors.Is(err, ErrNotBatched) {
+			return fmt.Errorf("still batched: %v", err)
+		}
+		return nil
+	})
+	e.publish("acme", "order.accepted", "t-006")
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		if got := mine(hook.got()); len(got) < 4 {
+			return fmt.Errorf("single deliveries %v", got)
+		}
+		return nil
+	})
+	if got := mine(hook.got()); !slices.Equal(got, []string{"t-001", "t-002", "t-003", "t-006"}) {
+		t.Errorf("single deliveries %v, want t-001..t-003 then t-006", got)
+	}
+	var digested []string
+	for i := range hook.digestCount() {
+		b, _ := hook.batch(i)
+		digested = append(digested, mine(b)...)
+	}
+	if !slices.Equal(digested, []string{"t-004", "t-005"}) {
+		t.Errorf("digested %v, want t-004 and t-005", digested)
 	}
 }

@@ -215,7 +215,10 @@ func (s *Service) reconcile(ctx context.Context) {
 			} else {
 				err = s.stream(wctx, sp)
 			}
-			if err != nil && wctx.Err() == nil {
+			switch {
+			case errors.Is(err, errRestart):
+				s.log.Info("delivery repositioned after digests; restarting it", zap.String("endpoint", sp.Name()))
+			case err != nil && wctx.Err() == nil:
 				// reconcile sees the worker finished and starts it again.
 				s.log.Error("delivery worker stopped; restarting it", zap.String("endpoint", sp.Name()), zap.Error(err))
 			}
