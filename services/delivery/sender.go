@@ -201,6 +201,7 @@ type Response struct {
 	RetryAfter time.Duration // from a 429 or 503's Retry-After
 }
 
+// String is the answer as operators read it in logs and dead letters.
 func (r Response) String() string {
 	if r.Status == 0 {
 		return fmt.Sprintf("no response: %v", r.Err)

@@ -176,26 +176,35 @@ func (s *Service) specs() map[string]spec {
 	return out
 }
 
-// reconcile starts, restarts and stops workers to match the registry.
+// reconcile starts, restarts and stops workers to match the registry. A
+// worker being replaced is waited for (its POST in flight finishes) before
+// its successor starts, outside the lock, so that Flush is never held up by
+// another endpoint.
 func (s *Service) reconcile(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
 	want := s.specs()
+	var stopping []*worker
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for name, w := range s.running {
 		if sp, ok := want[name]; ok && sp == w.spec && !w.finished() {
 			continue
 		}
 		w.cancel()
-		<-w.done
+		stopping = append(stopping, w)
 		delete(s.running, name)
-		if sp, ok := want[name]; !ok || !sp.Batched {
-			delete(s.flush, w.spec.Account)
-		}
-		s.log.Info("delivery stopped", zap.String("endpoint", w.spec.Name()))
+		delete(s.flush, w.spec.Account)
 	}
+	s.mu.Unlock()
+	for _, w := range stopping {
+		<-w.done
+		if _, ok := want[w.spec.Durable()]; !ok {
+			s.log.Info("delivery stopped", zap.String("endpoint", w.spec.Name()))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for name, sp := range want {
 		if _, ok := s.running[name]; ok {
 			continue
@@ -203,10 +212,11 @@ func (s *Service) reconcile(ctx context.Context) {
 		wctx, cancel := context.WithCancel(ctx)
 		w := &worker{spec: sp, cancel: cancel, done: make(chan struct{})}
 		s.running[name] = w
+		var flush chan flushRequest
 		if sp.Batched {
-			s.flush[sp.Account] = make(chan flushRequest)
+			flush = make(chan flushRequest)
+			s.flush[sp.Account] = flush
 		}
-		flush := s.flush[sp.Account]
 		go func() {
 			defer close(w.done)
 			var err error
