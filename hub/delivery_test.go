@@ -114,6 +114,16 @@ func TestDeliveryPushesToWebhooksAndOperatorsCanFlushAndInspect(t *testing.T) {
 	}
 	rc.mu.Unlock()
 
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `crossdock_webhook_deliveries_total{outcome="delivered"}`) {
+		t.Error("/metrics has no crossdock_webhook_deliveries_total for delivered events")
+	}
+
 	tests := []struct {
 		name   string
 		method string

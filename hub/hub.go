@@ -113,7 +113,8 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	if cfg.runs("delivery") {
 		if h.delivery, err = delivery.New(setupCtx, delivery.Config{
-			Retry: delivery.Retry{Attempts: cfg.WebhookAttempts, MaxAge: cfg.WebhookMaxAge},
+			Retry:   delivery.Retry{Attempts: cfg.WebhookAttempts, MaxAge: cfg.WebhookMaxAge},
+			Metrics: metrics,
 		}, h.bus, h.registry, log.Named("delivery")); err != nil {
 			cancel()
 			return nil, err

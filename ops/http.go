@@ -31,7 +31,7 @@ type Flusher interface {
 //	GET  /v1/admin/dlq?account=&warehouse=&code=&limit=   dead letters, newest last
 //	GET  /v1/admin/dlq/{seq}                              one, with its original headers and body
 //	POST /v1/admin/dlq/{seq}/redrive                      send it back to where it failed
-//	POST /v1/admin/replay   {"account","since","until","types"}
+//	POST /v1/admin/replay   {"account" or "warehouse","since","until","types"}
 //	POST /v1/admin/delivery/flush?account=                send a batched account's digest now
 //
 // An empty adminToken disables them (404), as for the accounts endpoints.
@@ -148,7 +148,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request) {
 	res, err := h.ops.Replay(r.Context(), req)
 	if err != nil {
 		if res.Sent > 0 {
-			h.log.Warn("replay stopped", zap.String("account", req.Account), zap.Int("sent", res.Sent), zap.Error(err))
+			h.log.Warn("replay stopped", zap.String("account", req.Account), zap.String("warehouse", req.Warehouse), zap.Int("sent", res.Sent), zap.Error(err))
 			problem.Write(w, http.StatusBadGateway, err.Error(), problem.Of([]bus.Problem{{Code: bus.CodeDeliveryFailed, Message: err.Error()}}))
 			return
 		}
@@ -167,7 +167,12 @@ func ParseReplay(body []byte) (ReplayRequest, error) {
 	if err := dec.Decode(&req); err != nil {
 		return ReplayRequest{}, errors.New(`body: want {"account": "...", "since": "<RFC 3339>", "until": "<RFC 3339>", "types": [...]}: ` + err.Error())
 	}
-	if !validToken(req.Account) {
+	switch {
+	case req.Account != "" && req.Warehouse != "":
+		return ReplayRequest{}, errors.New("account, warehouse: name one of the two")
+	case req.Warehouse != "" && !validToken(req.Warehouse):
+		return ReplayRequest{}, errors.New("warehouse: want a warehouse id")
+	case req.Warehouse == "" && !validToken(req.Account):
 		return ReplayRequest{}, errors.New("account: want an account id")
 	}
 	if req.Since.IsZero() {

@@ -13,6 +13,8 @@ func TestParseReplay(t *testing.T) {
 	}{
 		{name: "an account and a since are enough", body: `{"account":"acme","since":"2026-11-24T00:00:00Z"}`, ok: true},
 		{name: "until and types may be added", body: `{"account":"acme","since":"2026-11-24T00:00:00Z","until":"2026-11-25T00:00:00Z","types":["order.accepted"]}`, ok: true},
+		{name: "a warehouse instead of an account is taken", body: `{"warehouse":"dc-east","since":"2026-11-24T00:00:00Z"}`, ok: true},
+		{name: "an account and a warehouse together are refused", body: `{"account":"acme","warehouse":"dc-east","since":"2026-11-24T00:00:00Z"}`},
 		{name: "a missing since is refused", body: `{"account":"acme"}`},
 		{name: "an until before since is refused", body: `{"account":"acme","since":"2026-11-24T00:00:00Z","until":"2026-11-23T00:00:00Z"}`},
 		{name: "an unknown field is refused", body: `{"account":"acme","since":"2026-11-24T00:00:00Z","from":"x"}`},
@@ -37,7 +39,7 @@ func FuzzParseReplay(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validToken(r.Account) || r.Since.IsZero() || (!r.Until.IsZero() && !r.Until.After(r.Since)) {
+		if !validToken(r.Account+r.Warehouse) || r.Since.IsZero() || (!r.Until.IsZero() && !r.Until.After(r.Since)) {
 			t.Errorf("ParseReplay(%q) accepted %+v", body, r)
 		}
 		_ = r.Since.Format(time.RFC3339)

@@ -312,12 +312,14 @@ func (o *Ops) Endpoint(ctx context.Context, account, warehouse string) (delivery
 	return delivery.Endpoint{Account: account, Warehouse: warehouse, URL: holder.Webhook.URL, Secret: holder.Webhook.Secret}, nil
 }
 
-// ReplayRequest says which of an account's outbound events to send again.
+// ReplayRequest says which of an account's (or a warehouse's) outbound
+// events to send again.
 type ReplayRequest struct {
-	Account string    `json:"account"`
-	Since   time.Time `json:"since"`
-	Until   time.Time `json:"until,omitzero"`  // zero: up to now
-	Types   []string  `json:"types,omitempty"` // event names or types; empty: all
+	Account   string    `json:"account,omitempty"`
+	Warehouse string    `json:"warehouse,omitempty"`
+	Since     time.Time `json:"since"`
+	Until     time.Time `json:"until,omitzero"`  // zero: up to now
+	Types     []string  `json:"types,omitempty"` // event names or types; empty: all
 }
 
 // Replayed says what a replay sent.
@@ -334,13 +336,13 @@ type Replayed struct {
 // that event's time to continue. It does not touch the account's realtime
 // delivery, which goes on beside it.
 func (o *Ops) Replay(ctx context.Context, r ReplayRequest) (Replayed, error) {
-	if r.Account == "" || r.Since.IsZero() {
-		return Replayed{}, errors.New("replay: name the account and since")
+	if (r.Account == "") == (r.Warehouse == "") || r.Since.IsZero() {
+		return Replayed{}, errors.New("replay: name the account (or the warehouse) and since")
 	}
 	if !r.Until.IsZero() && !r.Until.After(r.Since) {
 		return Replayed{}, errors.New("replay: until must be after since")
 	}
-	ep, err := o.Endpoint(ctx, r.Account, "")
+	ep, err := o.Endpoint(ctx, r.Account, r.Warehouse)
 	if err != nil {
 		return Replayed{}, fmt.Errorf("replay: %w", err)
 	}

@@ -191,7 +191,7 @@ func oneLine(s string, n int) string {
 }
 
 const replayUsage = `usage:
-  crossdock replay --account A --since T [--until T] [--types order.accepted,...]
+  crossdock replay --account A | --warehouse W --since T [--until T] [--types order.accepted,...]
 T is RFC 3339 (2026-11-24T00:00:00Z) or a duration back from now (24h).
 Flags --nats-url and --token as for crossdock dlq`
 
@@ -204,13 +204,14 @@ func replay(args []string, stdout io.Writer, now time.Time) error {
 	var req ops.ReplayRequest
 	var since, until, types string
 	fs.StringVar(&req.Account, "account", "", "the account whose events to send again")
+	fs.StringVar(&req.Warehouse, "warehouse", "", "or the warehouse whose events to send again")
 	fs.StringVar(&since, "since", "", "from this time (RFC 3339, or a duration back from now such as 24h)")
 	fs.StringVar(&until, "until", "", "up to this time (default: now)")
 	fs.StringVar(&types, "types", "", "comma list of event names or types (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if req.Account == "" || since == "" || fs.NArg() > 0 {
+	if (req.Account == "") == (req.Warehouse == "") || since == "" || fs.NArg() > 0 {
 		return errors.New(replayUsage)
 	}
 	var err error

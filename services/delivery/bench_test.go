@@ -70,3 +70,45 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkSlowNeighbour measures one account's delivery latency while
+// another account's endpoint takes 10 s to answer every request: the issue's
+// "an endpoint that sleeps 10 s must not delay another account". The p99
+// staying in milliseconds is the measurement.
+// Run: go test -run XXX -bench SlowNeighbour -benchtime 300x ./services/delivery
+func BenchmarkSlowNeighbour(b *testing.B) {
+	release := make(chan struct{})
+	slow := newReceiver(b, "slow")
+	slow.answer = func(int, http.ResponseWriter, *http.Request) bool {
+		select {
+		case <-time.After(10 * time.Second):
+		case <-release:
+		}
+		return false
+	}
+	arrived := make(chan time.Time, 1)
+	fast := newReceiver(b, "fast")
+	fast.answer = func(int, http.ResponseWriter, *http.Request) bool {
+		arrived <- time.Now()
+		return false
+	}
+	e := newEnv(b, accountsFile(account("slowco", "integrated", slow, ""), account("fastco", "integrated", fast, "")))
+	e.start(Config{NoExperiments: true, Retry: Retry{Timeout: time.Minute}})
+	b.Cleanup(func() { close(release) })
+	for i := range 20 {
+		e.publish("slowco", "order.accepted", fmt.Sprintf("s-%d", i))
+	}
+	waitForAttempt(b, slow)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		sent := time.Now()
+		e.publish("fastco", "order.accepted", fmt.Sprintf("f-%d", i))
+		lat = append(lat, (<-arrived).Sub(sent))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(len(slow.got())), "slow-delivered")
+}

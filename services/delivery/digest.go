@@ -214,6 +214,7 @@ func (s *Service) digest(ctx context.Context, ep Endpoint) (DigestResult, error)
 			}
 			res.Events += len(events)
 			res.Posts++
+			s.m.digested.Add(float64(len(events)))
 			s.log.Info("digest sent", zap.String("endpoint", ep.Name()), zap.Int("events", len(events)), zap.String("digest_id", id))
 		}
 		b, _ := json.Marshal(Cursor{Seq: last, SentAt: now})

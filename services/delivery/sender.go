@@ -234,6 +234,9 @@ type Sender struct {
 	// Now is the clock used for signatures; nil means time.Now.
 	Now func() time.Time
 
+	// observe, when set, is told the answer to every attempt (metrics).
+	observe func(Response)
+
 	// wait sleeps between attempts; tests record the delays instead.
 	wait func(ctx context.Context, d time.Duration, tick func()) bool
 }
@@ -272,6 +275,9 @@ func (s *Sender) Deliver(ctx context.Context, ep Endpoint, p Payload, progress f
 		}
 		out.Attempts++
 		out.Last = s.post(context.WithoutCancel(ctx), ep, p)
+		if s.observe != nil {
+			s.observe(out.Last)
+		}
 		if out.Last.ok() {
 			out.Delivered = true
 			return out

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -38,6 +39,8 @@ type Config struct {
 	MaxDigest int
 	// Now is the digest clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, receives the service's Prometheus collectors.
+	Metrics prometheus.Registerer
 	// Experiments, when false, does not run the experiment mirror in this
 	// process (tests of webhooks alone); New sets it true unless
 	// NoExperiments is set.
@@ -54,6 +57,7 @@ type Service struct {
 	kv     jetstream.KeyValue
 	sender *Sender
 	log    *zap.Logger
+	m      *metrics
 
 	mu      sync.Mutex
 	running map[string]*worker           // by durable name
@@ -103,8 +107,11 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(cfg.Metrics)
+	sender := NewSender(cfg.Retry)
+	sender.observe = func(r Response) { m.attempts.WithLabelValues(r.class()).Inc() }
 	return &Service{
-		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: NewSender(cfg.Retry), log: log,
+		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: sender, log: log, m: m,
 		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan flushRequest{},
 	}, nil
 }

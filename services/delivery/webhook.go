@@ -138,9 +138,11 @@ func (s *Service) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg) {
 	}
 	start := time.Now()
 	out := s.sender.Deliver(ctx, ep, BinaryPayload(ev), func() { _ = m.InProgress() })
+	s.m.duration.Observe(time.Since(start).Seconds())
 	switch {
 	case out.Delivered:
 		// Acked synchronously: a lost ack would deliver the event again.
+		s.m.deliveries.WithLabelValues("delivered").Inc()
 		if err := m.DoubleAck(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("ack delivered event", zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Error(err))
 		}
@@ -148,6 +150,7 @@ func (s *Service) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg) {
 			ce.Write(zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Int("attempts", out.Attempts), zap.Duration("took", time.Since(start)))
 		}
 	case out.Interrupted:
+		s.m.deliveries.WithLabelValues("interrupted").Inc()
 		_ = m.Nak()
 	default:
 		msg := fmt.Sprintf("%s after %d attempt(s)", out.Last, out.Attempts)
@@ -156,6 +159,7 @@ func (s *Service) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg) {
 		}
 		s.log.Warn("event not delivered, dead-lettered", zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()),
 			zap.Int("attempts", out.Attempts), zap.Int("status", out.Last.Status))
+		s.m.deliveries.WithLabelValues("dead_lettered").Inc()
 		s.deadLetter(ctx, ep, m, bus.CodeDeliveryFailed, msg, out)
 	}
 }

@@ -190,7 +190,7 @@ func TestASlowEndpointHoldsBackOnlyItsOwnAccount(t *testing.T) {
 }
 
 // waitForAttempt waits until the endpoint has been called once.
-func waitForAttempt(t *testing.T, rc *receiver) {
+func waitForAttempt(t testing.TB, rc *receiver) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for rc.tries() == 0 {
