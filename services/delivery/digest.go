@@ -135,20 +135,26 @@ type DigestResult struct {
 // new). The account's next digest is then due a full period later.
 func (s *Service) Flush(ctx context.Context, account string) (DigestResult, error) {
 	s.mu.Lock()
+	w := s.running[Endpoint{Account: account}.Durable()]
 	ch := s.flush[account]
 	s.mu.Unlock()
-	if ch == nil {
+	if w == nil || ch == nil || !w.spec.Batched {
 		return DigestResult{}, fmt.Errorf("flush %s: %w", account, ErrNotBatched)
 	}
+	stopped := fmt.Errorf("flush %s: its digest worker is restarting; try again", account)
 	req := make(flushRequest, 1)
 	select {
 	case ch <- req:
+	case <-w.done:
+		return DigestResult{}, stopped
 	case <-ctx.Done():
 		return DigestResult{}, ctx.Err()
 	}
 	select {
 	case r := <-req:
 		return r.res, r.err
+	case <-w.done:
+		return DigestResult{}, stopped
 	case <-ctx.Done():
 		return DigestResult{}, ctx.Err()
 	}

@@ -144,6 +144,14 @@ var fastRetry = Retry{Attempts: 4, Base: time.Millisecond, Max: 5 * time.Millise
 // start runs a delivery service (a "process") until the returned stop.
 func (e *env) start(cfg Config) (*Service, func()) {
 	e.t.Helper()
+	svc, cancel, wait := e.startSplit(cfg)
+	return svc, func() { cancel(); wait() }
+}
+
+// startSplit runs a delivery service; cancel begins its shutdown (as
+// SIGTERM does) and wait returns once it has stopped.
+func (e *env) startSplit(cfg Config) (*Service, context.CancelFunc, func()) {
+	e.t.Helper()
 	if cfg.Retry == (Retry{}) {
 		cfg.Retry = fastRetry
 	}
@@ -158,16 +166,15 @@ func (e *env) start(cfg Config) (*Service, func()) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	var once sync.Once
-	stop := func() {
+	wait := func() {
 		once.Do(func() {
-			cancel()
 			if err := <-done; err != nil {
 				e.t.Errorf("delivery stopped with: %v", err)
 			}
 		})
 	}
-	e.t.Cleanup(stop)
-	return svc, stop
+	e.t.Cleanup(func() { cancel(); wait() })
+	return svc, cancel, wait
 }
 
 // publish stores an outbound event for account, as a service would.

@@ -35,6 +35,35 @@ func TestEventsArriveSignedInOrderAndOnceAcrossARestart(t *testing.T) {
 	}
 }
 
+func TestAShutdownDuringAPOSTFinishesItAndSendsNothingTwice(t *testing.T) {
+	inflight, proceed := make(chan struct{}), make(chan struct{})
+	hook := newReceiver(t, "k")
+	hook.answer = func(n int, _ http.ResponseWriter, _ *http.Request) bool {
+		if n == 4 {
+			close(inflight)
+			<-proceed // the process is told to stop while this POST is open
+		}
+		return false
+	}
+	e := newEnv(t, accountsFile(account("acme", "strategic", hook, "")))
+	_, cancel, wait := e.startSplit(Config{NoExperiments: true})
+	want := ids("x", 1, 8)
+	for _, id := range want {
+		e.publish("acme", "order.accepted", id)
+	}
+	<-inflight
+	cancel()
+	close(proceed)
+	wait()
+	if got := hook.got(); !slices.Equal(got, want[:4]) {
+		t.Errorf("before the restart %v arrived, want %v (the POST in flight finished)", got, want[:4])
+	}
+	e.start(Config{NoExperiments: true})
+	if got := hook.waitFor(8); !slices.Equal(got, want) {
+		t.Errorf("arrived %v, want each once and in order %v", got, want)
+	}
+}
+
 func TestAFailingEndpointIsRetriedOrDeadLettered(t *testing.T) {
 	tests := []struct {
 		name     string
