@@ -25,7 +25,7 @@ func main() {
 	if len(os.Args) > 1 {
 		if sub, ok := subcommands[os.Args[1]]; ok {
 			if err := sub(os.Args[2:]); err != nil {
-				fmt.Fprintln(os.Stderr, "crossdock "+os.Args[1]+":", err)
+				fmt.Fprintln(os.Stderr, "crossdock:", err)
 				os.Exit(1)
 			}
 			return
