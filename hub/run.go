@@ -15,7 +15,6 @@ import (
 
 	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/services/accounts"
-	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/gateway"
 )
 
@@ -52,14 +51,11 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 
 // opsHandler serves the operators' DLQ, replay and flush endpoints.
 func (h *Hub) opsHandler() http.Handler {
-	var (
-		sender *delivery.Sender
-		flush  ops.Flusher
-	)
+	var flush ops.Flusher
 	if h.delivery != nil {
-		sender, flush = h.delivery.Sender(), h.delivery
+		flush = h.delivery
 	}
-	return ops.Handler(ops.New(h.bus.JetStream(), sender), flush, h.cfg.AdminToken, h.log.Named("ops"))
+	return ops.Handler(ops.New(h.bus.JetStream(), nil), flush, h.cfg.AdminToken, h.log.Named("ops"))
 }
 
 // listen opens the HTTP listener (so that Start fails on a taken port).

@@ -37,11 +37,16 @@ type Ops struct {
 	sender *delivery.Sender
 }
 
+// Interactive is the retry policy of redrives and replays when New is given
+// no sender: an operator waits for the answer, so a few quick tries, not
+// the delivery service's hours.
+var Interactive = delivery.Retry{Attempts: 3, Base: 500 * time.Millisecond, Max: 5 * time.Second, Timeout: 30 * time.Second}
+
 // New returns operator actions on js. sender POSTs redriven and replayed
-// events to webhooks; nil means a sender with the default retry policy.
+// events to webhooks; nil means one with the Interactive retry policy.
 func New(js jetstream.JetStream, sender *delivery.Sender) *Ops {
 	if sender == nil {
-		sender = delivery.NewSender(delivery.Retry{})
+		sender = delivery.NewSender(Interactive)
 	}
 	return &Ops{js: js, sender: sender}
 }

@@ -116,10 +116,6 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	}, nil
 }
 
-// Sender returns the service's sender, so that operator tools (redrive,
-// replay) sign and retry the same way.
-func (s *Service) Sender() *Sender { return s.sender }
-
 // Run delivers until ctx ends. It follows the registry: an endpoint added,
 // changed (URL, secret, realtime or batched) or removed by a reload or a tier
 // change is started, restarted or stopped within Config.Reconcile.
