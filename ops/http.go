@@ -201,6 +201,10 @@ func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 		problem.One(w, http.StatusConflict, "not_batched", "account "+account+" has no batched webhook delivery (delivery: batched and a webhook)", "account")
 		return
 	}
+	if errors.Is(err, delivery.ErrDigestBusy) {
+		problem.One(w, http.StatusConflict, "digest_busy", err.Error(), "account")
+		return
+	}
 	if err != nil {
 		h.log.Warn("flush failed", zap.String("account", account), zap.Error(err))
 		problem.Write(w, http.StatusBadGateway, err.Error(), problem.Of([]bus.Problem{{Code: bus.CodeDeliveryFailed, Message: err.Error()}}))

@@ -38,6 +38,10 @@ var ErrNotBatched = errors.New("account has no batched webhook delivery here")
 type Cursor struct {
 	Seq    uint64    `json:"seq"`
 	SentAt time.Time `json:"sent_at"`
+	// Owner is the process sending a digest now, and Until when its claim
+	// lapses (see claim).
+	Owner string    `json:"owner,omitempty"`
+	Until time.Time `json:"until,omitzero"`
 }
 
 func cursorKey(account string) string { return "digest." + account }
@@ -117,6 +121,11 @@ func (s *Service) digests(ctx context.Context, sp spec, flush chan flushRequest)
 			req <- flushResult{res, err}
 		}
 		notBefore = time.Time{}
+		if errors.Is(err, ErrDigestBusy) {
+			// Another process is sending it; look again shortly.
+			notBefore = s.cfg.Now().Add(min(sp.DigestEvery, 30*time.Second))
+			continue
+		}
 		if err != nil {
 			s.log.Warn("digest not sent; its events stay for the next", zap.String("endpoint", sp.Name()), zap.Error(err))
 			notBefore = s.cfg.Now().Add(min(sp.DigestEvery, 5*time.Minute))
@@ -185,50 +194,133 @@ func (s *Service) digest(ctx context.Context, ep Endpoint) (DigestResult, error)
 			return res, err
 		}
 		if cur == nil {
-			if cur, err = s.startCursor(ctx, ep); err != nil {
+			if _, err = s.startCursor(ctx, ep); err != nil {
 				return res, err
 			}
-			if _, rev, err = s.cursor(ctx, ep.Account); err != nil {
+			if cur, rev, err = s.cursor(ctx, ep.Account); err != nil {
 				return res, err
 			}
 		}
-		var events []*event.Event
-		last := cur.Seq
-		err = Scan(ctx, s.js, bus.StreamOut, []string{ep.Subject()}, From{Seq: cur.Seq + 1}, func(m jetstream.Msg, seq uint64) bool {
-			last = seq
-			ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
-			if err != nil {
-				s.log.Warn("digest skips a message that is not a CloudEvent", zap.String("endpoint", ep.Name()), zap.Uint64("seq", seq), zap.Error(err))
-				return len(events) < s.cfg.MaxDigest
-			}
-			events = append(events, ev)
-			return len(events) < s.cfg.MaxDigest
-		})
+		c, err := s.claim(ctx, ep.Account, cur, rev)
 		if err != nil {
-			return res, fmt.Errorf("digest of %s: read: %w", ep.Account, err)
+			return res, err
 		}
-		now := s.cfg.Now().UTC()
-		if len(events) > 0 {
-			id := bus.DeriveID(ep.Account, "digest/"+strconv.FormatUint(cur.Seq+1, 10)+"-"+strconv.FormatUint(last, 10))
-			p, err := BatchPayload(events, id)
-			if err != nil {
-				return res, err
-			}
-			out := s.sender.Deliver(ctx, ep, p, nil)
-			if !out.Delivered {
-				return res, fmt.Errorf("digest of %s (%d events): %s after %d attempt(s)", ep.Account, len(events), out.Last, out.Attempts)
-			}
-			res.Events += len(events)
+		n, more, err := s.digestOnce(ctx, ep, c)
+		res.Events += n
+		if n > 0 {
 			res.Posts++
-			s.m.digested.Add(float64(len(events)))
-			s.log.Info("digest sent", zap.String("endpoint", ep.Name()), zap.Int("events", len(events)), zap.String("digest_id", id))
 		}
-		b, _ := json.Marshal(Cursor{Seq: last, SentAt: now})
-		if _, err := s.kv.Update(ctx, cursorKey(ep.Account), b, rev); err != nil {
-			return res, fmt.Errorf("digest of %s: move cursor to %d: %w", ep.Account, last, err)
-		}
-		if len(events) < s.cfg.MaxDigest {
-			return res, nil
+		if err != nil || !more {
+			return res, err
 		}
 	}
+}
+
+// ErrDigestBusy is returned when another process is sending the account's
+// digest right now.
+var ErrDigestBusy = errors.New("another process is sending this digest")
+
+// claimLease is how long a process may hold a digest before another takes
+// over; the holder renews it while it keeps retrying.
+const claimLease = 5 * time.Minute
+
+// claimed is a cursor this process holds, with the revision to write it at.
+type claimed struct {
+	Cursor
+	rev uint64
+}
+
+// claim marks the cursor as taken by this process, with a revision check, so
+// that two processes running delivery never send the same digest: the one
+// whose write lands sends it, the other gets ErrDigestBusy. A claim whose
+// lease ran out (its process died) is taken over.
+func (s *Service) claim(ctx context.Context, account string, cur *Cursor, rev uint64) (*claimed, error) {
+	now := s.cfg.Now().UTC()
+	if cur.Owner != "" && cur.Owner != s.id && now.Before(cur.Until) {
+		return nil, fmt.Errorf("digest of %s: %w (%s)", account, ErrDigestBusy, cur.Owner)
+	}
+	c := &claimed{Cursor: *cur, rev: rev}
+	c.Owner, c.Until = s.id, now.Add(claimLease)
+	if err := s.writeCursor(ctx, account, c); err != nil {
+		if isConflict(err) {
+			return nil, fmt.Errorf("digest of %s: %w", account, ErrDigestBusy)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// writeCursor stores c at its revision and advances it.
+func (s *Service) writeCursor(ctx context.Context, account string, c *claimed) error {
+	b, _ := json.Marshal(c.Cursor)
+	rev, err := s.kv.Update(ctx, cursorKey(account), b, c.rev)
+	if err != nil {
+		return fmt.Errorf("digest cursor of %s: %w", account, err)
+	}
+	c.rev = rev
+	return nil
+}
+
+func isConflict(err error) bool {
+	var api *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// digestOnce sends the events after a claimed cursor, at most MaxDigest, in
+// one POST, then moves the cursor past them and releases the claim. It
+// reports how many it sent and whether more are waiting.
+func (s *Service) digestOnce(ctx context.Context, ep Endpoint, c *claimed) (int, bool, error) {
+	release := func() {
+		c.Owner, c.Until = "", time.Time{}
+		if err := s.writeCursor(context.WithoutCancel(ctx), ep.Account, c); err != nil {
+			s.log.Warn("digest claim not released; it lapses by itself", zap.String("endpoint", ep.Name()), zap.Error(err))
+		}
+	}
+	var events []*event.Event
+	last := c.Seq
+	err := Scan(ctx, s.js, bus.StreamOut, []string{ep.Subject()}, From{Seq: c.Seq + 1}, func(m jetstream.Msg, seq uint64) bool {
+		last = seq
+		ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		if err != nil {
+			s.log.Warn("digest skips a message that is not a CloudEvent", zap.String("endpoint", ep.Name()), zap.Uint64("seq", seq), zap.Error(err))
+			return len(events) < s.cfg.MaxDigest
+		}
+		events = append(events, ev)
+		return len(events) < s.cfg.MaxDigest
+	})
+	if err != nil {
+		release()
+		return 0, false, fmt.Errorf("digest of %s: read: %w", ep.Account, err)
+	}
+	if len(events) > 0 {
+		id := bus.DeriveID(ep.Account, "digest/"+strconv.FormatUint(c.Seq+1, 10)+"-"+strconv.FormatUint(last, 10))
+		p, err := BatchPayload(events, id)
+		if err != nil {
+			release()
+			return 0, false, err
+		}
+		renew := func() {
+			if time.Until(c.Until) > claimLease/2 {
+				return
+			}
+			c.Until = s.cfg.Now().UTC().Add(claimLease)
+			if err := s.writeCursor(context.WithoutCancel(ctx), ep.Account, c); err != nil {
+				s.log.Warn("digest claim not renewed", zap.String("endpoint", ep.Name()), zap.Error(err))
+			}
+		}
+		out := s.sender.Deliver(ctx, ep, p, renew)
+		if !out.Delivered {
+			release()
+			return 0, false, fmt.Errorf("digest of %s (%d events): %s after %d attempt(s)", ep.Account, len(events), out.Last, out.Attempts)
+		}
+		s.m.digested.Add(float64(len(events)))
+		s.log.Info("digest sent", zap.String("endpoint", ep.Name()), zap.Int("events", len(events)), zap.String("digest_id", id))
+	}
+	done := &claimed{Cursor: Cursor{Seq: last, SentAt: s.cfg.Now().UTC()}, rev: c.rev}
+	if err := s.writeCursor(context.WithoutCancel(ctx), ep.Account, done); err != nil {
+		return len(events), false, fmt.Errorf("digest of %s: sent, but the cursor was not moved to %d (the next digest repeats it with the same %s): %w",
+			ep.Account, last, HeaderDigestID, err)
+	}
+	return len(events), len(events) == s.cfg.MaxDigest, nil
 }

@@ -161,3 +161,29 @@ func TestATierChangeBetweenRealtimeAndBatchedSendsNothingTwice(t *testing.T) {
 		t.Errorf("digested %v, want t-004 and t-005", digested)
 	}
 }
+
+func TestTwoDeliveryProcessesSendEachDigestOnce(t *testing.T) {
+	hook := newReceiver(t, "k")
+	e := newEnv(t, accountsFile(account("umbrella", "stable", hook, "    policy: {digest_every: 20ms}\n")))
+	e.start(Config{NoExperiments: true})
+	e.start(Config{NoExperiments: true}) // a second process, same consumers and cursors
+	want := ids("d", 1, 40)
+	for _, id := range want {
+		e.publish("umbrella", "order.accepted", id)
+	}
+	var got []string
+	bustest.CheckFor(t, 15*time.Second, func() error {
+		got = nil
+		for i := range hook.digestCount() {
+			b, _ := hook.batch(i)
+			got = append(got, b...)
+		}
+		if len(got) < len(want) {
+			return fmt.Errorf("%d events in digests, want %d", len(got), len(want))
+		}
+		return nil
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("digests held %v,\nwant each event once and in order %v", got, want)
+	}
+}

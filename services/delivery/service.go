@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -58,6 +59,7 @@ type Service struct {
 	sender *Sender
 	log    *zap.Logger
 	m      *metrics
+	id     string // this process, as the owner of digest claims
 
 	mu      sync.Mutex
 	running map[string]*worker           // by durable name
@@ -111,7 +113,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	sender := NewSender(cfg.Retry)
 	sender.observe = func(r Response) { m.attempts.WithLabelValues(r.class()).Inc() }
 	return &Service{
-		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: sender, log: log, m: m,
+		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: sender, log: log, m: m, id: uuid.NewString(),
 		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan flushRequest{},
 	}, nil
 }

@@ -242,3 +242,17 @@ func TestAReloadAddsAndRemovesDeliveriesWithoutARestart(t *testing.T) {
 		t.Errorf("arrived %v, want the retained event and the new one", got)
 	}
 }
+
+func TestTwoDeliveryProcessesKeepOrderAndSendOnce(t *testing.T) {
+	hook := newReceiver(t, "k")
+	e := newEnv(t, accountsFile(account("acme", "strategic", hook, "")))
+	e.start(Config{NoExperiments: true})
+	e.start(Config{NoExperiments: true}) // shares the endpoint's consumer
+	want := ids("p", 1, 40)
+	for _, id := range want {
+		e.publish("acme", "order.accepted", id)
+	}
+	if got := hook.waitFor(40); !slices.Equal(got, want) {
+		t.Errorf("arrived %v,\nwant each once and in order %v", got, want)
+	}
+}
