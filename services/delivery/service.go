@@ -162,23 +162,50 @@ loop:
 func (s *Service) specs() map[string]spec {
 	out := map[string]spec{}
 	for _, e := range s.reg.Accounts() {
-		if e.Account.Webhook == nil {
-			continue
+		if sp, ok := accountSpec(e); ok {
+			out[sp.Durable()] = sp
 		}
-		sp := spec{Endpoint: Endpoint{Account: e.Account.ID, URL: e.Account.Webhook.URL, Secret: e.Account.Webhook.Secret}}
-		if e.Policy.Delivery == "batched" {
-			sp.Batched, sp.DigestEvery = true, time.Duration(e.Policy.DigestEvery)
-		}
-		out[sp.Durable()] = sp
 	}
 	for _, w := range s.reg.Warehouses() {
-		if w.Webhook == nil {
-			continue
+		if sp, ok := warehouseSpec(w); ok {
+			out[sp.Durable()] = sp
 		}
-		sp := spec{Endpoint: Endpoint{Warehouse: w.ID, URL: w.Webhook.URL, Secret: w.Webhook.Secret}}
-		out[sp.Durable()] = sp
 	}
 	return out
+}
+
+func accountSpec(e *accounts.Entry) (spec, bool) {
+	if e == nil || e.Account.Webhook == nil {
+		return spec{}, false
+	}
+	sp := spec{Endpoint: Endpoint{Account: e.Account.ID, URL: e.Account.Webhook.URL, Secret: e.Account.Webhook.Secret}}
+	if e.Policy.Delivery == "batched" {
+		sp.Batched, sp.DigestEvery = true, time.Duration(e.Policy.DigestEvery)
+	}
+	return sp, true
+}
+
+func warehouseSpec(w *accounts.Warehouse) (spec, bool) {
+	if w == nil || w.Webhook == nil {
+		return spec{}, false
+	}
+	return spec{Endpoint: Endpoint{Warehouse: w.ID, URL: w.Webhook.URL, Secret: w.Webhook.Secret}}, true
+}
+
+// current reports whether sp is still what the registry asks for: a worker
+// checks before each delivery, so that an event stored after a reload or a
+// tier change goes to the new URL, with the new secret, or into a digest.
+func (s *Service) current(sp spec) bool {
+	var now spec
+	var ok bool
+	if sp.Warehouse != "" {
+		w, _ := s.reg.Warehouse(sp.Warehouse)
+		now, ok = warehouseSpec(w)
+	} else {
+		e, _ := s.reg.Account(sp.Account)
+		now, ok = accountSpec(e)
+	}
+	return ok && now == sp
 }
 
 // reconcile starts, restarts and stops workers to match the registry. A
@@ -233,6 +260,7 @@ func (s *Service) reconcile(ctx context.Context) {
 			switch {
 			case errors.Is(err, errRestart):
 				s.log.Info("delivery repositioned after digests; restarting it", zap.String("endpoint", sp.Name()))
+			case errors.Is(err, errChanged):
 			case err != nil && wctx.Err() == nil:
 				// reconcile sees the worker finished and starts it again.
 				s.log.Error("delivery worker stopped; restarting it", zap.String("endpoint", sp.Name()), zap.Error(err))

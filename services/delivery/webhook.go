@@ -94,6 +94,10 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 			continue
 		}
 		for m := range batch.Messages() {
+			if !s.current(sp) {
+				_ = m.Nak() // for the worker with the new settings
+				return errChanged
+			}
 			s.deliver(ctx, ep, m)
 		}
 	}
@@ -125,6 +129,10 @@ func (s *Service) skipDigested(ctx context.Context, ep Endpoint, cons jetstream.
 
 // errRestart makes reconcile start a worker again (after repositioning).
 var errRestart = errors.New("consumer repositioned")
+
+// errChanged stops a worker whose endpoint changed or went; reconcile starts
+// the new one.
+var errChanged = errors.New("endpoint changed")
 
 // deliver POSTs one message and settles it: ack when delivered, dead letter
 // then term when refused or out of retries, nak when interrupted by

@@ -241,6 +241,16 @@ func TestAReloadAddsAndRemovesDeliveriesWithoutARestart(t *testing.T) {
 	if got := hook.waitFor(2); !slices.Equal(got, []string{"before", "after"}) {
 		t.Errorf("arrived %v, want the retained event and the new one", got)
 	}
+
+	moved := newReceiver(t, "k")
+	e.apply(accountsFile(account("acme", "strategic", moved, ""))) // the customer moved its endpoint
+	e.publish("acme", "order.accepted", "moved")
+	if got := moved.waitFor(1); !slices.Equal(got, []string{"moved"}) {
+		t.Errorf("the new endpoint got %v, want only the event after the move", got)
+	}
+	if got := hook.got(); len(got) != 2 {
+		t.Errorf("the old endpoint got %v after the move", got)
+	}
 }
 
 func TestTwoDeliveryProcessesKeepOrderAndSendOnce(t *testing.T) {
