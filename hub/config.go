@@ -30,7 +30,7 @@ type Config struct {
 	Replicas   int      // stream and bucket replicas
 	Fsync      string   // interval | always
 
-	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 8
+	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
 }
 

@@ -82,7 +82,7 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /v1/admin/* (empty: admin endpoints off)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")
-	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 8, "POSTs per event before a webhook delivery is dead-lettered")
+	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 10, "POSTs per event before a webhook delivery is dead-lettered")
 	fs.DurationVar(&cfg.WebhookMaxAge, "webhook-max-age", 24*time.Hour, "how long after its first attempt a webhook delivery is retried")
 	fs.StringVar(&logFormat, "log-format", "console", "log format: console or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -80,7 +80,7 @@ func (e Endpoint) redactedURL() string {
 
 // Retry says how hard a delivery is tried before it is dead-lettered.
 type Retry struct {
-	// Attempts is the most POSTs per event; zero means 8.
+	// Attempts is the most POSTs per event; zero means 10, about 4 to 9 minutes of backoff with the default delays.
 	Attempts int
 	// MaxAge is how long after its first attempt an event is still retried;
 	// zero means 24h.
@@ -96,7 +96,7 @@ type Retry struct {
 
 func (r *Retry) defaults() {
 	if r.Attempts <= 0 {
-		r.Attempts = 8
+		r.Attempts = 10
 	}
 	if r.MaxAge <= 0 {
 		r.MaxAge = 24 * time.Hour
