@@ -67,6 +67,7 @@ func parseFile(b []byte, tiers TierSet) (*File, error) {
 	// An empty file is refused rather than read as "no accounts": a reload
 	// of a truncated file would otherwise delete every account.
 	if len(doc.Content) == 0 {
+		//lint:ignore ST1005 the colons are the YAML keys the file needs
 		return nil, errors.New("empty; want warehouses: and accounts:")
 	}
 	root := doc.Content[0]
