@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/delivery"
 )
@@ -148,5 +149,37 @@ func TestDeliveryPushesToWebhooksAndOperatorsCanFlushAndInspect(t *testing.T) {
 				t.Errorf("%s %s = %d %v, want %d", tc.method, tc.path, status, body, tc.status)
 			}
 		})
+	}
+}
+
+func TestAnEmergingAccountsExperimentMirrorsItsEvents(t *testing.T) {
+	dir := t.TempDir()
+	path := writeAccounts(t, dir, nil)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := "    experiments: [{name: showcase, types: [order.placed, order.accepted], share: 1}]\n"
+	y := strings.Replace(string(b), "  - id: initech\n", "  - id: initech\n"+exp, 1)
+	y = strings.Replace(y, "  - id: globex\n", "  - id: globex\n"+exp, 1) // integrated: experiments: none
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHub(t, dir)
+	mirrored := h.watch("xd.exp.>")
+
+	h.sendOrder("globex", "exp-g", order{PO: "EG-1", ShipTo: globexDC, Units: []float64{1}})
+	h.sendOrder("initech", "exp-i", order{PO: "EI-1", ShipTo: initechDC, Units: []float64{1}})
+	got := map[string]string{}
+	for range 2 {
+		ev := next(t, mirrored)
+		got[ev.Type()] = bus.Account(ev)
+	}
+	want := map[string]string{"crossdock.order.placed.v1": "initech", "crossdock.order.accepted.v1": "initech"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("mirrored %v, want initech's order.placed and order.accepted", got)
+	}
+	if n := h.count(bus.StreamOut, "xd.exp.globex.>"); n != 0 {
+		t.Errorf("%d events of globex mirrored, want none (its tier has experiments: none)", n)
 	}
 }
