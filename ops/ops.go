@@ -218,7 +218,7 @@ func (o *Ops) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 	if err != nil {
 		return Redriven{}, fmt.Errorf("redrive %d: %w", seq, err)
 	}
-	if strings.HasPrefix(m.Header.Get(bus.HeaderDLQConsumer), "delivery-") {
+	if m.Header.Get(delivery.HeaderDLQEndpoint) != "" { // a webhook refused it
 		return o.redeliver(ctx, s, m, h, orig)
 	}
 	id := m.Header.Get("Nats-Msg-Id")

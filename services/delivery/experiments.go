@@ -77,8 +77,8 @@ func (s *Service) mirror(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for _, c := range []struct{ stream, durable, filter string }{
-		{bus.StreamRouted, "delivery-experiments-in", "xd.routed.>"},
-		{bus.StreamOut, "delivery-experiments-out", "xd.out.>"},
+		{bus.StreamRouted, "delivery-mirror-in", "xd.routed.>"},
+		{bus.StreamOut, "delivery-mirror-out", "xd.out.>"},
 	} {
 		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Subjects: []string{c.filter}, Source: Source, Workers: 2}
 		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.mirrorOne) })

@@ -81,7 +81,7 @@ func TestExperimentsMirrorOnlyWhereThePolicyAllowsThem(t *testing.T) {
 	}
 	// Wait until the mirror has handled everything, then count.
 	bustest.CheckFor(t, 5*time.Second, func() error {
-		c, err := e.bus.JetStream().Consumer(context.Background(), bus.StreamOut, "delivery-experiments-out")
+		c, err := e.bus.JetStream().Consumer(context.Background(), bus.StreamOut, "delivery-mirror-out")
 		if err != nil {
 			return err
 		}

@@ -52,12 +52,14 @@ func (e Endpoint) Subject() string {
 	return bus.OutSubject(e.Account, ">")
 }
 
-// Durable is the name of the endpoint's durable consumer on XD_OUT.
+// Durable is the name of the endpoint's durable consumer on XD_OUT. The
+// acct- and wh- prefixes keep an account named like a warehouse (or like the
+// experiment mirror's consumers) from sharing a consumer with it.
 func (e Endpoint) Durable() string {
 	if e.Warehouse != "" {
 		return "delivery-wh-" + e.Warehouse
 	}
-	return "delivery-" + e.Account
+	return "delivery-acct-" + e.Account
 }
 
 // dlqSubject is where the endpoint's undeliverable events go.
