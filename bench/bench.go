@@ -84,6 +84,10 @@ type Report struct {
 	CPUSeconds float64      `json:"cpu_seconds"`  // hub and load generator together
 	PeakRSSMB  float64      `json:"peak_rss_mb"`
 	Isolation  *Isolation   `json:"isolation,omitempty"`
+	// SendErrors are orders the hub refused or did not answer at intake (a
+	// failed publish or POST): they count as lost; FirstError says why.
+	SendErrors int64  `json:"send_errors"`
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // TierReport is one tier's (or the total's) figures.
@@ -194,6 +198,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Ratio = rep.Total.OrdersPerSec / rep.Raw.PublishRate
 	}
 	rep.CPUSeconds, rep.PeakRSSMB = usage()
+	r.mu.Lock()
+	rep.SendErrors, rep.FirstError = r.sendErrors, r.firstError
+	r.mu.Unlock()
 	return rep, nil
 }
 
@@ -273,8 +280,12 @@ type runner struct {
 	seq     atomic.Int64
 	mu      sync.Mutex
 	pending map[string]sent
-	stats   map[accounts.Tier]*tierStats
-	last    time.Time
+	// sendErrors counts orders the hub did not take (publish or POST
+	// failed); firstError is the first such error.
+	sendErrors int64
+	firstError string
+	stats      map[accounts.Tier]*tierStats
+	last       time.Time
 }
 
 type sent struct {

@@ -17,7 +17,7 @@ func TestRunCountsEveryOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			if rep.Total.Sent != 200 || rep.Total.Lost != 0 || rep.Total.Rejected != 0 {
-				t.Errorf("total = %+v, want 200 sent, 0 lost, 0 rejected", rep.Total)
+				t.Errorf("total = %+v, want 200 sent, 0 lost, 0 rejected (%d send errors, first: %s)", rep.Total, rep.SendErrors, rep.FirstError)
 			}
 			var sent, accepted int64
 			for _, tr := range rep.Tiers {

@@ -203,7 +203,15 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 	}
 	if err != nil {
 		// Not stored: it will never be answered; free its window slot. It
-		// still counts as sent, and so as lost.
+		// still counts as sent, and so as lost; the first error is kept
+		// for the report.
+		r.mu.Lock()
+		delete(r.pending, id)
+		r.sendErrors++
+		if r.firstError == "" {
+			r.firstError = err.Error()
+		}
+		r.mu.Unlock()
 		<-window
 	}
 }

@@ -111,7 +111,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		base(StreamIn, "events from customers, readers and warehouses, as sent", []string{"xd.in.>"}, 7*day),
 		base(StreamRouted, "checked events in their tier lanes", []string{"xd.routed.>"}, 7*day),
-		base(StreamOut, "events the hub makes for customers and warehouses", []string{"xd.out.>", "xd.wh.>"}, 30*day),
+		base(StreamOut, "events the hub makes for customers and warehouses", []string{"xd.out.>", "xd.wh.>", "xd.exp.>"}, 30*day),
 		base(StreamDLQ, "events that could not be processed, with their original bytes and the reason", []string{"xd.dlq.>"}, 90*day),
 		base(StreamRaw, "partners' files (X12, CSV, …) as sent, before the adapters", []string{"xd.raw.>"}, 7*day),
 	}

@@ -1,6 +1,7 @@
 package bus_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -48,4 +49,14 @@ func newEvent(tb testing.TB, id, typ, source, account string, data any) *event.E
 		tb.Fatalf("set data: %v", err)
 	}
 	return &ev
+}
+
+// mustJSON marshals v or fails the test.
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatalf("marshal: %v", err)
+	}
+	return b
 }

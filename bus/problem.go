@@ -34,6 +34,10 @@ const (
 	CodeUnknownEPC = "unknown_epc"
 )
 
+// CodeDeliveryFailed names a dead letter the delivery service made: a webhook
+// refused an event, or stayed unreachable through every retry.
+const CodeDeliveryFailed = "delivery_failed"
+
 // Problem is one reason an input was refused: a stable code, a sentence for
 // a person, and the field, line or segment that caused it.
 type Problem struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/crossdock/crossdock/adapters"
 )
@@ -16,7 +17,7 @@ import (
 var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
 
 // builtServices are those this build implements.
-var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid"}
+var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
 
 // Config is everything a hub needs, one field per command-line flag.
 type Config struct {
@@ -33,7 +34,9 @@ type Config struct {
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
-	Adapters *adapters.Registry
+	Adapters        *adapters.Registry
+	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
+	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
 }
 
 // Validate reports the first thing wrong with c, as one line.
@@ -46,6 +49,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NATSURL == "" && c.Data == "" {
 		return fmt.Errorf("--data: the embedded NATS server needs a storage directory")
+	}
+	if c.WebhookAttempts < 0 || c.WebhookMaxAge < 0 {
+		return fmt.Errorf("--webhook-attempts and --webhook-max-age: want positive values (0: the defaults)")
 	}
 	if c.Accounts == "" {
 		return fmt.Errorf("--accounts: name the accounts file")

@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/edi"
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
@@ -42,6 +43,7 @@ type Hub struct {
 	rfid     *rfid.Service
 	ingest   *gateway.Ingest // partners' files, when the gateway runs here
 	vmi      *vmi.Service
+	delivery *delivery.Service
 	http     *http.Server
 	httpAddr string
 
@@ -146,6 +148,16 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 		runs = append(runs, h.vmi.Run)
+	}
+	if cfg.runs("delivery") {
+		if h.delivery, err = delivery.New(setupCtx, delivery.Config{
+			Retry:   delivery.Retry{Attempts: cfg.WebhookAttempts, MaxAge: cfg.WebhookMaxAge},
+			Metrics: metrics,
+		}, h.bus, h.registry, log.Named("delivery")); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, h.delivery.Run)
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
 )
@@ -35,6 +36,10 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.Handle("/v1/admin/", accounts.AdminHandler(h.registry, h.cfg.AdminToken, h.log.Named("admin")))
+	opsAPI := h.opsHandler()
+	for _, p := range []string{"/v1/admin/dlq", "/v1/admin/dlq/", "/v1/admin/replay", "/v1/admin/delivery/"} {
+		mux.Handle(p, opsAPI)
+	}
 	if h.cfg.runs("gateway") {
 		mux.Handle("/v1/events", gw.Handler())
 	}
@@ -53,6 +58,15 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
 	}
 	return instrument(mux, metrics)
+}
+
+// opsHandler serves the operators' DLQ, replay and flush endpoints.
+func (h *Hub) opsHandler() http.Handler {
+	var flush ops.Flusher
+	if h.delivery != nil {
+		flush = h.delivery
+	}
+	return ops.Handler(ops.New(h.bus.JetStream(), nil), flush, h.cfg.AdminToken, h.log.Named("ops"))
 }
 
 // listen opens the HTTP listener (so that Start fails on a taken port).

@@ -75,5 +75,8 @@ func printReport(out io.Writer, r *bench.Report) {
 		fmt.Fprintf(out, "isolation: strategic at %d/s p99 %.2f ms alone, %.2f ms under a stable flood of %.0f orders/s (x%.2f)\n",
 			i.StrategicRate, i.AloneP99, i.FloodP99, i.FloodPerSec, i.Factor)
 	}
+	if r.SendErrors > 0 {
+		fmt.Fprintf(out, "send errors: %d orders not taken at intake (counted as lost); first: %s\n", r.SendErrors, r.FirstError)
+	}
 	fmt.Fprintf(out, "process: %.1f s CPU, peak RSS %.0f MB (hub and load generator together)\n", r.CPUSeconds, r.PeakRSSMB)
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,8 +25,10 @@ import (
 // subcommands are the tools beside the hub itself; `crossdock` with flags
 // and no subcommand runs the hub.
 var subcommands = map[string]func(args []string) error{
-	"bench": runBench,
-	"send":  func(args []string) error { return send(args, os.Stdout, os.Stderr) },
+	"bench":  runBench,
+	"send":   func(args []string) error { return send(args, os.Stdout, os.Stderr) },
+	"dlq":    dlqCommand,
+	"replay": replayCommand,
 }
 
 func main() {
@@ -90,6 +93,8 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /v1/admin/* (empty: admin endpoints off)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")
+	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 10, "POSTs per event before a webhook delivery is dead-lettered")
+	fs.DurationVar(&cfg.WebhookMaxAge, "webhook-max-age", 24*time.Hour, "how long after its first attempt a webhook delivery is retried")
 	fs.StringVar(&logFormat, "log-format", "console", "log format: console or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := envDefaults(fs); err != nil {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crossdock/crossdock/hub"
 )
@@ -37,6 +38,9 @@ var defaults = hub.Config{
 	Services:   []string{"all"},
 	Replicas:   1,
 	Fsync:      "interval",
+
+	WebhookAttempts: 10,
+	WebhookMaxAge:   24 * time.Hour,
 }
 
 func TestParseFlags(t *testing.T) {
@@ -65,7 +69,7 @@ func TestParseFlags(t *testing.T) {
 				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always"},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour},
 			wantLogFormat: "json",
 		},
 		{
@@ -76,7 +80,7 @@ func TestParseFlags(t *testing.T) {
 				"CROSSDOCK_LOG_FORMAT": "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always"},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour},
 			wantLogFormat: "json",
 		},
 		{

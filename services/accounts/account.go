@@ -46,6 +46,9 @@ type Account struct {
 	Readers   []Reader       `yaml:"readers" json:"readers,omitempty"` // RFID readers (optional; see reader.go)
 	EDI       *EDI           `yaml:"edi" json:"edi,omitempty"`         // answers in a partner format (optional)
 	VMI       *VMIAgreement  `yaml:"vmi" json:"vmi,omitempty"`         // vendor-managed inventory agreement
+	// Experiments are the account's showcase experiments; they run only
+	// while its policy says experiments: allowed.
+	Experiments []Experiment `yaml:"experiments" json:"experiments,omitempty"`
 }
 
 // EDI asks for the account's answers also as documents of a partner format:
@@ -74,6 +77,15 @@ type VMIItem struct {
 	Max      *int64  `yaml:"max" json:"max,omitempty"`
 	CasePack int64   `yaml:"case_pack" json:"case_pack,omitempty"`
 	LeadDays float64 `yaml:"lead_days" json:"lead_days,omitempty"`
+}
+
+// Experiment mirrors a share of an account's events, chosen by event id, to
+// xd.exp.<account>.<name>.<event name>, so that a team can try a new
+// integration on real traffic without touching the account's processing.
+type Experiment struct {
+	Name  string   `yaml:"name" json:"name"`   // [a-z0-9-]{1,32}
+	Types []string `yaml:"types" json:"types"` // event names (order.accepted) or types; "*" for all
+	Share float64  `yaml:"share" json:"share"` // 0 < share <= 1
 }
 
 // Location returns the account's location with this GLN.

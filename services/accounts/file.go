@@ -266,6 +266,9 @@ func (f *File) validate(tiers TierSet) error {
 		if err := checkVMI(a.VMI); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
+		if err := checkExperiments(a.Experiments); err != nil {
+			return fmt.Errorf("%s: %w", who, err)
+		}
 		if _, err := Effective(tiers, a); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}

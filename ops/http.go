@@ -1,0 +1,246 @@
+package ops
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/delivery"
+)
+
+// Flusher sends an account's digest now; the delivery service is one. Nil
+// when delivery does not run in this process.
+type Flusher interface {
+	Flush(ctx context.Context, account string) (delivery.DigestResult, error)
+}
+
+// Handler serves the operators' delivery endpoints, authenticated with
+// Authorization: Bearer <adminToken> like the rest of /v1/admin/:
+//
+//	GET  /v1/admin/dlq?account=&warehouse=&code=&limit=   dead letters, newest last
+//	GET  /v1/admin/dlq/{seq}                              one, with its original headers and body
+//	POST /v1/admin/dlq/{seq}/redrive                      send it back to where it failed
+//	POST /v1/admin/replay   {"account" or "warehouse","since","until","types"}
+//	POST /v1/admin/delivery/flush?account=                send a batched account's digest now
+//
+// An empty adminToken disables them (404), as for the accounts endpoints.
+func Handler(o *Ops, flush Flusher, adminToken string, log *zap.Logger) http.Handler {
+	if adminToken == "" {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
+		})
+	}
+	h := &handler{ops: o, flush: flush, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/admin/dlq", h.list)
+	mux.HandleFunc("GET /v1/admin/dlq/{seq}", h.show)
+	mux.HandleFunc("POST /v1/admin/dlq/{seq}/redrive", h.redrive)
+	mux.HandleFunc("POST /v1/admin/replay", h.replay)
+	mux.HandleFunc("POST /v1/admin/delivery/flush", h.flushNow)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.One(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.Method+" "+r.URL.Path, "")
+	})
+	want := sha256.Sum256([]byte(adminToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type handler struct {
+	ops   *Ops
+	flush Flusher
+	log   *zap.Logger
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := Filter{Account: q.Get("account"), Warehouse: q.Get("warehouse"), Code: q.Get("code")}
+	for field, v := range map[string]string{"account": f.Account, "warehouse": f.Warehouse, "code": f.Code} {
+		if v != "" && !validToken(v) {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, field+": want a-z, 0-9, - and _", field)
+			return
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 10000 {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "limit: want 1 to 10000", "limit")
+			return
+		}
+		f.Limit = n
+	}
+	dls, err := h.ops.List(r.Context(), f)
+	if err != nil {
+		h.fail(w, "list dead letters", err)
+		return
+	}
+	if dls == nil {
+		dls = []DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
+}
+
+func (h *handler) seq(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "seq: want the dead letter's stream sequence, a positive integer", "seq")
+		return 0, false
+	}
+	return seq, true
+}
+
+func (h *handler) show(w http.ResponseWriter, r *http.Request) {
+	seq, ok := h.seq(w, r)
+	if !ok {
+		return
+	}
+	d, err := h.ops.Show(r.Context(), seq)
+	if err != nil {
+		h.fail(w, "show dead letter", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (h *handler) redrive(w http.ResponseWriter, r *http.Request) {
+	seq, ok := h.seq(w, r)
+	if !ok {
+		return
+	}
+	res, err := h.ops.Redrive(r.Context(), seq)
+	if err != nil {
+		h.fail(w, "redrive", err)
+		return
+	}
+	h.log.Info("dead letter redriven", zap.Uint64("seq", seq), zap.String("action", res.Action))
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *handler) replay(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, "body: want at most 64 KiB", "")
+		return
+	}
+	req, err := ParseReplay(body)
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), "")
+		return
+	}
+	res, err := h.ops.Replay(r.Context(), req)
+	if err != nil {
+		if res.Sent > 0 {
+			h.log.Warn("replay stopped", zap.String("account", req.Account), zap.String("warehouse", req.Warehouse), zap.Int("sent", res.Sent), zap.Error(err))
+			problem.Write(w, http.StatusBadGateway, err.Error(), problem.Of([]bus.Problem{{Code: bus.CodeDeliveryFailed, Message: err.Error()}}))
+			return
+		}
+		h.fail(w, "replay", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// ParseReplay reads a replay request body: {"account", "since", "until",
+// "types"} with RFC 3339 times.
+func ParseReplay(body []byte) (ReplayRequest, error) {
+	var req ReplayRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return ReplayRequest{}, errors.New(`body: want {"account": "...", "since": "<RFC 3339>", "until": "<RFC 3339>", "types": [...]}: ` + err.Error())
+	}
+	switch {
+	case req.Account != "" && req.Warehouse != "":
+		return ReplayRequest{}, errors.New("account, warehouse: name one of the two")
+	case req.Warehouse != "" && !validToken(req.Warehouse):
+		return ReplayRequest{}, errors.New("warehouse: want a warehouse id")
+	case req.Warehouse == "" && !validToken(req.Account):
+		return ReplayRequest{}, errors.New("account: want an account id")
+	}
+	if req.Since.IsZero() {
+		return ReplayRequest{}, errors.New("since: want an RFC 3339 time")
+	}
+	if !req.Until.IsZero() && !req.Until.After(req.Since) {
+		return ReplayRequest{}, errors.New("until: want a time after since")
+	}
+	return req, nil
+}
+
+func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
+	account := r.URL.Query().Get("account")
+	if !validToken(account) {
+		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "account: want ?account=<id>", "account")
+		return
+	}
+	if h.flush == nil {
+		problem.One(w, http.StatusServiceUnavailable, "not_running", "the delivery service does not run in this process", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	res, err := h.flush.Flush(ctx, account)
+	if errors.Is(err, delivery.ErrNotBatched) {
+		problem.One(w, http.StatusConflict, "not_batched", "account "+account+" has no batched webhook delivery (delivery: batched and a webhook)", "account")
+		return
+	}
+	if errors.Is(err, delivery.ErrDigestBusy) {
+		problem.One(w, http.StatusConflict, "digest_busy", err.Error(), "account")
+		return
+	}
+	if err != nil {
+		h.log.Warn("flush failed", zap.String("account", account), zap.Error(err))
+		problem.Write(w, http.StatusBadGateway, err.Error(), problem.Of([]bus.Problem{{Code: bus.CodeDeliveryFailed, Message: err.Error()}}))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// fail answers an operation's error: 404 for what is not there, 409 for an
+// account without a webhook, 500 (logged) for the rest.
+func (h *handler) fail(w http.ResponseWriter, what string, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
+	case errors.Is(err, ErrNoWebhook):
+		problem.One(w, http.StatusConflict, "no_webhook", err.Error(), "")
+	default:
+		h.log.Error(what, zap.Error(err))
+		problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, what+" failed: "+err.Error(), "")
+	}
+}
+
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
