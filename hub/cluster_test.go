@@ -117,8 +117,10 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 	for i := range n {
 		edge.sendOrder("acme", fmt.Sprintf("c-%d", i), order{PO: fmt.Sprintf("C-%d", i), ShipTo: dcEast, Units: []float64{1}})
 	}
+	// The order processes attach their R3 consumers in the background,
+	// which on a loaded machine takes a while: wait generously.
 	for range n {
-		next(t, accepted)
+		bustest.Next(t, accepted, time.Minute)
 	}
 	bustest.CheckFor(t, 10*time.Second, func() error {
 		if got := edge.count(bus.StreamOut, "xd.out.acme.order.accepted"); got != n {
