@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/lanes"
 )
 
 // Bucket is the KV bucket of orders, their history and indexes.
@@ -32,17 +33,11 @@ var (
 	typeShipment    = bus.Type("shipment.dispatched")
 )
 
-// LaneConfig sizes one lane's consumer.
-type LaneConfig struct {
-	Workers       int // messages handled at once in this process
-	MaxAckPending int // messages in flight across all processes
-}
-
 // Config configures the order service. The zero value is ready for use.
 type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers, each with 64 messages in flight per worker.
-	Lanes map[accounts.Lane]LaneConfig
+	Lanes map[accounts.Lane]lanes.Size
 	// ReleaseEvery is how often held orders are checked for release; zero
 	// means one minute.
 	ReleaseEvery time.Duration
@@ -51,8 +46,6 @@ type Config struct {
 	// stays the same on every redelivery.
 	Now func() time.Time
 }
-
-var defaultWorkers = map[accounts.Lane]int{accounts.Priority: 8, accounts.Standard: 4, accounts.Bulk: 2}
 
 // Service is the order service.
 type Service struct {
@@ -81,40 +74,15 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // Run consumes every lane and releases held orders until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(accounts.Lanes)+1)
-	for _, lane := range accounts.Lanes {
-		tiers := s.reg.Tiers().TiersIn(lane)
-		if len(tiers) == 0 {
-			continue
-		}
-		lc := s.cfg.Lanes[lane]
-		if lc.Workers <= 0 {
-			lc.Workers = defaultWorkers[lane]
-		}
-		var subjects []string
-		for _, t := range tiers {
-			subjects = append(subjects,
-				"xd.routed."+string(t)+".*."+bus.Name(typePlaced),
-				"xd.routed."+string(t)+".*."+bus.Name(typeShipment))
-		}
-		cfg := bus.ConsumerConfig{
-			Stream:        bus.StreamRouted,
-			Durable:       "orders-" + string(lane),
-			Subjects:      subjects,
-			Source:        source,
-			Workers:       lc.Workers,
-			MaxAckPending: lc.MaxAckPending,
-		}
-		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.Handle) })
-	}
-	wg.Go(func() { errs <- s.releaseLoop(ctx) })
+	var lanesErr, loopErr error
+	wg.Go(func() {
+		lanesErr = lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
+			Service: "orders", Source: source, Names: []string{bus.Name(typePlaced), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+		})
+	})
+	wg.Go(func() { loopErr = s.releaseLoop(ctx) })
 	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return errors.Join(lanesErr, loopErr)
 }
 
 // Handle is the consume handler of every lane.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 )
 
@@ -48,23 +49,15 @@ var (
 // keep writing it; beyond it the batch is retried later by the bus.
 const maxConflicts = 16
 
-// LaneConfig sizes one lane's consumer.
-type LaneConfig struct {
-	Workers       int // batches handled at once in this process
-	MaxAckPending int // batches in flight across all processes
-}
-
 // Config configures the RFID service. The zero value is ready for use.
 type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers, each with 64 batches in flight per worker.
-	Lanes map[accounts.Lane]LaneConfig
+	Lanes map[accounts.Lane]lanes.Size
 	// Parallel is how many EPCs of one batch are read and written at once;
 	// zero means 8.
 	Parallel int
 }
-
-var defaultWorkers = map[accounts.Lane]int{accounts.Priority: 8, accounts.Standard: 4, accounts.Bulk: 2}
 
 // Service is the RFID service.
 type Service struct {
@@ -90,38 +83,9 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // Run consumes every lane until ctx ends: one durable consumer per lane,
 // filtered on the routed rfid.observed subjects of the lane's tiers.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, len(accounts.Lanes))
-	for _, lane := range accounts.Lanes {
-		tiers := s.reg.Tiers().TiersIn(lane)
-		if len(tiers) == 0 {
-			continue
-		}
-		lc := s.cfg.Lanes[lane]
-		if lc.Workers <= 0 {
-			lc.Workers = defaultWorkers[lane]
-		}
-		var subjects []string
-		for _, t := range tiers {
-			subjects = append(subjects, "xd.routed."+string(t)+".*."+bus.Name(typeObserved))
-		}
-		cfg := bus.ConsumerConfig{
-			Stream:        bus.StreamRouted,
-			Durable:       "rfid-" + string(lane),
-			Subjects:      subjects,
-			Source:        source,
-			Workers:       lc.Workers,
-			MaxAckPending: lc.MaxAckPending,
-		}
-		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.Handle) })
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
+		Service: "rfid", Source: source, Names: []string{bus.Name(typeObserved)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+	})
 }
 
 // Read is one tag read of a crossdock.rfid.observed.v1 batch.

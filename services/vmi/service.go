@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/lanes"
 )
 
 // Bucket is the KV bucket of positions (pos.<account>.<gln>.<gtin14>), the
@@ -46,17 +47,11 @@ const maxAttempts = 10
 // recentShipments is how many shipment ids a position remembers.
 const recentShipments = 16
 
-// LaneConfig sizes one lane's consumer.
-type LaneConfig struct {
-	Workers       int // messages handled at once in this process
-	MaxAckPending int // messages in flight across all processes
-}
-
 // Config configures the VMI service. The zero value is ready for use.
 type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers.
-	Lanes map[accounts.Lane]LaneConfig
+	Lanes map[accounts.Lane]lanes.Size
 	// Alpha is the demand smoothing constant per day; zero means DefaultAlpha.
 	Alpha float64
 	// CheckEvery is how often the scheduler looks for accounts whose
@@ -73,8 +68,6 @@ type Config struct {
 	// their own as_of and by the time JetStream stored them.
 	Now func() time.Time
 }
-
-var defaultWorkers = map[accounts.Lane]int{accounts.Priority: 8, accounts.Standard: 4, accounts.Bulk: 2}
 
 // Service is the VMI service.
 type Service struct {
@@ -110,40 +103,15 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // Run consumes every lane and runs the daily schedule until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(accounts.Lanes)+1)
-	for _, lane := range accounts.Lanes {
-		tiers := s.reg.Tiers().TiersIn(lane)
-		if len(tiers) == 0 {
-			continue
-		}
-		lc := s.cfg.Lanes[lane]
-		if lc.Workers <= 0 {
-			lc.Workers = defaultWorkers[lane]
-		}
-		var subjects []string
-		for _, t := range tiers {
-			subjects = append(subjects,
-				"xd.routed."+string(t)+".*."+bus.Name(typeReported),
-				"xd.routed."+string(t)+".*."+bus.Name(typeShipment))
-		}
-		cfg := bus.ConsumerConfig{
-			Stream:        bus.StreamRouted,
-			Durable:       "vmi-" + string(lane),
-			Subjects:      subjects,
-			Source:        source,
-			Workers:       lc.Workers,
-			MaxAckPending: lc.MaxAckPending,
-		}
-		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.Handle) })
-	}
-	wg.Go(func() { errs <- s.scheduleLoop(ctx) })
+	var lanesErr, loopErr error
+	wg.Go(func() {
+		lanesErr = lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
+			Service: "vmi", Source: source, Names: []string{bus.Name(typeReported), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+		})
+	})
+	wg.Go(func() { loopErr = s.scheduleLoop(ctx) })
 	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return errors.Join(lanesErr, loopErr)
 }
 
 // Handle is the consume handler of every lane.

@@ -1,0 +1,73 @@
+// Package lanes runs a service's tier lanes (DESIGN.md, "Tier lanes"): one
+// durable consumer per lane on XD_ROUTED, filtered to the routed subjects of
+// the tiers in that lane, each with its own workers and in-flight limit, so
+// that a flood in one lane leaves the latency of the others alone. The
+// orders, VMI and RFID services consume through it.
+package lanes
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// Size sizes one lane's consumer.
+type Size struct {
+	Workers       int // messages handled at once in this process; zero means DefaultWorkers
+	MaxAckPending int // messages in flight across all processes; zero means 64 per worker
+}
+
+// DefaultWorkers are a lane's workers in one process when its Size names
+// none: the priority lane gets the most, so that strategic accounts are
+// served first when the machine is busy.
+var DefaultWorkers = map[accounts.Lane]int{accounts.Priority: 8, accounts.Standard: 4, accounts.Bulk: 2}
+
+// Consumer is what one service consumes in its lanes.
+type Consumer struct {
+	Service string                 // durable names are <Service>-<lane>
+	Source  string                 // CloudEvents source of the rejections it makes
+	Names   []string               // event names it takes, e.g. order.placed
+	Sizes   map[accounts.Lane]Size // per lane; missing lanes get the defaults
+	Handler bus.Handler            // decides what each event produces
+}
+
+// Run consumes every lane that has tiers in ts until ctx ends.
+func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(accounts.Lanes))
+	for _, lane := range accounts.Lanes {
+		tiers := ts.TiersIn(lane)
+		if len(tiers) == 0 {
+			continue
+		}
+		size := c.Sizes[lane]
+		if size.Workers <= 0 {
+			size.Workers = DefaultWorkers[lane]
+		}
+		var subjects []string
+		for _, t := range tiers {
+			for _, name := range c.Names {
+				subjects = append(subjects, "xd.routed."+string(t)+".*."+name)
+			}
+		}
+		cfg := bus.ConsumerConfig{
+			Stream:        bus.StreamRouted,
+			Durable:       c.Service + "-" + string(lane),
+			Subjects:      subjects,
+			Source:        c.Source,
+			Workers:       size.Workers,
+			MaxAckPending: size.MaxAckPending,
+		}
+		wg.Go(func() { errs <- b.Consume(ctx, cfg, c.Handler) })
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
