@@ -77,6 +77,9 @@ type Delivery struct {
 	Header  nats.Header
 	Size    int // bytes of the body as it arrived
 	Attempt int // 1 on first delivery
+	// Seq is the message's sequence in its stream (0 when JetStream did not
+	// say): consumers of one stream compare progress with it.
+	Seq uint64
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
@@ -109,7 +112,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		}
 		return fmt.Errorf("consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * cfg.Workers))
+	// A pull request the server has lost (seen under load: "no heartbeat
+	// received") stalls the consumer until the client misses two
+	// heartbeats; with nats.go's defaults (30s expiry) that was 30 seconds
+	// of nothing delivered. Short requests with frequent heartbeats bound
+	// the stall to about two seconds, for a pull request every few seconds
+	// on an idle consumer.
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*cfg.Workers), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("consumer %s: pull: %w", cfg.Durable, err)
 	}
@@ -157,9 +166,9 @@ func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) string {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
 	defer cancel()
-	attempt, stored := 1, time.Now()
+	attempt, stored, seq := 1, time.Now(), uint64(0)
 	if md, err := m.Metadata(); err == nil {
-		attempt, stored = int(md.NumDelivered), md.Timestamp
+		attempt, stored, seq = int(md.NumDelivered), md.Timestamp, md.Sequence.Stream
 	}
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	ev, err := Decode(raw)
@@ -177,7 +186,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq})
 	if r, ok := AsRejection(err); ok {
 		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}
