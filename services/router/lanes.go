@@ -68,6 +68,7 @@ type lane struct {
 	durable string
 	view    atomic.Pointer[laneView]
 	leaving map[string]bool // filters no longer wanted, kept until drained
+	waiters atomic.Int64    // sweep workers waiting for this lane
 }
 
 // filterKey is the lane filter that covers an intake subject.
@@ -98,9 +99,13 @@ func (s *Service) wanted(l accounts.Lane) []string {
 	return out
 }
 
-// refresh reads every lane's consumer and wakes the sweep's waiters.
-func (s *Service) refresh(ctx context.Context) {
+// refresh reads the lanes' consumers (all, or only those the sweep waits
+// for) and wakes the sweep's waiters.
+func (s *Service) refresh(ctx context.Context, all bool) {
 	for _, l := range s.lanes {
+		if !all && l.waiters.Load() == 0 {
+			continue
+		}
 		c, err := s.bus.JetStream().Consumer(ctx, bus.StreamIn, l.durable)
 		if err != nil {
 			continue // not created yet, or NATS is away: keep the last view
@@ -189,9 +194,13 @@ func (s *Service) reconcile(ctx context.Context, l *lane) error {
 // sweep waits on one, else four times a second) and reconciles their
 // filters every second, until ctx ends.
 func (s *Service) maintain(ctx context.Context) {
-	lastReconcile := time.Time{}
+	lastReconcile, lastFull := time.Time{}, time.Time{}
 	for ctx.Err() == nil {
-		s.refresh(ctx)
+		full := time.Since(lastFull) >= 250*time.Millisecond
+		if full {
+			lastFull = time.Now()
+		}
+		s.refresh(ctx, full)
 		if time.Since(lastReconcile) >= time.Second {
 			lastReconcile = time.Now()
 			for _, l := range s.lanes {
@@ -230,6 +239,8 @@ func (s *Service) covered(ctx context.Context, d *bus.Delivery) bool {
 		defer deadline.Stop()
 		s.waiters.Add(1)
 		defer s.waiters.Add(-1)
+		l.waiters.Add(1)
+		defer l.waiters.Add(-1)
 		select {
 		case s.wake <- struct{}{}:
 		default:
