@@ -50,6 +50,11 @@ type ConsumerConfig struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
 	Backoff []time.Duration
+	// Undecoded hands the handler the message as it arrived (Delivery.Event
+	// nil, Delivery.Data the body): for a consumer that decides most
+	// messages on their subject and headers and decodes the rest itself
+	// (with Decode, returning a Rejection when that fails).
+	Undecoded bool
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -80,6 +85,9 @@ type Delivery struct {
 	// Seq is the message's sequence in its stream (0 when JetStream did not
 	// say): consumers of one stream compare progress with it.
 	Seq uint64
+	// Data is the body as it arrived (the event's data in binary mode, the
+	// whole event in structured mode).
+	Data []byte
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
@@ -171,7 +179,11 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		attempt, stored, seq = int(md.NumDelivered), md.Timestamp, md.Sequence.Stream
 	}
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
-	ev, err := Decode(raw)
+	var ev *event.Event
+	var err error
+	if !cfg.Undecoded {
+		ev, err = Decode(raw)
+	}
 	if err != nil {
 		var de *DecodeError
 		code, field := CodeSchemaViolation, ""
@@ -184,9 +196,16 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		// Delivered again and again without an outcome: the handler crashed
 		// or timed out every time. Stop before it does again.
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
+		if ev == nil {
+			ev, _ = Decode(raw) // nil when it cannot be: the rejection then names the message
+		}
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
+	if ev == nil && err != nil {
+		// Undecoded: the rejection and the logs name the event when it has one.
+		ev, _ = Decode(raw)
+	}
 	if r, ok := AsRejection(err); ok {
 		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}
@@ -201,13 +220,21 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 	if attempt >= cfg.MaxDeliver {
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("failed %d times, last: %v", attempt, err), "")
 		b.log.Error("giving up on message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
-			zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+			zap.String("id", idOf(ev)), zap.Int("attempt", attempt), zap.Error(err))
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
 	b.log.Warn("retrying message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),
-		zap.String("id", ev.ID()), zap.Int("attempt", attempt), zap.Error(err))
+		zap.String("id", idOf(ev)), zap.Int("attempt", attempt), zap.Error(err))
 	b.nak(cfg, m, attempt)
 	return "retried"
+}
+
+// idOf is ev's id for a log line; "" for a message that is not an event.
+func idOf(ev *event.Event) string {
+	if ev == nil {
+		return ""
+	}
+	return ev.ID()
 }
 
 func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {

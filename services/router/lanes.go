@@ -209,9 +209,12 @@ func (s *Service) maintain(ctx context.Context) {
 				}
 			}
 		}
+		// Each refresh is a consumer info request per lane the sweep waits
+		// for, work for the server that takes the lane consumer's lock:
+		// every 10 ms is often enough for a sweep that only acknowledges.
 		wait := 250 * time.Millisecond
 		if s.waiters.Load() > 0 {
-			wait = 2 * time.Millisecond
+			wait = 10 * time.Millisecond
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -23,11 +23,11 @@ import (
 
 // Config configures the router. The zero value is ready for use.
 type Config struct {
-	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard, bulk)
+	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard), 2 (bulk)
 	MaxAckPending int // messages in flight per lane across all processes; zero means 64 per worker
 	// SweepWorkers is how many intake events the sweep (the "router"
 	// consumer of xd.in.>) holds at once, most of them waiting for a lane;
-	// zero means 32.
+	// zero means 128 (waiting costs a goroutine, not CPU).
 	SweepWorkers int
 }
 
@@ -49,7 +49,7 @@ type Service struct {
 // New returns the router.
 func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker, log *zap.Logger) *Service {
 	if cfg.SweepWorkers <= 0 {
-		cfg.SweepWorkers = 32
+		cfg.SweepWorkers = 128
 	}
 	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log, wake: make(chan struct{}, 1)}
 	for _, l := range accounts.Lanes {
@@ -69,9 +69,13 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, l := range s.lanes {
 		workers := s.cfg.Workers
 		if workers <= 0 {
-			workers = 4
-			if l.name == accounts.Priority {
+			switch l.name {
+			case accounts.Priority:
 				workers = 8
+			case accounts.Bulk:
+				workers = 2 // as many as the order service's bulk lane
+			default:
+				workers = 4
 			}
 		}
 		cfg := bus.ConsumerConfig{
@@ -91,6 +95,9 @@ func (s *Service) Run(ctx context.Context) error {
 			Subjects: []string{"xd.in.>"},
 			Source:   "/crossdock/router",
 			Workers:  s.cfg.SweepWorkers,
+			// Most intake events are a lane's: the sweep decides on the
+			// subject, sequence and headers, and decodes only what it routes.
+			Undecoded: true,
 		}, s.sweep)
 	})
 	wg.Go(func() { s.maintain(ctx) })
@@ -117,6 +124,20 @@ func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 	if s.sealed(d) || s.covered(ctx, d) {
 		return nil, nil
 	}
+	if d.Event == nil {
+		ev, err := bus.Decode(&nats.Msg{Subject: d.Subject, Header: d.Header, Data: d.Data})
+		if err != nil {
+			var de *bus.DecodeError
+			code, field := bus.CodeSchemaViolation, ""
+			if errors.As(err, &de) {
+				code, field = de.Code, de.Field
+			}
+			return nil, bus.Reject(code, err.Error(), field)
+		}
+		dd := *d
+		dd.Event = ev
+		d = &dd
+	}
 	return s.Handle(ctx, d)
 }
 
@@ -124,7 +145,7 @@ func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 // stored it in its lane already (HTTP intake).
 func (s *Service) sealed(d *bus.Delivery) bool {
 	seal := d.Header.Get(gateway.HeaderRouted)
-	return seal != "" && s.check.Sealed(d.Header.Get(jetstream.MsgIDHeader), d.Event.Data(), seal)
+	return seal != "" && s.check.Sealed(d.Header.Get(jetstream.MsgIDHeader), d.Data, seal)
 }
 
 // Handle checks and routes one event from XD_IN.
