@@ -88,6 +88,10 @@ type Delivery struct {
 	// Data is the body as it arrived (the event's data in binary mode, the
 	// whole event in structured mode).
 	Data []byte
+	// InProgress tells JetStream the handler is still at work, restarting
+	// the AckWait clock (not the handler's context deadline), for a handler
+	// that waits on something else rather than failing.
+	InProgress func() error
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
@@ -201,7 +205,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data(), InProgress: m.InProgress})
 	if ev == nil && err != nil {
 		// Undecoded: the rejection and the logs name the event when it has one.
 		ev, _ = Decode(raw)

@@ -31,8 +31,8 @@ import (
 // covered since a known stream sequence (metadataSince, written after the
 // filter took effect), it waits until that lane has acknowledged past the
 // event and then only acknowledges it; any other event (an unknown account,
-// one published while its lane's filter was changing, one a lane has not
-// handled within sweepPatience) it checks and routes itself. Routing twice
+// one published while its lane's filter was changing, one whose lane's ack
+// floor has not moved for sweepPatience) it checks and routes itself. Routing twice
 // is harmless: JetStream stores the second copy in XD_ROUTED once, by
 // Nats-Msg-Id. An account that changes lanes is added to its new lane
 // first and removed from the old one only once that lane has delivered and
@@ -49,8 +49,8 @@ const noAccounts = "xd.in._none.>"
 // warehouses is the filter of warehouse intake, consumed in the standard lane.
 const warehouses = "xd.in.wh.>"
 
-// sweepPatience is how long the sweep waits for a lane to acknowledge an
-// event before it routes the event itself.
+// sweepPatience is how long the sweep waits for a lane whose ack floor does
+// not move before it routes the event itself.
 const sweepPatience = 20 * time.Second
 
 // laneView is what the router last read of a lane's consumer.
@@ -227,8 +227,11 @@ func (s *Service) maintain(ctx context.Context) {
 }
 
 // covered reports whether a lane routes this intake event, having waited
-// (at most sweepPatience) until it has.
-func (s *Service) covered(ctx context.Context, d *bus.Delivery) bool {
+// until it has. It waits as long as the lane makes progress (its ack floor
+// moves at least once every sweepPatience), telling JetStream it is still at
+// work, so that a lane far behind under a flood is not doubled by the sweep
+// routing the same events; a lane that stops moving is taken over.
+func (s *Service) covered(d *bus.Delivery) bool {
 	key := filterKey(d.Subject)
 	if key == "" || d.Seq == 0 {
 		return false
@@ -238,8 +241,6 @@ func (s *Service) covered(ctx context.Context, d *bus.Delivery) bool {
 		if v == nil || !v.filters[key] || v.since == 0 || d.Seq <= v.since {
 			continue
 		}
-		deadline := time.NewTimer(sweepPatience)
-		defer deadline.Stop()
 		s.waiters.Add(1)
 		defer s.waiters.Add(-1)
 		l.waiters.Add(1)
@@ -248,17 +249,27 @@ func (s *Service) covered(ctx context.Context, d *bus.Delivery) bool {
 		case s.wake <- struct{}{}:
 		default:
 		}
+		floor, moved := v.floor, time.Now()
+		progress := time.NewTicker(10 * time.Second)
+		defer progress.Stop()
 		for {
 			tick := *s.tick.Load()
-			if v := l.view.Load(); v.floor >= d.Seq {
+			v := l.view.Load()
+			if v.floor >= d.Seq {
 				return true
+			}
+			if v.floor != floor {
+				floor, moved = v.floor, time.Now()
+			}
+			if time.Since(moved) > sweepPatience {
+				return false // the lane is stuck: route it here
 			}
 			select {
 			case <-tick:
-			case <-deadline.C:
-				return false
-			case <-ctx.Done():
-				return false
+			case <-progress.C:
+				if d.InProgress != nil {
+					_ = d.InProgress()
+				}
 			case <-s.stopping:
 				// Shutting down: the lanes stop too; route it here.
 				return false
