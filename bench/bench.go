@@ -168,6 +168,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer r.close()
 
+	if err := r.warmUp(ctx); err != nil {
+		return nil, err
+	}
 	rep := &Report{Scenario: cfg.Scenario, Transport: cfg.Transport, Machine: Machine{
 		CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
 	switch cfg.Scenario {

@@ -108,6 +108,10 @@ func (r *runner) accountsOf(tiers ...accounts.Tier) []*account {
 // as the window lets), for d or until count orders are sent, whichever is
 // first (count 0: no count).
 func (r *runner) drive(ctx context.Context, accts []*account, rate int, d time.Duration, count int) {
+	// An order sent before the end is sent in full: its request is not
+	// cancelled when the duration ends (that made the hub answer 503 for
+	// orders the report then counted as lost).
+	sendCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var progress *time.Ticker
@@ -141,7 +145,7 @@ func (r *runner) drive(ctx context.Context, accts []*account, rate int, d time.D
 				case <-ctx.Done():
 					return
 				}
-				r.send(ctx, accts[int(n-1)%len(accts)], window)
+				r.send(sendCtx, accts[int(n-1)%len(accts)], window)
 			}
 		})
 	}

@@ -50,9 +50,12 @@ type ConsumerConfig struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
 	Backoff []time.Duration
-	// Raw hands the body to the handler undecoded (Delivery.Event is nil,
-	// Delivery.Data the bytes): for payloads that are not CloudEvents, such
-	// as partners' files on xd.raw.
+	// Raw hands the handler the message as it arrived, undecoded
+	// (Delivery.Event nil, Delivery.Data the body): for payloads that are
+	// not CloudEvents, such as partners' files on xd.raw, and for a
+	// consumer that decides most messages on their subject and headers and
+	// decodes the rest itself (with Decode, returning a Rejection when that
+	// fails).
 	Raw bool
 }
 
@@ -81,12 +84,20 @@ type Delivery struct {
 	Header  nats.Header
 	Size    int // bytes of the body as it arrived
 	Attempt int // 1 on first delivery
+	// Seq is the message's sequence in its stream (0 when JetStream did not
+	// say): consumers of one stream compare progress with it.
+	Seq uint64
+	// Data is the body as it arrived (the event's data in binary mode, the
+	// whole event in structured mode; with ConsumerConfig.Raw the only
+	// content, since Event is nil).
+	Data []byte
+	// InProgress tells JetStream the handler is still at work, restarting
+	// the AckWait clock (not the handler's context deadline), for a handler
+	// that waits on something else rather than failing.
+	InProgress func() error
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
-	// Data is the body as it arrived; with ConsumerConfig.Raw the only
-	// content, since Event is nil.
-	Data []byte
 }
 
 // Handler decides what a message produces. It returns the events to publish
@@ -116,7 +127,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		}
 		return fmt.Errorf("consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * cfg.Workers))
+	// A pull request the server has lost (seen under load: "no heartbeat
+	// received") stalls the consumer until the client misses two
+	// heartbeats; with nats.go's defaults (30s expiry) that was 30 seconds
+	// of nothing delivered. Short requests with frequent heartbeats bound
+	// the stall to about two seconds, for a pull request every few seconds
+	// on an idle consumer.
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*cfg.Workers), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("consumer %s: pull: %w", cfg.Durable, err)
 	}
@@ -164,9 +181,9 @@ func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) string {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
 	defer cancel()
-	attempt, stored := 1, time.Now()
+	attempt, stored, seq := 1, time.Now(), uint64(0)
 	if md, err := m.Metadata(); err == nil {
-		attempt, stored = int(md.NumDelivered), md.Timestamp
+		attempt, stored, seq = int(md.NumDelivered), md.Timestamp, md.Sequence.Stream
 	}
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	var ev *event.Event
@@ -186,9 +203,16 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		// Delivered again and again without an outcome: the handler crashed
 		// or timed out every time. Stop before it does again.
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("no outcome after %d deliveries", attempt-1), "")
+		if ev == nil {
+			ev, _ = Decode(raw) // nil when it cannot be: the rejection then names the message
+		}
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Data: m.Data(), Attempt: attempt, Stored: stored})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data(), InProgress: m.InProgress})
+	if ev == nil && err != nil {
+		// Raw: the rejection and the logs name the event when it has one.
+		ev, _ = Decode(raw)
+	}
 	if r, ok := AsRejection(err); ok {
 		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}
@@ -212,7 +236,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 	return "retried"
 }
 
-// idOf is ev's id for logs; a raw message has none.
+// idOf is ev's id for a log line; "" for a message that is not an event.
 func idOf(ev *event.Event) string {
 	if ev == nil {
 		return ""

@@ -771,3 +771,46 @@ func TestConsumeDeadLettersMessagesThatNeverFinish(t *testing.T) {
 		t.Errorf("XD_OUT holds %d order.accepted, want none", got)
 	}
 }
+
+func TestConsumeRaw(t *testing.T) {
+	t.Run("the handler gets the body as it arrived and no event", func(t *testing.T) {
+		h := newHub(t)
+		got := make(chan *bus.Delivery, 1)
+		cfg := config("sweep")
+		cfg.Raw = true
+		in := orderPlaced(t, "po-501")
+		seq := h.publishEvent(t, "xd.in.acme.order.placed", in)
+		h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+			got <- d
+			return nil, nil
+		})
+		select {
+		case d := <-got:
+			if d.Event != nil || !bytes.Equal(d.Data, in.Data()) || d.Seq != seq || d.Header.Get("ce-id") != "po-501" {
+				t.Errorf("delivery = event %v, data %q, seq %d, ce-id %q; want no event, the data, seq %d, po-501", d.Event, d.Data, d.Seq, d.Header.Get("ce-id"), seq)
+			}
+		case <-time.After(wait):
+			t.Fatal("no delivery")
+		}
+		h.settled(t, "sweep")
+	})
+
+	t.Run("a rejection names the event the handler did not decode", func(t *testing.T) {
+		h := newHub(t)
+		cfg := config("sweep")
+		cfg.Raw = true
+		h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-502"))
+		h.consume(t, cfg, func(context.Context, *bus.Delivery) ([]bus.Outgoing, error) {
+			return nil, bus.Reject(bus.CodeUnknownAccount, "account \"acme\" is not known", "account")
+		})
+		rej := decode(t, h.last(t, bus.StreamOut, "xd.out.acme.event.rejected"))
+		var data bus.RejectedData
+		if err := json.Unmarshal(rej.Data(), &data); err != nil {
+			t.Fatal(err)
+		}
+		if data.RejectedID != "po-502" || data.Errors[0].Code != bus.CodeUnknownAccount {
+			t.Errorf("rejection = %+v, want po-502 rejected with unknown_account", data)
+		}
+		h.last(t, bus.StreamDLQ, "xd.dlq.acme.unknown_account")
+	})
+}

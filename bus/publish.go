@@ -63,3 +63,9 @@ func (b *Bus) publishMsgs(ctx context.Context, msgs []*nats.Msg, ids []string) (
 	}
 	return dups, nil
 }
+
+// PublishMsgs stores messages already encoded (Encode, plus headers of the
+// caller's own) like Publish does, ids[i] being the Nats-Msg-Id of msgs[i].
+func (b *Bus) PublishMsgs(ctx context.Context, msgs []*nats.Msg, ids []string) (duplicates int, err error) {
+	return b.publishMsgs(ctx, msgs, ids)
+}

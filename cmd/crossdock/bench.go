@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/crossdock/crossdock/bench"
 )
 
@@ -29,6 +32,7 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	logLevel := fs.String("log-level", "", "show the hub's log at this level (debug, info, warn, error) on stderr; empty: none")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (hub and load generator) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,6 +49,20 @@ func runBench(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	cfg.Progress = os.Stderr
+	if *logLevel != "" {
+		lvl, err := zapcore.ParseLevel(*logLevel)
+		if err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		zc := zap.NewDevelopmentConfig()
+		zc.Level = zap.NewAtomicLevelAt(lvl)
+		log, err := zc.Build()
+		if err != nil {
+			return err
+		}
+		defer func() { _ = log.Sync() }()
+		cfg.Log = log
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)

@@ -6,10 +6,12 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -34,6 +36,7 @@ type Checker struct {
 	reg     *accounts.Registry
 	schemas *schemas.Validator
 	maxSize int
+	macs    *sync.Pool // HMAC-SHA256 under this process's random key (Seal)
 }
 
 // NewChecker returns a Checker; maxSize 0 means MaxEventSize.
@@ -41,7 +44,9 @@ func NewChecker(reg *accounts.Registry, v *schemas.Validator, maxSize int) *Chec
 	if maxSize <= 0 {
 		maxSize = MaxEventSize
 	}
-	return &Checker{reg: reg, schemas: v, maxSize: maxSize}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	return &Checker{reg: reg, schemas: v, maxSize: maxSize, macs: newMACs(key)}
 }
 
 // Check returns every problem with ev as sent by `from` (an authenticated

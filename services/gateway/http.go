@@ -16,6 +16,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -35,11 +36,42 @@ type Gateway struct {
 	reg   *accounts.Registry
 	check *Checker
 	log   *zap.Logger
+	slots map[accounts.Lane]chan struct{}
 }
+
+// LaneRequests is how many requests of each lane the gateway works on at
+// once (reading, checking, storing); more wait their turn. The lanes of the
+// consumers start here: a flood of stable accounts' requests holds at most
+// the bulk lane's few slots, and no more of the CPU, while a strategic
+// account's request finds a free priority slot.
+var LaneRequests = map[accounts.Lane]int{accounts.Priority: 64, accounts.Standard: 16, accounts.Bulk: 8}
 
 // New returns the gateway.
 func New(b *bus.Bus, reg *accounts.Registry, check *Checker, log *zap.Logger) *Gateway {
-	return &Gateway{bus: b, reg: reg, check: check, log: log}
+	g := &Gateway{bus: b, reg: reg, check: check, log: log, slots: map[accounts.Lane]chan struct{}{}}
+	for _, l := range accounts.Lanes {
+		g.slots[l] = make(chan struct{}, max(LaneRequests[l], 1))
+	}
+	return g
+}
+
+// acquire waits for a slot in the sender's lane (warehouses: standard) and
+// returns its release, or false when the request ended first.
+func (g *Gateway) acquire(r *http.Request, id accounts.Identity) (func(), bool) {
+	lane := accounts.Standard
+	if e, ok := g.reg.Account(id.Account); ok && id.Warehouse == "" {
+		lane = e.Policy.Lane
+	}
+	slot, ok := g.slots[lane]
+	if !ok {
+		return func() {}, true
+	}
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, true
+	case <-r.Context().Done():
+		return nil, false
+	}
 }
 
 // Handler serves POST /v1/events.
@@ -59,6 +91,11 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
+	release, ok := g.acquire(r, id)
+	if !ok {
+		return // the client has gone
+	}
+	defer release()
 	mode, err := modeOf(r)
 	if err != nil {
 		problem.One(w, http.StatusUnsupportedMediaType, bus.CodeUnsupportedMedia, err.Error(), "Content-Type")
@@ -99,13 +136,27 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	outs := make([]bus.Outgoing, len(events))
+	// Events the gateway can route go to their lane first, then to XD_IN
+	// sealed (HeaderRouted), so that the router does not check and route
+	// them again and a strategic order posted over HTTP never queues behind
+	// other tiers' events at the router. XD_IN still holds every event as
+	// sent; a sealed one there is always in its lane already.
+	var lanes []bus.Outgoing
+	msgs := make([]*nats.Msg, len(events))
+	msgIDs := make([]string, len(events))
 	ids := make([]string, len(events))
 	for i, ev := range events {
-		outs[i] = bus.Outgoing{Subject: InSubject(from, bus.Name(ev.Type())), Event: ev}
-		ids[i] = ev.ID()
+		msgs[i], msgIDs[i], ids[i] = bus.Encode(InSubject(from, bus.Name(ev.Type())), ev), bus.MsgID(ev), ev.ID()
+		if lane := g.check.Lane(ev); lane != "" {
+			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
+			msgs[i].Header.Set(HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
+		}
 	}
-	if _, err := g.bus.Publish(r.Context(), outs...); err != nil {
+	_, err = g.bus.Publish(r.Context(), lanes...)
+	if err == nil {
+		_, err = g.bus.PublishMsgs(r.Context(), msgs, msgIDs)
+	}
+	if err != nil {
 		g.log.Error("store events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse), zap.Error(err))
 		w.Header().Set("Retry-After", "1")
 		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; retry with the same ids", "")

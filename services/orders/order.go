@@ -7,6 +7,7 @@ package orders
 
 import (
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/crossdock/crossdock/bus"
@@ -76,7 +77,40 @@ func orderKey(account, po string) string {
 	return "po." + account + "." + base64.RawURLEncoding.EncodeToString([]byte(po))
 }
 
-// idKey indexes an order by its order_id, for shipments.
+// maxIDLength is the longest id a shipment may carry (schemas: $defs/id).
+const maxIDLength = 64
+
+// newOrderID is the order_id of the order placed by the event with this id:
+// 16 hex digits derived from the event's id, a dot, then the PO number
+// base64url-encoded. A shipment names its account and the order_id, and so
+// the order's key, with no index entry to write for every order. A PO number
+// too long for an id of 64 characters gets a UUID derived from the event's
+// id instead, and an index entry (idKey).
+func newOrderID(eventID, po string) string {
+	u := bus.DeriveID(eventID, "order_id")
+	id := strings.ReplaceAll(u, "-", "")[:16] + "." + base64.RawURLEncoding.EncodeToString([]byte(po))
+	if len(id) > maxIDLength {
+		return u
+	}
+	return id
+}
+
+// poOf returns the PO number an order_id made by newOrderID carries; ok is
+// false for an id without one (indexed by idKey).
+func poOf(orderID string) (po string, ok bool) {
+	hash, enc, found := strings.Cut(orderID, ".")
+	if !found || len(hash) != 16 {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// idKey indexes an order by its order_id, for shipments, when the order_id
+// does not carry its PO number.
 func idKey(orderID string) string { return "id." + orderID }
 
 // heldKey lists a held order for the release loop.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -107,16 +108,31 @@ func (s *Service) place(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 		return nil, bus.Reject(bus.CodeInvalidJSON, "order data: "+err.Error(), "data")
 	}
 	key := orderKey(entry.Account.ID, p.PONumber)
+	dec := Decide(d.Stored, &entry.Account, entry.Policy, &p)
+	// A new PO is the common case: write it at once, with a create that
+	// fails if the key exists, rather than read first (one round trip, not
+	// two). Only then is the existing order read.
+	o := s.decided(d, ev, entry, &p, &dec, nil)
+	created, err := s.create(ctx, key, o)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return s.logged(ctx, ev, o)
+	}
 	existing, rev, err := s.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if existing != nil && existing.PlacedEventID == ev.ID() {
+	if existing == nil {
+		return nil, fmt.Errorf("order %s: exists, then not found (deleted meanwhile?)", key)
+	}
+	if existing.PlacedEventID == ev.ID() {
 		// A redelivery: the decision is made and stored; answer it again
 		// (the answers' ids are derived, so JetStream stores them once).
 		return s.settled(ctx, ev, existing)
 	}
-	if existing != nil && existing.State != StateRejected {
+	if existing.State != StateRejected {
 		r := bus.Reject(bus.CodeDuplicate, fmt.Sprintf("PO %s was already placed (event %s)", p.PONumber, existing.PlacedEventID), "po_number")
 		out, err := s.rejection(ev, p.PONumber, r.Problems)
 		if err != nil {
@@ -124,18 +140,27 @@ func (s *Service) place(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 		}
 		return []bus.Outgoing{out}, r
 	}
+	// Placed again after a rejection: the new decision, with the history.
+	o = s.decided(d, ev, entry, &p, &dec, existing)
+	if err := s.put(ctx, key, o, true, rev); err != nil {
+		return nil, err
+	}
+	return s.logged(ctx, ev, o)
+}
 
-	dec := Decide(d.Stored, &entry.Account, entry.Policy, &p)
-	o := &Order{Placed: p, Account: entry.Account.ID, State: dec.State, Warehouse: dec.Warehouse, PlacedEventID: ev.ID(), Reasons: dec.Problems}
+// decided is the order a decision makes, continuing existing's history
+// when there is one.
+func (s *Service) decided(d *bus.Delivery, ev *event.Event, entry *accounts.Entry, p *Placed, dec *Decision, existing *Order) *Order {
+	o := &Order{Placed: *p, Account: entry.Account.ID, State: dec.State, Warehouse: dec.Warehouse, PlacedEventID: ev.ID(), Reasons: dec.Problems}
 	if existing != nil {
-		o.History = existing.History
+		o.History = slices.Clone(existing.History)
 	}
 	note := ""
 	switch dec.State {
 	case StateAccepted:
-		o.OrderID = bus.DeriveID(ev.ID(), "order_id")
+		o.OrderID = newOrderID(ev.ID(), p.PONumber)
 	case StateHeld:
-		o.OrderID = bus.DeriveID(ev.ID(), "order_id")
+		o.OrderID = newOrderID(ev.ID(), p.PONumber)
 		o.ReleaseAt = &dec.ReleaseAt
 		note = heldReason(entry.Policy, dec.ReleaseAt)
 	case StateRejected:
@@ -146,9 +171,10 @@ func (s *Service) place(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 		o.Traceparent = tp
 	}
 	o.History = append(o.History, Change{At: d.Stored.UTC(), State: dec.State, EventID: ev.ID(), Note: note})
-	if err := s.put(ctx, key, o, existing != nil, rev); err != nil {
-		return nil, err
-	}
+	return o
+}
+
+func (s *Service) logged(ctx context.Context, ev *event.Event, o *Order) ([]bus.Outgoing, error) {
 	if ce := s.log.Check(zap.DebugLevel, "order decided"); ce != nil {
 		ce.Write(zap.String("account", o.Account), zap.String("po", o.PONumber), zap.String("state", o.State), zap.String("event", ev.ID()))
 	}
@@ -184,10 +210,13 @@ func (s *Service) settled(ctx context.Context, cause *event.Event, o *Order) ([]
 	}
 }
 
-// index writes the order_id index, and the held list for held orders.
+// index writes the order_id index when the order_id does not carry the PO
+// number, and the held list for held orders.
 func (s *Service) index(ctx context.Context, o *Order) error {
-	if _, err := s.kv.Put(ctx, idKey(o.OrderID), []byte(orderKey(o.Account, o.PONumber))); err != nil {
-		return fmt.Errorf("index order %s: %w", o.OrderID, err)
+	if _, ok := poOf(o.OrderID); !ok {
+		if _, err := s.kv.Put(ctx, idKey(o.OrderID), []byte(orderKey(o.Account, o.PONumber))); err != nil {
+			return fmt.Errorf("index order %s: %w", o.OrderID, err)
+		}
 	}
 	if o.State == StateHeld {
 		if _, err := s.kv.Put(ctx, heldKey(o.Account, o.PONumber), []byte(orderKey(o.Account, o.PONumber))); err != nil {
@@ -244,6 +273,21 @@ func (s *Service) get(ctx context.Context, key string) (*Order, uint64, error) {
 		return nil, 0, fmt.Errorf("decode order %s: %w", key, err)
 	}
 	return &o, e.Revision(), nil
+}
+
+// create writes a new order; created is false when the key exists.
+func (s *Service) create(ctx context.Context, key string, o *Order) (created bool, err error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return false, fmt.Errorf("encode order %s: %w", key, err)
+	}
+	if _, err := s.kv.Create(ctx, key, b); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return false, nil
+		}
+		return false, fmt.Errorf("write order %s: %w", key, err)
+	}
+	return true, nil
 }
 
 // put writes an order: a create when it is new, else an update at the

@@ -36,19 +36,24 @@ func (s *Service) ship(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 	unknown := func(why string) error {
 		return bus.Reject(bus.CodeUnknownOrder, fmt.Sprintf("order %s %s", sh.OrderID, why), "order_id")
 	}
-	ref, err := s.kv.Get(ctx, idKey(sh.OrderID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, unknown("is not known")
+	var key string
+	if po, ok := poOf(sh.OrderID); ok {
+		key = orderKey(bus.Account(ev), po)
+	} else {
+		ref, err := s.kv.Get(ctx, idKey(sh.OrderID))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, unknown("is not known")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read order index %s: %w", sh.OrderID, err)
+		}
+		key = string(ref.Value())
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read order index %s: %w", sh.OrderID, err)
-	}
-	key := string(ref.Value())
 	o, rev, err := s.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if o == nil {
+	if o == nil || o.OrderID != sh.OrderID {
 		return nil, unknown("is not known")
 	}
 	from := bus.SenderOf(ev, d.Subject)

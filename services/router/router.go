@@ -7,8 +7,13 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -18,8 +23,12 @@ import (
 
 // Config configures the router. The zero value is ready for use.
 type Config struct {
-	Workers       int // messages routed at once in this process; zero means 8
-	MaxAckPending int // messages in flight across all processes; zero means 64 per worker
+	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard), 2 (bulk)
+	MaxAckPending int // messages in flight per lane across all processes; zero means 64 per worker
+	// SweepWorkers is how many intake events the sweep (the "router"
+	// consumer of xd.in.>) holds at once, most of them waiting for a lane;
+	// zero means 128 (waiting costs a goroutine, not CPU).
+	SweepWorkers int
 }
 
 // Service is the router.
@@ -29,26 +38,114 @@ type Service struct {
 	reg   *accounts.Registry
 	check *gateway.Checker
 	log   *zap.Logger
+
+	lanes    []*lane
+	waiters  atomic.Int64                  // sweep workers waiting for a lane
+	tick     atomic.Pointer[chan struct{}] // closed after each refresh of the lanes' views
+	wake     chan struct{}                 // asks maintain for a refresh now
+	stopping <-chan struct{}
 }
 
 // New returns the router.
 func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker, log *zap.Logger) *Service {
-	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+	if cfg.SweepWorkers <= 0 {
+		cfg.SweepWorkers = 128
 	}
-	return &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log}
+	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log, wake: make(chan struct{}, 1)}
+	for _, l := range accounts.Lanes {
+		s.lanes = append(s.lanes, &lane{name: l, durable: "router-" + string(l), leaving: map[string]bool{}})
+	}
+	ch := make(chan struct{})
+	s.tick.Store(&ch)
+	return s
 }
 
-// Run routes until ctx ends.
+// Run routes until ctx ends: one intake consumer per lane, the sweep, and
+// the loop that keeps the lanes' filters in step with the registry.
 func (s *Service) Run(ctx context.Context) error {
-	return s.bus.Consume(ctx, bus.ConsumerConfig{
-		Stream:        bus.StreamIn,
-		Durable:       "router",
-		Subjects:      []string{"xd.in.>"},
-		Source:        "/crossdock/router",
-		Workers:       s.cfg.Workers,
-		MaxAckPending: s.cfg.MaxAckPending,
-	}, s.Handle)
+	s.stopping = ctx.Done()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.lanes)+1)
+	for _, l := range s.lanes {
+		workers := s.cfg.Workers
+		if workers <= 0 {
+			switch l.name {
+			case accounts.Priority:
+				workers = 8
+			case accounts.Bulk:
+				workers = 2 // as many as the order service's bulk lane
+			default:
+				workers = 4
+			}
+		}
+		cfg := bus.ConsumerConfig{
+			Stream:        bus.StreamIn,
+			Durable:       l.durable,
+			Subjects:      s.wanted(l.name),
+			Source:        "/crossdock/router",
+			Workers:       workers,
+			MaxAckPending: s.cfg.MaxAckPending,
+		}
+		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.routeLane) })
+	}
+	wg.Go(func() {
+		errs <- s.bus.Consume(ctx, bus.ConsumerConfig{
+			Stream:   bus.StreamIn,
+			Durable:  "router",
+			Subjects: []string{"xd.in.>"},
+			Source:   "/crossdock/router",
+			Workers:  s.cfg.SweepWorkers,
+			// Most intake events are a lane's: the sweep decides on the
+			// subject, sequence and headers, and decodes only what it routes.
+			Raw: true,
+		}, s.sweep)
+	})
+	wg.Go(func() { s.maintain(ctx) })
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// routeLane is the handler of the lanes' intake consumers.
+func (s *Service) routeLane(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+	if s.sealed(d) {
+		return nil, nil
+	}
+	return s.Handle(ctx, d)
+}
+
+// sweep is the handler of the "router" consumer of xd.in.>: it routes what
+// no lane routes (see lanes.go).
+func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+	if s.sealed(d) || s.covered(d) {
+		return nil, nil
+	}
+	if d.Event == nil {
+		ev, err := bus.Decode(&nats.Msg{Subject: d.Subject, Header: d.Header, Data: d.Data})
+		if err != nil {
+			var de *bus.DecodeError
+			code, field := bus.CodeSchemaViolation, ""
+			if errors.As(err, &de) {
+				code, field = de.Code, de.Field
+			}
+			return nil, bus.Reject(code, err.Error(), field)
+		}
+		dd := *d
+		dd.Event = ev
+		d = &dd
+	}
+	return s.Handle(ctx, d)
+}
+
+// sealed reports whether the gateway of this process checked the event and
+// stored it in its lane already (HTTP intake).
+func (s *Service) sealed(d *bus.Delivery) bool {
+	seal := d.Header.Get(gateway.HeaderRouted)
+	return seal != "" && s.check.Sealed(d.Header.Get(jetstream.MsgIDHeader), d.Data, seal)
 }
 
 // Handle checks and routes one event from XD_IN.
@@ -69,21 +166,13 @@ func (s *Service) Handle(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 		}
 		return nil, bus.Reject(bus.CodeNotInTierMenu, msg, "type")
 	}
-	subject := "xd.routed." + string(entry.Account.Tier) + "." + account + "." + bus.Name(ev.Type())
-	return []bus.Outgoing{{Subject: subject, Event: ev}}, nil
+	return []bus.Outgoing{{Subject: gateway.RoutedSubject(entry.Account.Tier, account, ev.Type()), Event: ev}}, nil
 }
 
 // Menu names the service an event type goes to and whether the policy
 // includes that service: VMI reports need vmi other than off, RFID reads need
-// rfid on; orders and shipments are on every tier's menu.
+// rfid on; orders and shipments are on every tier's menu. The gateway makes
+// the same decision for HTTP intake (gateway.Menu).
 func Menu(p accounts.Policy, eventType string) (service string, ok bool) {
-	switch bus.Name(eventType) {
-	case "inventory.reported":
-		return "vmi", p.VMI != "off"
-	case "rfid.observed":
-		return "rfid", p.RFID == "on"
-	case "shipment.dispatched", "order.placed":
-		return "orders", true
-	}
-	return "", false
+	return gateway.Menu(p, eventType)
 }
