@@ -16,32 +16,31 @@ import (
 	"github.com/crossdock/crossdock/bus"
 )
 
-// measurePositions turns on TestMeasureScheduledRun, a measurement to run by
-// hand (it is not a pass/fail test and asserts nothing about time):
+// Flags of BenchmarkScheduledRun, a measurement (it asserts nothing about
+// time):
 //
-//	go test ./services/vmi -run TestMeasureScheduledRun -v -vmi.positions=1000000
+//	go test ./services/vmi -run '^$' -bench ScheduledRun -benchtime 1x -vmi.positions=1000000
 var (
-	measurePositions = flag.Int("vmi.positions", 0, "positions of one account for TestMeasureScheduledRun (0: skip)")
-	measureRate      = flag.Int("vmi.rate", 0, "Config.RunRate for TestMeasureScheduledRun (0: no cap)")
-	measureWorkers   = flag.Int("vmi.workers", 0, "Config.RunWorkers for TestMeasureScheduledRun (0: the default)")
+	measurePositions = flag.Int("vmi.positions", 10000, "positions of one account for BenchmarkScheduledRun")
+	measureRate      = flag.Int("vmi.rate", 0, "Config.RunRate for BenchmarkScheduledRun (0: no cap)")
+	measureWorkers   = flag.Int("vmi.workers", 0, "Config.RunWorkers for BenchmarkScheduledRun (0: the default)")
 )
 
-// TestMeasureScheduledRun seeds one integrated account with -vmi.positions
+// BenchmarkScheduledRun seeds one integrated account with -vmi.positions
 // positions (a tenth below their reorder point), runs its scheduled
 // evaluation while a strategic account's reports flow through the priority
 // lane at 50 per second, and logs the run's time and memory and the priority
 // lane's latency (report published → position written) before and during
-// the run.
-func TestMeasureScheduledRun(t *testing.T) {
-	n := *measurePositions
-	if n <= 0 {
-		t.Skip("measurement; run with -vmi.positions=N")
-	}
+// the run. Every iteration after the first evaluates the same positions
+// again under a new run id (their replenishments are then open, so it
+// requests nothing); run it with -benchtime 1x for the figures of one run.
+func BenchmarkScheduledRun(b *testing.B) {
+	n := max(*measurePositions, 1)
 	const items = 1000
 	locations := (n + items - 1) / items
-	tb := newTestBed(t, locations)
+	tb := newTestBed(b, locations)
 	morning := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC) // before the cutoff: no automatic run
-	s := tb.service(t, morning)
+	s := tb.service(b, morning)
 	s.cfg.RunRate = *measureRate
 	if *measureWorkers > 0 {
 		s.cfg.RunWorkers = *measureWorkers
@@ -56,15 +55,15 @@ func TestMeasureScheduledRun(t *testing.T) {
 	needing := 0
 	for l := 0; l < locations; l++ {
 		k := min(items, n-l*items)
-		needing += seedAt(t, tb.bus, l, k)
+		needing += seedAt(b, tb.bus, l, k)
 	}
-	t.Logf("seeded %d positions (%d need replenishment) in %s", n, needing, time.Since(start).Round(time.Millisecond))
+	b.Logf("seeded %d positions (%d need replenishment) in %s", n, needing, time.Since(start).Round(time.Millisecond))
 
 	// The probe: strategic reports, each naming a new item, timed from the
 	// publish ack to the watch seeing the position written.
 	w, err := s.kv.WatchFiltered(ctx, []string{"pos.fast.>"}, jetstream.UpdatesOnly())
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
@@ -101,14 +100,14 @@ func TestMeasureScheduledRun(t *testing.T) {
 			ev, err := bus.NewRootEvent(fmt.Sprintf("probe-%d", i), typeReported, "/accounts/fast", "fast",
 				map[string]any{"location": gln, "as_of": morning.Format(time.RFC3339), "items": []map[string]any{{"gtin": gtin, "on_hand": 3}}})
 			if err != nil {
-				t.Error(err)
+				b.Error(err)
 				return
 			}
 			mu.Lock()
 			sent[posKey("fast", gln, gtin)] = time.Now()
 			mu.Unlock()
 			if _, err := tb.bus.Publish(ctx, bus.Outgoing{Subject: "xd.routed.strategic.fast.inventory.reported", Event: ev}); err != nil && ctx.Err() == nil {
-				t.Error(err)
+				b.Error(err)
 				return
 			}
 		}
@@ -137,22 +136,27 @@ func TestMeasureScheduledRun(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	phase.Store(1)
+	b.ResetTimer()
 	res, err := s.RunAccount(ctx, "big", "measure")
+	for i := 1; i < b.N && err == nil; i++ {
+		_, err = s.RunAccount(ctx, "big", fmt.Sprintf("measure-%d", i))
+	}
+	b.StopTimer()
 	phase.Store(2)
 	runtime.ReadMemStats(&after)
 	close(stopSample)
 	<-sampled
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // after-run window of the probe
 	close(stopProbe)
 	<-probeDone
 
-	t.Logf("run workers %d, rate cap %d/s", s.cfg.RunWorkers, s.cfg.RunRate)
-	t.Logf("run: %d evaluated, %d requested, %d open, %d failed in %d ms (%.0f positions/s)",
+	b.Logf("run workers %d, rate cap %d/s", s.cfg.RunWorkers, s.cfg.RunRate)
+	b.Logf("run: %d evaluated, %d requested, %d open, %d failed in %d ms (%.0f positions/s)",
 		res.Evaluated, res.Requested, res.Open, res.Failed, res.Millis, float64(res.Evaluated)/(float64(res.Millis)/1000))
-	t.Logf("memory (process, embedded NATS server included): allocated %d MiB in %d allocations during the run; heap in use %d MiB before, peak %d MiB",
+	b.Logf("memory (process, embedded NATS server included): allocated %d MiB in %d allocations during the run; heap in use %d MiB before, peak %d MiB",
 		(after.TotalAlloc-before.TotalAlloc)>>20, after.Mallocs-before.Mallocs, before.HeapInuse>>20, peak.Load()>>20)
 	mu.Lock()
 	defer mu.Unlock()
@@ -160,15 +164,17 @@ func TestMeasureScheduledRun(t *testing.T) {
 		l := slices.Clone(lats[i])
 		slices.Sort(l)
 		if len(l) == 0 {
-			t.Logf("priority lane %s: no samples", name)
+			b.Logf("priority lane %s: no samples", name)
 			continue
 		}
 		q := func(f float64) time.Duration {
 			return l[min(len(l)-1, int(f*float64(len(l))))].Round(10 * time.Microsecond)
 		}
-		t.Logf("priority lane %s: %d reports, p50 %s, p99 %s, max %s", name, len(l), q(0.5), q(0.99), l[len(l)-1].Round(10*time.Microsecond))
+		b.Logf("priority lane %s: %d reports, p50 %s, p99 %s, max %s", name, len(l), q(0.5), q(0.99), l[len(l)-1].Round(10*time.Microsecond))
 	}
+	b.ReportMetric(float64(res.Evaluated)/(float64(res.Millis)/1000), "positions/s")
+	b.ReportMetric(float64(peak.Load()>>20), "peak-heap-MiB")
 	if res.Requested != int64(needing) || res.Failed != 0 {
-		t.Errorf("run requested %d (failed %d), want %d", res.Requested, res.Failed, needing)
+		b.Errorf("first run requested %d (failed %d), want %d", res.Requested, res.Failed, needing)
 	}
 }
