@@ -34,10 +34,15 @@ type Consumer struct {
 	Handler bus.Handler            // decides what each event produces
 }
 
-// Run consumes every lane that has tiers in ts until ctx ends.
-func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer) error {
+// Run consumes every lane that has tiers in ts until ctx ends, and runs
+// beside the lanes the service's other loops (a release or schedule loop),
+// returning when all have stopped.
+func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, beside ...func(context.Context) error) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(accounts.Lanes))
+	errs := make(chan error, len(accounts.Lanes)+len(beside))
+	for _, loop := range beside {
+		wg.Go(func() { errs <- loop(ctx) })
+	}
 	for _, lane := range accounts.Lanes {
 		tiers := ts.TiersIn(lane)
 		if len(tiers) == 0 {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -74,16 +73,9 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 
 // Run consumes every lane and releases held orders until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var lanesErr, loopErr error
-	wg.Go(func() {
-		lanesErr = lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
-			Service: "orders", Source: source, Names: []string{bus.Name(typePlaced), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
-		})
-	})
-	wg.Go(func() { loopErr = s.releaseLoop(ctx) })
-	wg.Wait()
-	return errors.Join(lanesErr, loopErr)
+	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
+		Service: "orders", Source: source, Names: []string{bus.Name(typePlaced), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+	}, s.releaseLoop)
 }
 
 // Handle is the consume handler of every lane.

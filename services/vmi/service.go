@@ -102,16 +102,9 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 
 // Run consumes every lane and runs the daily schedule until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var lanesErr, loopErr error
-	wg.Go(func() {
-		lanesErr = lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
-			Service: "vmi", Source: source, Names: []string{bus.Name(typeReported), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
-		})
-	})
-	wg.Go(func() { loopErr = s.scheduleLoop(ctx) })
-	wg.Wait()
-	return errors.Join(lanesErr, loopErr)
+	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
+		Service: "vmi", Source: source, Names: []string{bus.Name(typeReported), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+	}, s.scheduleLoop)
 }
 
 // Handle is the consume handler of every lane.
