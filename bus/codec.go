@@ -31,26 +31,35 @@ const (
 // consumer route on headers without parsing the payload.
 func Encode(subject string, ev *event.Event) *nats.Msg {
 	h := make(nats.Header, 8+len(ev.Extensions()))
-	h.Set("ce-specversion", ev.SpecVersion())
-	h.Set("ce-id", ev.ID())
-	h.Set("ce-source", ev.Source())
-	h.Set("ce-type", ev.Type())
-	if !ev.Time().IsZero() {
-		h.Set("ce-time", ev.Time().UTC().Format(time.RFC3339Nano))
-	}
-	if s := ev.Subject(); s != "" {
-		h.Set("ce-subject", s)
-	}
-	if s := ev.DataSchema(); s != "" {
-		h.Set("ce-dataschema", s)
-	}
+	Attributes(ev, func(name, value string) { h.Set("ce-"+name, value) })
 	if ct := ev.DataContentType(); ct != "" {
 		h.Set(headerContentType, ct)
 	}
-	for k, v := range ev.Extensions() {
-		h.Set("ce-"+k, fmt.Sprint(v))
-	}
 	return &nats.Msg{Subject: subject, Header: h, Data: ev.Data()}
+}
+
+// Attributes calls set with every attribute and extension of ev that a
+// binary-mode binding carries as a ce- header (all but datacontenttype,
+// which each binding writes as its own content-type header): the name
+// without the prefix and the value as text. The NATS binding (Encode) and
+// the HTTP binding (webhook delivery) both write headers from it.
+func Attributes(ev *event.Event, set func(name, value string)) {
+	set("specversion", ev.SpecVersion())
+	set("id", ev.ID())
+	set("source", ev.Source())
+	set("type", ev.Type())
+	if !ev.Time().IsZero() {
+		set("time", ev.Time().UTC().Format(time.RFC3339Nano))
+	}
+	if s := ev.Subject(); s != "" {
+		set("subject", s)
+	}
+	if s := ev.DataSchema(); s != "" {
+		set("dataschema", s)
+	}
+	for k, v := range ev.Extensions() {
+		set(k, fmt.Sprint(v))
+	}
 }
 
 // DecodeError says why a message is not a CloudEvent. Code is invalid_json

@@ -144,23 +144,8 @@ type Payload struct {
 // content type, the way sdk-go's HTTP receiver reads it.
 func BinaryPayload(ev *event.Event) Payload {
 	h := http.Header{}
-	h.Set("ce-specversion", ev.SpecVersion())
-	h.Set("ce-id", ev.ID())
-	h.Set("ce-source", ev.Source())
-	h.Set("ce-type", ev.Type())
-	if !ev.Time().IsZero() {
-		h.Set("ce-time", ev.Time().UTC().Format(time.RFC3339Nano))
-	}
-	if s := ev.Subject(); s != "" {
-		h.Set("ce-subject", s)
-	}
-	if s := ev.DataSchema(); s != "" {
-		h.Set("ce-dataschema", s)
-	}
-	for k, v := range ev.Extensions() {
-		// HTTP binding 3.1.3.2: non-ASCII and % are percent-encoded.
-		h.Set("ce-"+k, headerEncode(fmt.Sprint(v)))
-	}
+	// HTTP binding 3.1.3.2: non-ASCII and % are percent-encoded.
+	bus.Attributes(ev, func(name, value string) { h.Set("ce-"+name, headerEncode(value)) })
 	ct := ev.DataContentType()
 	if ct == "" {
 		ct = event.ApplicationJSON
