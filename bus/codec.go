@@ -31,7 +31,7 @@ const (
 // consumer route on headers without parsing the payload.
 func Encode(subject string, ev *event.Event) *nats.Msg {
 	h := make(nats.Header, 8+len(ev.Extensions()))
-	Attributes(ev, func(name, value string) { h.Set("ce-"+name, value) })
+	Attributes(ev, h.Set)
 	if ct := ev.DataContentType(); ct != "" {
 		h.Set(headerContentType, ct)
 	}
@@ -40,25 +40,25 @@ func Encode(subject string, ev *event.Event) *nats.Msg {
 
 // Attributes calls set with every attribute and extension of ev that a
 // binary-mode binding carries as a ce- header (all but datacontenttype,
-// which each binding writes as its own content-type header): the name
-// without the prefix and the value as text. The NATS binding (Encode) and
+// which each binding writes as its own content-type header): the header
+// name (ce-id) and the value as text. The NATS binding (Encode) and
 // the HTTP binding (webhook delivery) both write headers from it.
 func Attributes(ev *event.Event, set func(name, value string)) {
-	set("specversion", ev.SpecVersion())
-	set("id", ev.ID())
-	set("source", ev.Source())
-	set("type", ev.Type())
+	set("ce-specversion", ev.SpecVersion())
+	set("ce-id", ev.ID())
+	set("ce-source", ev.Source())
+	set("ce-type", ev.Type())
 	if !ev.Time().IsZero() {
-		set("time", ev.Time().UTC().Format(time.RFC3339Nano))
+		set("ce-time", ev.Time().UTC().Format(time.RFC3339Nano))
 	}
 	if s := ev.Subject(); s != "" {
-		set("subject", s)
+		set("ce-subject", s)
 	}
 	if s := ev.DataSchema(); s != "" {
-		set("dataschema", s)
+		set("ce-dataschema", s)
 	}
 	for k, v := range ev.Extensions() {
-		set(k, fmt.Sprint(v))
+		set("ce-"+k, fmt.Sprint(v))
 	}
 }
 

@@ -145,7 +145,7 @@ type Payload struct {
 func BinaryPayload(ev *event.Event) Payload {
 	h := http.Header{}
 	// HTTP binding 3.1.3.2: non-ASCII and % are percent-encoded.
-	bus.Attributes(ev, func(name, value string) { h.Set("ce-"+name, headerEncode(value)) })
+	bus.Attributes(ev, func(name, value string) { h.Set(name, headerEncode(value)) })
 	ct := ev.DataContentType()
 	if ct == "" {
 		ct = event.ApplicationJSON
