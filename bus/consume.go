@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,15 @@ type ConsumerConfig struct {
 	// decodes the rest itself (with Decode, returning a Rejection when that
 	// fails).
 	Raw bool
+	// Follow, when set, gives the filter the consumer should have now; the
+	// bus asks every second and updates the consumer when the answer
+	// changes (Subjects is then unused). For consumers that
+	// serve a few accounts' events out of every account's: the rest are
+	// then never delivered. It must never be empty (an empty filter takes
+	// every subject): name a subject of the stream that nothing is
+	// published on instead. A subject added later is delivered from then
+	// on, not from the start of the stream.
+	Follow func() []string
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -112,6 +122,9 @@ type Handler func(ctx context.Context, d *Delivery) ([]Outgoing, error)
 // acked is redelivered to the next process.
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	cfg.defaults()
+	if cfg.Follow != nil {
+		cfg.Subjects = cfg.Follow()
+	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
 		FilterSubjects: cfg.Subjects,
@@ -139,6 +152,9 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	}
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
+	if cfg.Follow != nil {
+		go b.follow(ctx, cfg.Stream, cons, cfg.Follow)
+	}
 
 	// Handlers run on a context that outlives ctx, so that shutdown lets
 	// in-flight messages finish rather than fail.
@@ -166,6 +182,36 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	close(msgs)
 	wg.Wait()
 	return nil
+}
+
+// follow keeps a consumer's filter equal to want(), checking every second,
+// until ctx ends. Every process running the consumer does the same; they
+// write the same filter.
+func (b *Bus) follow(ctx context.Context, stream string, cons jetstream.Consumer, want func() []string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	cfg := cons.CachedInfo().Config
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next := want()
+		if len(next) == 0 || slices.Equal(next, cfg.FilterSubjects) {
+			continue
+		}
+		update := cfg
+		update.FilterSubject, update.FilterSubjects = "", next
+		if _, err := b.js.UpdateConsumer(ctx, stream, update); err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("consumer filter", zap.String("consumer", cfg.Durable), zap.Error(err))
+			}
+			continue
+		}
+		b.log.Info("consumer filter", zap.String("consumer", cfg.Durable), zap.Int("subjects", len(next)))
+		cfg = update
+	}
 }
 
 // handle runs h on one message and settles it: ack, nak with backoff, or

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -813,4 +814,56 @@ func TestConsumeRaw(t *testing.T) {
 		}
 		h.last(t, bus.StreamDLQ, "xd.dlq.acme.unknown_account")
 	})
+}
+
+func TestConsumeFollow(t *testing.T) {
+	h := newHub(t)
+	var want atomic.Pointer[[]string]
+	want.Store(&[]string{"xd.in.acme.>"})
+	cfg := config("edi")
+	cfg.Subjects = []string{"xd.in.>"} // unused: Follow decides
+	cfg.Follow = func() []string { return *want.Load() }
+	got := make(chan string, 10)
+	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		got <- d.Event.ID()
+		return nil, nil
+	})
+	receive := func(id string) {
+		t.Helper()
+		select {
+		case g := <-got:
+			if g != id {
+				t.Fatalf("delivered %s, want %s", g, id)
+			}
+		case <-time.After(wait):
+			t.Fatalf("%s not delivered", id)
+		}
+	}
+
+	h.publishEvent(t, "xd.in.globex.order.placed", orderPlaced(t, "globex-1"))
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "acme-1"))
+	receive("acme-1") // and never globex-1: it is not in the filter
+
+	want.Store(&[]string{"xd.in.acme.>", "xd.in.globex.>"})
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := h.js.Consumer(context.Background(), bus.StreamIn, "edi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(c.CachedInfo().Config.FilterSubjects, *want.Load()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("filter = %v, want %v", c.CachedInfo().Config.FilterSubjects, *want.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.publishEvent(t, "xd.in.globex.order.placed", orderPlaced(t, "globex-2"))
+	receive("globex-2") // from the change on: globex-1 came before it
+	select {
+	case g := <-got:
+		t.Errorf("delivered %s as well", g)
+	case <-time.After(200 * time.Millisecond):
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +182,15 @@ func TestAnEmergingAccountsExperimentMirrorsItsEvents(t *testing.T) {
 	}
 	if n := h.count(bus.StreamOut, "xd.exp.globex.>"); n != 0 {
 		t.Errorf("%d events of globex mirrored, want none (its tier has experiments: none)", n)
+	}
+	// The mirror's consumers are handed initech's events only.
+	for durable, want := range map[string]string{"delivery-mirror-in": "xd.routed.*.initech.>", "delivery-mirror-out": "xd.out.initech.>"} {
+		stream := bus.StreamOut
+		if durable == "delivery-mirror-in" {
+			stream = bus.StreamRouted
+		}
+		if got := h.settled(stream, durable).Config.FilterSubjects; !slices.Equal(got, []string{want}) {
+			t.Errorf("%s filter %v, want [%s]", durable, got, want)
+		}
 	}
 }

@@ -312,3 +312,24 @@ func (h *testHub) count(stream, subject string) uint64 {
 	}
 	return n
 }
+
+// settled waits until a consumer has nothing pending or unacknowledged and
+// returns its info.
+func (h *testHub) settled(stream, durable string) *jetstream.ConsumerInfo {
+	h.t.Helper()
+	var info *jetstream.ConsumerInfo
+	bustest.CheckFor(h.t, 10*time.Second, func() error {
+		c, err := h.bus.JetStream().Consumer(context.Background(), stream, durable)
+		if err != nil {
+			return err
+		}
+		if info, err = c.Info(context.Background()); err != nil {
+			return err
+		}
+		if info.NumPending+uint64(info.NumAckPending) > 0 {
+			return fmt.Errorf("%s: %d pending, %d unacked", durable, info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+	return info
+}

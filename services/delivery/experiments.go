@@ -72,15 +72,32 @@ func Mirrors(e *accounts.Entry, ev *event.Event) []string {
 // checked incoming events (XD_ROUTED) and one on the outgoing ones (XD_OUT,
 // xd.out.> only, so mirrors are never mirrored), each copying the selected
 // share of an account's events to its experiment subjects. It reads the
-// streams beside the services and changes nothing they do.
+// streams beside the services and changes nothing they do. Both are
+// filtered on the accounts that run experiments (experimenting), so the
+// others' events cost the mirror nothing; an experiment added later sees
+// events from then on.
 func (s *Service) mirror(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	for _, c := range []struct{ stream, durable, filter string }{
-		{bus.StreamRouted, "delivery-mirror-in", "xd.routed.>"},
-		{bus.StreamOut, "delivery-mirror-out", "xd.out.>"},
+	for _, c := range []struct {
+		stream, durable string
+		subject         func(account string) string
+	}{
+		{bus.StreamRouted, "delivery-mirror-in", func(a string) string { return "xd.routed.*." + a + ".>" }},
+		{bus.StreamOut, "delivery-mirror-out", func(a string) string { return "xd.out." + a + ".>" }},
 	} {
-		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Subjects: []string{c.filter}, Source: Source, Workers: 2}
+		follow := func() []string {
+			ids := s.reg.Select(experimenting)
+			if len(ids) == 0 {
+				ids = []string{"_none"} // no account has this id
+			}
+			out := make([]string, len(ids))
+			for i, id := range ids {
+				out[i] = c.subject(id)
+			}
+			return out
+		}
+		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Follow: follow, Source: Source, Workers: 2}
 		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.mirrorOne) })
 	}
 	wg.Wait()
@@ -90,6 +107,12 @@ func (s *Service) mirror(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// experimenting reports whether an account has experiments that its policy
+// lets run.
+func experimenting(e *accounts.Entry) bool {
+	return e.Policy.Experiments == "allowed" && len(e.Account.Experiments) > 0
 }
 
 // mirrorOne copies one event to its experiments. The copy keeps the event's

@@ -39,19 +39,32 @@ func New(b *bus.Bus, reg *accounts.Registry, formats *adapters.Registry, log *za
 	return &Service{bus: b, reg: reg, formats: formats, log: log}
 }
 
-// Run follows XD_OUT until ctx ends.
+// Run follows XD_OUT until ctx ends. Its consumer is filtered on the
+// answers of the accounts that ask for EDI, so every other account's
+// answers are never delivered to it.
 func (s *Service) Run(ctx context.Context) error {
-	subjects := make([]string, len(answered))
-	for i, name := range answered {
-		subjects[i] = "xd.out.*." + name
-	}
 	return s.bus.Consume(ctx, bus.ConsumerConfig{
-		Stream:   bus.StreamOut,
-		Durable:  "edi",
-		Subjects: subjects,
-		Source:   source,
-		Workers:  2,
+		Stream:  bus.StreamOut,
+		Durable: "edi",
+		Follow:  s.subjects,
+		Source:  source,
+		Workers: 2,
 	}, s.Handle)
+}
+
+// subjects is the edi consumer's filter: the answers of the accounts with
+// an EDI configuration.
+func (s *Service) subjects() []string {
+	var out []string
+	for _, id := range s.reg.Select(func(e *accounts.Entry) bool { return e.Account.EDI != nil }) {
+		for _, name := range answered {
+			out = append(out, "xd.out."+id+"."+name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"xd.out._none." + answered[0]} // no account has the "_none" id
+	}
+	return out
 }
 
 // Handle writes the document for one outbound event, or nothing when its

@@ -27,16 +27,15 @@ import (
 // Filters change while events arrive, and JetStream does not go back over
 // messages a consumer has passed when its filter grows. So the durable
 // "router" consumer of xd.in.> stays, as a sweep that guarantees every
-// event is routed or rejected: for an event of an account that a lane has
+// event is routed or rejected: an event of an account that a lane has
 // covered since a known stream sequence (metadataSince, written after the
-// filter took effect), it waits until that lane has acknowledged past the
-// event and then only acknowledges it; any other event (an unknown account,
-// one published while its lane's filter was changing, one whose lane's ack
-// floor has not moved for sweepPatience) it checks and routes itself. Routing twice
-// is harmless: JetStream stores the second copy in XD_ROUTED once, by
-// Nats-Msg-Id. An account that changes lanes is added to its new lane
-// first and removed from the old one only once that lane has delivered and
-// acknowledged everything it had.
+// filter took effect) it only acknowledges, reading no more than its
+// subject and sequence; any other event (an unknown account, one published
+// while its lane's filter was changing) it checks and routes itself.
+// Routing twice is harmless: JetStream stores the second copy in XD_ROUTED
+// once, by Nats-Msg-Id. An account that changes lanes is added to its new
+// lane first and removed from the old one only once that lane has
+// delivered and acknowledged everything it had.
 
 // metadataSince is the consumer metadata key holding the XD_IN sequence
 // after which the lane's filter has been in effect.
@@ -49,15 +48,10 @@ const noAccounts = "xd.in._none.>"
 // warehouses is the filter of warehouse intake, consumed in the standard lane.
 const warehouses = "xd.in.wh.>"
 
-// sweepPatience is how long the sweep waits for a lane whose ack floor does
-// not move before it routes the event itself.
-const sweepPatience = 20 * time.Second
-
 // laneView is what the router last read of a lane's consumer.
 type laneView struct {
 	filters map[string]bool
 	since   uint64 // 0: unknown, the lane covers nothing for the sweep
-	floor   uint64 // ack floor, as a stream sequence
 	drained bool   // nothing pending or unacknowledged
 	config  jetstream.ConsumerConfig
 }
@@ -68,7 +62,6 @@ type lane struct {
 	durable string
 	view    atomic.Pointer[laneView]
 	leaving map[string]bool // filters no longer wanted, kept until drained
-	waiters atomic.Int64    // sweep workers waiting for this lane
 }
 
 // filterKey is the lane filter that covers an intake subject.
@@ -99,19 +92,15 @@ func (s *Service) wanted(l accounts.Lane) []string {
 	return out
 }
 
-// refresh reads the lanes' consumers (all, or only those the sweep waits
-// for) and wakes the sweep's waiters.
-func (s *Service) refresh(ctx context.Context, all bool) {
+// refresh reads the lanes' consumers.
+func (s *Service) refresh(ctx context.Context) {
 	for _, l := range s.lanes {
-		if !all && l.waiters.Load() == 0 {
-			continue
-		}
 		c, err := s.bus.JetStream().Consumer(ctx, bus.StreamIn, l.durable)
 		if err != nil {
 			continue // not created yet, or NATS is away: keep the last view
 		}
 		info := c.CachedInfo()
-		v := &laneView{filters: map[string]bool{}, floor: info.AckFloor.Stream,
+		v := &laneView{filters: map[string]bool{},
 			drained: info.NumPending == 0 && info.NumAckPending == 0, config: info.Config}
 		for _, f := range info.Config.FilterSubjects {
 			v.filters[f] = true
@@ -122,8 +111,6 @@ func (s *Service) refresh(ctx context.Context, all bool) {
 		v.since, _ = strconv.ParseUint(info.Config.Metadata[metadataSince], 10, 64)
 		l.view.Store(v)
 	}
-	ch := make(chan struct{})
-	close(*s.tick.Swap(&ch))
 }
 
 // reconcile brings a lane's filter in step with the registry: accounts new
@@ -190,17 +177,14 @@ func (s *Service) reconcile(ctx context.Context, l *lane) error {
 	return err
 }
 
-// maintain refreshes the lanes' views (every few milliseconds while the
-// sweep waits on one, else four times a second) and reconciles their
-// filters every second, until ctx ends.
+// maintain refreshes the lanes' views four times a second and reconciles
+// their filters every second, until ctx ends.
 func (s *Service) maintain(ctx context.Context) {
-	lastReconcile, lastFull := time.Time{}, time.Time{}
+	lastReconcile := time.Time{}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
 	for ctx.Err() == nil {
-		full := time.Since(lastFull) >= 250*time.Millisecond
-		if full {
-			lastFull = time.Now()
-		}
-		s.refresh(ctx, full)
+		s.refresh(ctx)
 		if time.Since(lastReconcile) >= time.Second {
 			lastReconcile = time.Now()
 			for _, l := range s.lanes {
@@ -209,71 +193,27 @@ func (s *Service) maintain(ctx context.Context) {
 				}
 			}
 		}
-		// Each refresh is a consumer info request per lane the sweep waits
-		// for, work for the server that takes the lane consumer's lock:
-		// every 10 ms is often enough for a sweep that only acknowledges.
-		wait := 250 * time.Millisecond
-		if s.waiters.Load() > 0 {
-			wait = 10 * time.Millisecond
-		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-t.C:
-		case <-s.wake:
 		}
-		t.Stop()
 	}
 }
 
-// covered reports whether a lane routes this intake event, having waited
-// until it has. It waits as long as the lane makes progress (its ack floor
-// moves at least once every sweepPatience), telling JetStream it is still at
-// work, so that a lane far behind under a flood is not doubled by the sweep
-// routing the same events; a lane that stops moving is taken over.
+// covered reports whether a lane routes this intake event: its account is
+// in the lane's filter and the event came after the filter took effect, so
+// JetStream delivers it to that lane. A lane gives an account up only after
+// it has delivered and acknowledged everything it had (reconcile), and the
+// account's new lane covers it from before that, so the sweep need not wait
+// for the lane to get there.
 func (s *Service) covered(d *bus.Delivery) bool {
 	key := filterKey(d.Subject)
 	if key == "" || d.Seq == 0 {
 		return false
 	}
 	for _, l := range s.lanes {
-		v := l.view.Load()
-		if v == nil || !v.filters[key] || v.since == 0 || d.Seq <= v.since {
-			continue
-		}
-		s.waiters.Add(1)
-		defer s.waiters.Add(-1)
-		l.waiters.Add(1)
-		defer l.waiters.Add(-1)
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-		floor, moved := v.floor, time.Now()
-		progress := time.NewTicker(10 * time.Second)
-		defer progress.Stop()
-		for {
-			tick := *s.tick.Load()
-			v := l.view.Load()
-			if v.floor >= d.Seq {
-				return true
-			}
-			if v.floor != floor {
-				floor, moved = v.floor, time.Now()
-			}
-			if time.Since(moved) > sweepPatience {
-				return false // the lane is stuck: route it here
-			}
-			select {
-			case <-tick:
-			case <-progress.C:
-				if d.InProgress != nil {
-					_ = d.InProgress()
-				}
-			case <-s.stopping:
-				// Shutting down: the lanes stop too; route it here.
-				return false
-			}
+		if v := l.view.Load(); v != nil && v.filters[key] && v.since != 0 && d.Seq > v.since {
+			return true
 		}
 	}
 	return false

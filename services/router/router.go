@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,10 +24,6 @@ import (
 type Config struct {
 	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard), 2 (bulk)
 	MaxAckPending int // messages in flight per lane across all processes; zero means 64 per worker
-	// SweepWorkers is how many intake events the sweep (the "router"
-	// consumer of xd.in.>) holds at once, most of them waiting for a lane;
-	// zero means 128 (waiting costs a goroutine, not CPU).
-	SweepWorkers int
 }
 
 // Service is the router.
@@ -39,31 +34,21 @@ type Service struct {
 	check *gateway.Checker
 	log   *zap.Logger
 
-	lanes    []*lane
-	waiters  atomic.Int64                  // sweep workers waiting for a lane
-	tick     atomic.Pointer[chan struct{}] // closed after each refresh of the lanes' views
-	wake     chan struct{}                 // asks maintain for a refresh now
-	stopping <-chan struct{}
+	lanes []*lane
 }
 
 // New returns the router.
 func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker, log *zap.Logger) *Service {
-	if cfg.SweepWorkers <= 0 {
-		cfg.SweepWorkers = 128
-	}
-	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log, wake: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log}
 	for _, l := range accounts.Lanes {
 		s.lanes = append(s.lanes, &lane{name: l, durable: "router-" + string(l), leaving: map[string]bool{}})
 	}
-	ch := make(chan struct{})
-	s.tick.Store(&ch)
 	return s
 }
 
 // Run routes until ctx ends: one intake consumer per lane, the sweep, and
 // the loop that keeps the lanes' filters in step with the registry.
 func (s *Service) Run(ctx context.Context) error {
-	s.stopping = ctx.Done()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(s.lanes)+1)
 	for _, l := range s.lanes {
@@ -94,7 +79,6 @@ func (s *Service) Run(ctx context.Context) error {
 			Durable:  "router",
 			Subjects: []string{"xd.in.>"},
 			Source:   "/crossdock/router",
-			Workers:  s.cfg.SweepWorkers,
 			// Most intake events are a lane's: the sweep decides on the
 			// subject, sequence and headers, and decodes only what it routes.
 			Raw: true,
@@ -121,7 +105,7 @@ func (s *Service) routeLane(ctx context.Context, d *bus.Delivery) ([]bus.Outgoin
 // sweep is the handler of the "router" consumer of xd.in.>: it routes what
 // no lane routes (see lanes.go).
 func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
-	if s.sealed(d) || s.covered(d) {
+	if s.covered(d) || s.sealed(d) {
 		return nil, nil
 	}
 	if d.Event == nil {
