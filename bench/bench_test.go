@@ -12,7 +12,7 @@ import (
 func TestRunCountsEveryOrder(t *testing.T) {
 	for _, transport := range []string{"nats", "http"} {
 		t.Run("over "+transport, func(t *testing.T) {
-			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Dir: t.TempDir()})
+			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Baseline: 100 * time.Millisecond, Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +38,7 @@ func TestRunCountsEveryOrder(t *testing.T) {
 }
 
 func TestIsolationScenarioReportsBothPhases(t *testing.T) {
-	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Dir: t.TempDir()})
+	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Baseline: 100 * time.Millisecond, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,11 +197,7 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 	r.mu.Unlock()
 	var err error
 	if r.cfg.Transport == "nats" {
-		msg := &nats.Msg{Subject: "xd.in." + a.id + ".order.placed", Header: nats.Header{
-			"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/accounts/" + a.id},
-			"ce-type": {"crossdock.order.placed.v1"}, "content-type": {"application/json"},
-		}, Data: body}
-		_, err = a.js.PublishMsgAsync(msg, jetstream.WithMsgID(a.id+":"+id))
+		_, err = a.js.PublishMsgAsync(orderMsg(a.id, id, body), jetstream.WithMsgID(a.id+":"+id))
 	} else {
 		err = r.post(ctx, a, id, body)
 	}
@@ -218,6 +214,15 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 		r.mu.Unlock()
 		<-window
 	}
+}
+
+// orderMsg is an order.placed as an account's ERP publishes it over NATS
+// (binary mode); its Nats-Msg-Id is account:id.
+func orderMsg(account, id string, body []byte) *nats.Msg {
+	return &nats.Msg{Subject: "xd.in." + account + ".order.placed", Header: nats.Header{
+		"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/accounts/" + account},
+		"ce-type": {"crossdock.order.placed.v1"}, "content-type": {"application/json"},
+	}, Data: body}
 }
 
 func (r *runner) post(ctx context.Context, a *account, id string, body []byte) error {

@@ -3,9 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/services/accounts"
@@ -73,10 +73,11 @@ func (r *runner) resetLatencies(t accounts.Tier) {
 	r.mu.Unlock()
 }
 
-// baseline publishes n messages of an order's size to a scratch stream on
-// the same server, asynchronously with the same window, and returns the
-// rate: what one JetStream hop costs on this machine.
-func (r *runner) baseline(ctx context.Context, n int) (Baseline, error) {
+// baseline publishes, for about d, the message an order is (the same
+// headers, data and a Nats-Msg-Id) to a scratch stream on the same server,
+// asynchronously with the same window, and returns the rate: what one
+// JetStream hop costs on this machine.
+func (r *runner) baseline(ctx context.Context, d time.Duration) (Baseline, error) {
 	js, err := jetstream.New(r.observer, jetstream.WithPublishAsyncMaxPending(r.cfg.Window))
 	if err != nil {
 		return Baseline{}, err
@@ -86,20 +87,24 @@ func (r *runner) baseline(ctx context.Context, n int) (Baseline, error) {
 		return Baseline{}, fmt.Errorf("create %s: %w", name, err)
 	}
 	defer func() { _ = js.DeleteStream(context.Background(), name) }()
-	body := orderData("b0000000", gln(1))
+	n, size := 0, 0
 	start := time.Now()
-	for i := range n {
-		msg := &nats.Msg{Subject: "bench.raw", Data: body, Header: nats.Header{"ce-id": {fmt.Sprint(i)}}}
+	for n%1000 != 0 || time.Since(start) < d {
+		id := "r" + strconv.Itoa(n)
+		msg := orderMsg("bench", id, orderData(id, gln(1)))
+		msg.Subject = "bench.raw"
+		size = len(msg.Data)
 		// A slow machine (the race detector, a loaded CI) fills the window
 		// of pending acks; wait for room rather than fail.
-		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second)); err != nil {
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithStallWait(30*time.Second)); err != nil {
 			return Baseline{}, fmt.Errorf("raw publish: %w", err)
 		}
+		n++
 	}
 	select {
 	case <-js.PublishAsyncComplete():
 	case <-time.After(time.Minute):
 		return Baseline{}, fmt.Errorf("raw publish: acks not complete after a minute")
 	}
-	return Baseline{Messages: n, Bytes: len(body), PublishRate: float64(n) / time.Since(start).Seconds()}, nil
+	return Baseline{Messages: n, Bytes: size, PublishRate: float64(n) / time.Since(start).Seconds()}, nil
 }
