@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type Config struct {
 	Dir             string        // data directory; default a fresh temp dir, removed after
 	Progress        io.Writer     // a progress line every second; nil for none
 	Log             *zap.Logger   // the hub's log; nil for none
+	HeapProfile     io.Writer     // when set, a heap profile taken at the end of the load, with the hub still up
 }
 
 func (c *Config) defaults() error {
@@ -172,13 +174,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer r.close()
 
-	if err := r.warmUp(ctx); err != nil {
-		return nil, err
-	}
 	rep := &Report{Scenario: cfg.Scenario, Transport: cfg.Transport, Machine: Machine{
 		CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
-	// The baseline runs first, on the warm hub with nothing else to do.
+	// The baseline runs first, with the hub idle; the warm-up after it lets
+	// the server settle from it before anything is measured.
 	if rep.Raw, err = r.baseline(ctx, cfg.Baseline); err != nil {
+		return nil, err
+	}
+	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
 	switch cfg.Scenario {
@@ -201,6 +204,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Seconds = cfg.Duration.Seconds()
 		rep.Tiers = append(rep.Tiers, r.tierReport(string(accounts.Strategic), rep.Seconds), r.tierReport(string(accounts.Stable), rep.Seconds))
 		rep.Total = r.totalReport(rep.Seconds)
+	}
+	if cfg.HeapProfile != nil {
+		runtime.GC() // up-to-date figures, as go tool pprof expects
+		if err := pprof.WriteHeapProfile(cfg.HeapProfile); err != nil {
+			return nil, fmt.Errorf("heap profile: %w", err)
+		}
 	}
 	if rep.Raw.PublishRate > 0 {
 		rep.Ratio = rep.Total.OrdersPerSec / rep.Raw.PublishRate

@@ -35,6 +35,7 @@ func runBench(args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "", "show the hub's log at this level (debug, info, warn, error) on stderr; empty: none")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (hub and load generator) to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken at the end of the load, hub still up, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +49,14 @@ func runBench(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cfg.HeapProfile = f
 	}
 	cfg.Progress = os.Stderr
 	if *logLevel != "" {
