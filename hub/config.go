@@ -31,6 +31,9 @@ type Config struct {
 	AdminToken string   // bearer token of /v1/admin/*; "" disables them
 	Replicas   int      // stream and bucket replicas
 	Fsync      string   // interval | always
+	// DedupeWindow is how long a repeated event id is recognised by
+	// JetStream (bus.Options.DuplicateWindow); 0 means 10 minutes.
+	DedupeWindow time.Duration
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
@@ -43,6 +46,9 @@ type Config struct {
 func (c *Config) Validate() error {
 	if c.Fsync != "interval" && c.Fsync != "always" {
 		return fmt.Errorf("--fsync %q: want interval or always", c.Fsync)
+	}
+	if c.DedupeWindow != 0 && (c.DedupeWindow < 3*time.Minute || c.DedupeWindow > 24*time.Hour) {
+		return fmt.Errorf("--dedupe-window %s: want 3m to 24h (a redelivery takes up to about three minutes)", c.DedupeWindow)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas)

@@ -41,6 +41,7 @@ var defaults = hub.Config{
 
 	WebhookAttempts: 10,
 	WebhookMaxAge:   24 * time.Hour,
+	DedupeWindow:    10 * time.Minute,
 }
 
 func TestParseFlags(t *testing.T) {
@@ -69,7 +70,7 @@ func TestParseFlags(t *testing.T) {
 				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute},
 			wantLogFormat: "json",
 		},
 		{
@@ -80,8 +81,14 @@ func TestParseFlags(t *testing.T) {
 				"CROSSDOCK_LOG_FORMAT": "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute},
 			wantLogFormat: "json",
+		},
+		{
+			name:          "--dedupe-window sets the duplicate window",
+			args:          []string{"--dedupe-window", "3m"},
+			want:          with(func(c *hub.Config) { c.DedupeWindow = 3 * time.Minute }),
+			wantLogFormat: "console",
 		},
 		{
 			name:          "CROSSDOCK_NATS_LISTEN sets --nats-listen",
@@ -228,6 +235,11 @@ accounts:
 			name: "an --fsync that is neither interval nor always is an error naming --fsync",
 			args: []string{"--accounts", badTier, "--fsync", "sometimes"},
 			want: []string{"--fsync", "sometimes"},
+		},
+		{
+			name: "a --dedupe-window shorter than a redelivery is an error naming --dedupe-window",
+			args: []string{"--accounts", badTier, "--dedupe-window", "30s"},
+			want: []string{"--dedupe-window", "30s"},
 		},
 		{
 			name: "a --services naming no service is an error naming --services",
