@@ -54,9 +54,9 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// DuplicateWindow is the streams' duplicate window; zero means
 	// DuplicateWindow. Shorter bounds the server's memory at high rates; it
-	// must stay longer than a redelivery takes (AckWait plus the backoffs,
-	// about three minutes), or a redelivered event's answers are stored twice
-	// (with the same ids).
+	// must stay longer than the gap between two attempts at one event (the
+	// AckWait plus the longest backoff: 2.5 minutes), or answers an attempt
+	// stored before failing are stored again (with the same ids) by the next.
 	DuplicateWindow time.Duration
 }
 

@@ -48,7 +48,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--fsync %q: want interval or always", c.Fsync)
 	}
 	if c.DedupeWindow != 0 && (c.DedupeWindow < 3*time.Minute || c.DedupeWindow > 24*time.Hour) {
-		return fmt.Errorf("--dedupe-window %s: want 3m to 24h (a redelivery takes up to about three minutes)", c.DedupeWindow)
+		return fmt.Errorf("--dedupe-window %s: want 3m to 24h (two attempts at an event can be 2.5 minutes apart)", c.DedupeWindow)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas)
