@@ -101,10 +101,6 @@ type Delivery struct {
 	// whole event in structured mode; with ConsumerConfig.Raw the only
 	// content, since Event is nil).
 	Data []byte
-	// InProgress tells JetStream the handler is still at work, restarting
-	// the AckWait clock (not the handler's context deadline), for a handler
-	// that waits on something else rather than failing.
-	InProgress func() error
 	// Stored is when JetStream stored the message: the hub's clock, the same
 	// on every redelivery, so decisions that depend on time stay stable.
 	Stored time.Time
@@ -254,7 +250,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data(), InProgress: m.InProgress})
+	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
 	if ev == nil && err != nil {
 		// Raw: the rejection and the logs name the event when it has one.
 		ev, _ = Decode(raw)
