@@ -30,7 +30,7 @@ const (
 // keeps the body the customer's JSON, readable by any NATS tool, and lets a
 // consumer route on headers without parsing the payload.
 func Encode(subject string, ev *event.Event) *nats.Msg {
-	h := make(nats.Header, 8+len(ev.Extensions()))
+	h := make(nats.Header, 8+len(extensions(ev)))
 	Attributes(ev, h.Set)
 	if ct := ev.DataContentType(); ct != "" {
 		h.Set(headerContentType, ct)
@@ -57,7 +57,11 @@ func Attributes(ev *event.Event, set func(name, value string)) {
 	if s := ev.DataSchema(); s != "" {
 		set("ce-dataschema", s)
 	}
-	for k, v := range ev.Extensions() {
+	for k, v := range extensions(ev) {
+		if s, ok := v.(string); ok {
+			set("ce-"+k, s)
+			continue
+		}
 		set("ce-"+k, fmt.Sprint(v))
 	}
 }
@@ -126,7 +130,7 @@ func CheckAttributes(ev *event.Event) *Problem {
 	}
 	attrs := map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
 		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
-	for k, v := range ev.Extensions() {
+	for k, v := range extensions(ev) {
 		if s, ok := v.(string); ok {
 			attrs[k] = s
 		}

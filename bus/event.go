@@ -27,9 +27,27 @@ func DeriveID(causeID, kind string) string {
 }
 
 // Account returns the event's account extension, or "".
-func Account(ev *event.Event) string {
-	s, _ := ev.Extensions()[ExtAccount].(string)
+func Account(ev *event.Event) string { return Extension(ev, ExtAccount) }
+
+// Extension returns ev's extension name as a string, or "". Unlike
+// ev.Extensions(), which copies the map on every call (5% of the hub's
+// allocations when it was used on the order path), it reads in place.
+func Extension(ev *event.Event, name string) string {
+	if ev.Context == nil {
+		return ""
+	}
+	v, _ := ev.Context.GetExtension(name)
+	s, _ := v.(string)
 	return s
+}
+
+// extensions returns ev's extensions for reading, without a copy where the
+// context allows it.
+func extensions(ev *event.Event) map[string]any {
+	if c, ok := ev.Context.(*event.EventContextV1); ok {
+		return c.Extensions
+	}
+	return ev.Extensions()
 }
 
 // MsgID is the JetStream Nats-Msg-Id for ev: its id scoped by its account, so
@@ -55,7 +73,7 @@ func NewEvent(cause *event.Event, eventType, kind, source string, data any) (*ev
 	if a := Account(cause); a != "" {
 		ev.SetExtension(ExtAccount, a)
 	}
-	if tp, ok := cause.Extensions()[ExtTraceparent].(string); ok && tp != "" {
+	if tp := Extension(cause, ExtTraceparent); tp != "" {
 		ev.SetExtension(ExtTraceparent, tp)
 	}
 	if err := ev.SetData(event.ApplicationJSON, data); err != nil {

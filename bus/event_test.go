@@ -81,6 +81,25 @@ func TestNewEvent(t *testing.T) {
 	}
 }
 
+func TestExtensionReadsInPlace(t *testing.T) {
+	ev := event.New()
+	ev.SetExtension(bus.ExtAccount, "acme")
+	if got := bus.Extension(&ev, bus.ExtAccount); got != "acme" {
+		t.Errorf("Extension(account) = %q, want acme", got)
+	}
+	if got := bus.Extension(&ev, bus.ExtTraceparent); got != "" {
+		t.Errorf("Extension(traceparent) = %q, want empty", got)
+	}
+	if got := bus.Extension(&event.Event{}, bus.ExtAccount); got != "" {
+		t.Errorf("Extension of an event without context = %q, want empty", got)
+	}
+	// ev.Extensions() copies the map on every call: on the order path that
+	// was 5% of the hub's allocations.
+	if n := testing.AllocsPerRun(100, func() { bus.Account(&ev) }); n != 0 {
+		t.Errorf("Account allocates %.0f times per call, want 0", n)
+	}
+}
+
 func TestNewRootEvent(t *testing.T) {
 	ev, err := bus.NewRootEvent("tier:acme:3", bus.Type("account.tier.changed"), "/crossdock/accounts", "acme",
 		map[string]string{"account": "acme", "from": "stable", "to": "priority"})

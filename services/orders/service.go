@@ -159,7 +159,7 @@ func (s *Service) decided(d *bus.Delivery, ev *event.Event, entry *accounts.Entr
 		o.Warehouse = ""
 		note = (&bus.Rejection{Problems: dec.Problems}).Error()
 	}
-	if tp, ok := ev.Extensions()[bus.ExtTraceparent].(string); ok {
+	if tp := bus.Extension(ev, bus.ExtTraceparent); tp != "" {
 		o.Traceparent = tp
 	}
 	o.History = append(o.History, Change{At: d.Stored.UTC(), State: dec.State, EventID: ev.ID(), Note: note})
