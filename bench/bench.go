@@ -31,6 +31,7 @@ type Config struct {
 	Scenario        string        // "throughput" (default) or "isolation"
 	Transport       string        // "nats" (default) or "http"
 	Rate            int           // orders per second in total; 0: as fast as the hub takes them
+	FloodRate       int           // isolation: the stable flood's orders per second; 0: as fast as the hub takes them
 	Duration        time.Duration // how long to send; default 10s
 	Count           int           // stop after this many orders instead (throughput only)
 	AccountsPerTier int           // default 4
@@ -118,6 +119,7 @@ type Baseline struct {
 // of stable orders.
 type Isolation struct {
 	StrategicRate int     `json:"strategic_rate"`
+	FloodRate     int     `json:"flood_rate"` // what the flood asked for; 0: as fast as the hub takes it
 	AloneP99      Millis  `json:"alone_p99_ms"`
 	FloodP99      Millis  `json:"flood_p99_ms"`
 	Factor        float64 `json:"factor"` // flood p99 ÷ alone p99

@@ -50,6 +50,21 @@ func TestIsolationScenarioReportsBothPhases(t *testing.T) {
 	}
 }
 
+func TestIsolationFloodAtAFixedRate(t *testing.T) {
+	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 20, FloodRate: 20, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Baseline: 100 * time.Millisecond, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One second of flood at 20 a second is 20 orders, one more if the
+	// pacer's first send and the last fall on the edges; unpaced, hundreds.
+	if i := rep.Isolation; i == nil || i.FloodRate != 20 || i.FloodSent == 0 || i.FloodSent > 21 {
+		t.Fatalf("isolation = %+v, want a flood of at most 21 orders at 20/s", rep.Isolation)
+	}
+	if rep.Total.Lost != 0 {
+		t.Errorf("lost %d orders", rep.Total.Lost)
+	}
+}
+
 func TestSummarise(t *testing.T) {
 	var ds []time.Duration
 	for i := 1; i <= 1000; i++ {

@@ -13,7 +13,8 @@ import (
 
 // isolation measures the strategic tier at a fixed rate for half the
 // duration alone, then for the other half while stable accounts flood the
-// hub as fast as the window lets them.
+// hub as fast as the window lets them (or at FloodRate, to see how the
+// strategic latency follows the load).
 func (r *runner) isolation(ctx context.Context) (*Isolation, error) {
 	half := r.cfg.Duration / 2
 	strategic := r.accountsOf(accounts.Strategic)
@@ -29,7 +30,7 @@ func (r *runner) isolation(ctx context.Context) (*Isolation, error) {
 	start := time.Now()
 	go func() {
 		defer close(floodDone)
-		r.drive(floodCtx, stable, 0, half, 0)
+		r.drive(floodCtx, stable, r.cfg.FloodRate, half, 0)
 	}()
 	r.drive(ctx, strategic, r.cfg.Rate, half, 0)
 	stopFlood()
@@ -39,7 +40,7 @@ func (r *runner) isolation(ctx context.Context) (*Isolation, error) {
 	flood := r.tierReport(string(accounts.Strategic), half.Seconds())
 	stableRep := r.tierReport(string(accounts.Stable), floodSecs)
 
-	iso := &Isolation{StrategicRate: r.cfg.Rate, AloneP99: alone.Latency.P99, FloodP99: flood.Latency.P99,
+	iso := &Isolation{StrategicRate: r.cfg.Rate, FloodRate: r.cfg.FloodRate, AloneP99: alone.Latency.P99, FloodP99: flood.Latency.P99,
 		FloodSent: stableRep.Sent, FloodPerSec: stableRep.OrdersPerSec}
 	if alone.Latency.P99 > 0 {
 		iso.Factor = float64(flood.Latency.P99 / alone.Latency.P99)

@@ -26,6 +26,7 @@ func runBench(args []string) error {
 	fs.StringVar(&cfg.Scenario, "scenario", "throughput", "throughput, or isolation (strategic at --rate while stable floods)")
 	fs.StringVar(&cfg.Transport, "transport", "nats", "send orders over nats or http")
 	fs.IntVar(&cfg.Rate, "rate", 0, "orders per second (0: as fast as the hub takes them; isolation: the strategic rate, default 200)")
+	fs.IntVar(&cfg.FloodRate, "flood-rate", 0, "isolation: the stable flood's orders per second (0: as fast as the hub takes them)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to send (default 10s)")
 	fs.IntVar(&cfg.Count, "count", 0, "stop after this many orders (throughput)")
 	fs.IntVar(&cfg.AccountsPerTier, "accounts-per-tier", 0, "bench accounts per tier (default 4)")
