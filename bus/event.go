@@ -31,12 +31,18 @@ func Account(ev *event.Event) string { return Extension(ev, ExtAccount) }
 
 // Extension returns ev's extension name as a string, or "". Unlike
 // ev.Extensions(), which copies the map on every call (5% of the hub's
-// allocations when it was used on the order path), it reads in place.
+// allocations when it was used on the order path), and GetExtension,
+// which copies the context, it reads the map in place.
 func Extension(ev *event.Event, name string) string {
-	if ev.Context == nil {
+	var v any
+	switch c := ev.Context.(type) {
+	case nil:
 		return ""
+	case *event.EventContextV1:
+		v = c.Extensions[name]
+	default:
+		v, _ = c.GetExtension(name)
 	}
-	v, _ := ev.Context.GetExtension(name)
 	s, _ := v.(string)
 	return s
 }
