@@ -42,6 +42,7 @@ type Config struct {
 	Progress        io.Writer     // a progress line every second; nil for none
 	Log             *zap.Logger   // the hub's log; nil for none
 	HeapProfile     io.Writer     // when set, a heap profile taken at the end of the load, with the hub still up
+	Stages          bool          // read back where the strategic orders' time went (Report.Stages)
 }
 
 func (c *Config) defaults() error {
@@ -91,6 +92,7 @@ type Report struct {
 	CPUSeconds float64      `json:"cpu_seconds"`  // hub and load generator together
 	PeakRSSMB  float64      `json:"peak_rss_mb"`
 	Isolation  *Isolation   `json:"isolation,omitempty"`
+	Stages     []Stage      `json:"stages,omitempty"` // with Config.Stages
 	// SendErrors are orders the hub refused or did not answer at intake (a
 	// failed publish or POST): they count as lost; FirstError says why.
 	SendErrors int64  `json:"send_errors"`
@@ -207,6 +209,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Tiers = append(rep.Tiers, r.tierReport(string(accounts.Strategic), rep.Seconds), r.tierReport(string(accounts.Stable), rep.Seconds))
 		rep.Total = r.totalReport(rep.Seconds)
 	}
+	if cfg.Stages {
+		if rep.Stages, err = r.stages(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.HeapProfile != nil {
 		runtime.GC() // up-to-date figures, as go tool pprof expects
 		if err := pprof.WriteHeapProfile(cfg.HeapProfile); err != nil {
@@ -305,10 +312,15 @@ type runner struct {
 	firstError string
 	stats      map[accounts.Tier]*tierStats
 	last       time.Time
+	// phase names the isolation phase orders are sent in; traced holds
+	// the accepted strategic orders by id, with Config.Stages.
+	phase  string
+	traced map[string]*traced
 }
 
 type sent struct {
 	tier   accounts.Tier
+	phase  string
 	at     time.Time
 	window chan struct{} // the drive's window, freed by the answer
 }

@@ -12,7 +12,7 @@ import (
 func TestRunCountsEveryOrder(t *testing.T) {
 	for _, transport := range []string{"nats", "http"} {
 		t.Run("over "+transport, func(t *testing.T) {
-			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Baseline: 100 * time.Millisecond, Dir: t.TempDir()})
+			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Baseline: 100 * time.Millisecond, Dir: t.TempDir(), Stages: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,17 +33,42 @@ func TestRunCountsEveryOrder(t *testing.T) {
 			if rep.Raw.Messages == 0 || rep.Raw.PublishRate <= 0 {
 				t.Errorf("no raw baseline: %+v", rep.Raw)
 			}
+			// Every strategic order is found in every stream on its way:
+			// over NATS publish, XD_IN, XD_ROUTED, XD_OUT, answer (four
+			// stages); over HTTP the gateway writes its lane first and
+			// XD_IN is left out (three).
+			want := map[string]int{"nats": 4, "http": 3}[transport]
+			if len(rep.Stages) != want {
+				t.Fatalf("stages = %+v, want %d", rep.Stages, want)
+			}
+			for i, st := range rep.Stages {
+				if st.Orders != 50 {
+					t.Errorf("stage %s → %s measured %d orders, want the 50 strategic ones", st.From, st.To, st.Orders)
+				}
+				if i > 0 && st.From != rep.Stages[i-1].To {
+					t.Errorf("stage %d starts at %s, where the one before ends at %s", i, st.From, rep.Stages[i-1].To)
+				}
+			}
 		})
 	}
 }
 
 func TestIsolationScenarioReportsBothPhases(t *testing.T) {
-	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Baseline: 100 * time.Millisecond, Dir: t.TempDir()})
+	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Baseline: 100 * time.Millisecond, Dir: t.TempDir(), Stages: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Isolation == nil || rep.Isolation.FloodSent == 0 {
 		t.Fatalf("isolation = %+v, want a flood", rep.Isolation)
+	}
+	phases := map[string]int{}
+	for _, st := range rep.Stages {
+		if st.Orders > 0 {
+			phases[st.Phase]++
+		}
+	}
+	if phases["alone"] != 4 || phases["flood"] != 4 {
+		t.Errorf("stages per phase = %v, want 4 alone and 4 under the flood", phases)
 	}
 	if rep.Total.Lost != 0 {
 		t.Errorf("lost %d orders", rep.Total.Lost)

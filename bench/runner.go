@@ -24,6 +24,7 @@ import (
 // of the strategic p99 under a flood at 1,000 orders/s.
 func (r *runner) connect() error {
 	r.pending = make(map[string]sent)
+	r.traced = make(map[string]*traced)
 	r.stats = make(map[accounts.Tier]*tierStats)
 	for _, t := range accounts.Tiers {
 		r.stats[t] = &tierStats{}
@@ -81,6 +82,9 @@ func (r *runner) observe(m *nats.Msg) {
 		delete(r.pending, cause)
 		st := r.stats[s.tier]
 		if typ == "crossdock.order.accepted.v1" {
+			if r.cfg.Stages && s.tier == accounts.Strategic {
+				r.traced[cause] = &traced{phase: s.phase, sent: s.at, seen: now}
+			}
 			st.accepted++
 			st.latencies = append(st.latencies, now.Sub(s.at))
 		} else {
@@ -195,7 +199,7 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 	id := "b" + strconv.FormatInt(r.seq.Add(1), 36)
 	body := orderData(id, a.gln)
 	r.mu.Lock()
-	r.pending[id] = sent{tier: a.tier, at: time.Now(), window: window}
+	r.pending[id] = sent{tier: a.tier, phase: r.phase, at: time.Now(), window: window}
 	r.stats[a.tier].sent++
 	r.mu.Unlock()
 	var err error

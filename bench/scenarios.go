@@ -20,10 +20,12 @@ func (r *runner) isolation(ctx context.Context) (*Isolation, error) {
 	strategic := r.accountsOf(accounts.Strategic)
 	stable := r.accountsOf(accounts.Stable)
 
+	r.setPhase(phaseAlone)
 	r.drive(ctx, strategic, r.cfg.Rate, half, 0)
 	r.drain(ctx, 30*time.Second)
 	alone := r.tierReport(string(accounts.Strategic), half.Seconds())
 	r.resetLatencies(accounts.Strategic)
+	r.setPhase(phaseFlood)
 
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	floodDone := make(chan struct{})
@@ -64,8 +66,21 @@ func (r *runner) warmUp(ctx context.Context) error {
 	for t := range r.stats {
 		r.stats[t] = &tierStats{}
 	}
+	clear(r.traced)
 	r.last = time.Time{}
 	return nil
+}
+
+// The isolation scenario's phases, as Stage.Phase names them.
+const (
+	phaseAlone = "alone"
+	phaseFlood = "flood"
+)
+
+func (r *runner) setPhase(p string) {
+	r.mu.Lock()
+	r.phase = p
+	r.mu.Unlock()
 }
 
 func (r *runner) resetLatencies(t accounts.Tier) {

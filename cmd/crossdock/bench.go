@@ -32,6 +32,7 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.AccountsPerTier, "accounts-per-tier", 0, "bench accounts per tier (default 4)")
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.DurationVar(&cfg.Baseline, "baseline", 0, "how long to publish the raw JetStream baseline, before the load (default 3s)")
+	fs.BoolVar(&cfg.Stages, "stages", false, "after the run, read back from the streams where the strategic orders' time went, stage by stage")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "", "show the hub's log at this level (debug, info, warn, error) on stderr; empty: none")
@@ -103,6 +104,16 @@ func printReport(out io.Writer, r *bench.Report) {
 	if i := r.Isolation; i != nil {
 		fmt.Fprintf(out, "isolation: strategic at %d/s p99 %.2f ms alone, %.2f ms under a stable flood of %.0f orders/s (x%.2f)\n",
 			i.StrategicRate, i.AloneP99, i.FloodP99, i.FloodPerSec, i.Factor)
+	}
+	if len(r.Stages) > 0 {
+		fmt.Fprintln(out, "\nstrategic orders, stage by stage (JetStream's stored times):")
+		w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, "phase	from	to	orders	p50 ms	p90 ms	p99 ms	p99.9 ms	max ms	")
+		for _, s := range r.Stages {
+			l := s.Latency
+			fmt.Fprintf(w, "%s	%s	%s	%d	%.2f	%.2f	%.2f	%.2f	%.2f	\n", s.Phase, s.From, s.To, s.Orders, l.P50, l.P90, l.P99, l.P999, l.Max)
+		}
+		_ = w.Flush()
 	}
 	if r.SendErrors > 0 {
 		fmt.Fprintf(out, "send errors: %d orders not taken at intake (counted as lost); first: %s\n", r.SendErrors, r.FirstError)
