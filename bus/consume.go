@@ -67,6 +67,13 @@ type ConsumerConfig struct {
 	// published on instead. A subject added later is delivered from then
 	// on, not from the start of the stream.
 	Follow func() []string
+	// Admit, when set, is called by a worker before it handles each
+	// message, with the time JetStream stored it, and the message waits
+	// until it returns; the func it returns, when not nil, is called once
+	// the message is settled. For lanes that give way to one another
+	// (lanes.Governor). It must return within a few seconds, well inside
+	// AckWait.
+	Admit func(ctx context.Context, stored time.Time) (settled func())
 }
 
 func (c *ConsumerConfig) defaults() {
@@ -160,7 +167,18 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	for range cfg.Workers {
 		wg.Go(func() {
 			for m := range msgs {
+				var settled func()
+				if cfg.Admit != nil {
+					stored := time.Now()
+					if md, err := m.Metadata(); err == nil {
+						stored = md.Timestamp
+					}
+					settled = cfg.Admit(workCtx, stored)
+				}
 				b.handle(workCtx, &cfg, h, m)
+				if settled != nil {
+					settled()
+				}
 			}
 		})
 	}

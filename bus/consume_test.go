@@ -867,3 +867,51 @@ func TestConsumeFollow(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestConsumeAdmit checks that a message waits for Admit before it is
+// handled, and that what Admit returns is called once it is settled.
+func TestConsumeAdmit(t *testing.T) {
+	h := newHub(t)
+	release := make(chan struct{})
+	var stored atomic.Int64
+	events := make(chan string, 10)
+	cfg := config("gated")
+	cfg.Admit = func(_ context.Context, at time.Time) func() {
+		stored.Store(at.UnixNano())
+		events <- "admit"
+		<-release
+		return func() { events <- "settled" }
+	}
+	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		events <- "handle " + d.Event.ID()
+		return nil, nil
+	})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "acme-1"))
+	next := func() string {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(wait):
+			t.Fatal("nothing happened")
+			return ""
+		}
+	}
+	if e := next(); e != "admit" {
+		t.Fatalf("first %q, want admit", e)
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("%q before Admit returned", e)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	for _, want := range []string{"handle acme-1", "settled"} {
+		if e := next(); e != want {
+			t.Errorf("%q, want %q", e, want)
+		}
+	}
+	if at := time.Unix(0, stored.Load()); time.Since(at) > time.Minute || time.Until(at) > 0 {
+		t.Errorf("Admit was given stored time %v, want JetStream's, a moment ago", at)
+	}
+}

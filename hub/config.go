@@ -34,6 +34,11 @@ type Config struct {
 	// DedupeWindow is how long a repeated event id is recognised by
 	// JetStream (bus.Options.DuplicateWindow); 0 means 10 minutes.
 	DedupeWindow time.Duration
+	// BulkYield is how many times its usual median the priority lane's
+	// p95 (stored to settled, per stage) may reach before the process slows
+	// its bulk lane (lanes.Governor); 0 means DefaultBulkYield, negative
+	// never slows it.
+	BulkYield float64
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
@@ -42,6 +47,10 @@ type Config struct {
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
 }
 
+// DefaultBulkYield is how many times its usual median the priority lane's
+// p95 may reach before the bulk lane slows (lanes.Governor).
+const DefaultBulkYield = 3.0
+
 // Validate reports the first thing wrong with c, as one line.
 func (c *Config) Validate() error {
 	if c.Fsync != "interval" && c.Fsync != "always" {
@@ -49,6 +58,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DedupeWindow != 0 && (c.DedupeWindow < 3*time.Minute || c.DedupeWindow > 24*time.Hour) {
 		return fmt.Errorf("--dedupe-window %s: want 3m to 24h (two attempts at an event can be 2.5 minutes apart)", c.DedupeWindow)
+	}
+	if c.BulkYield > 0 && c.BulkYield < 1.5 {
+		return fmt.Errorf("--bulk-yield %g: want at least 1.5 (a negative value turns it off)", c.BulkYield)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas)

@@ -24,6 +24,7 @@ import (
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/edi"
 	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/rfid"
 	"github.com/crossdock/crossdock/services/router"
@@ -108,10 +109,19 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	check := gateway.NewChecker(h.registry, validator, 0)
 	runCtx, cancel := context.WithCancel(ctx)
 	h.cancel = cancel
+	yield := cfg.BulkYield
+	if yield == 0 {
+		yield = DefaultBulkYield
+	}
+	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield})
+	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "crossdock_bulk_lane_limit",
+		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
+	}, gov.BulkLimit))
 	var runs []func(context.Context) error
-	runs = append(runs, h.registry.Run)
+	runs = append(runs, h.registry.Run, gov.Run)
 	if cfg.runs("router") {
-		runs = append(runs, router.New(router.Config{}, h.bus, h.registry, check, log.Named("router")).Run)
+		runs = append(runs, router.New(router.Config{Governor: gov}, h.bus, h.registry, check, log.Named("router")).Run)
 	}
 	if cfg.runs("gateway") {
 		formats := cfg.Adapters
@@ -125,7 +135,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	// hub: with the gateway as well as with the consumers that write their
 	// buckets, since they only read them.
 	if cfg.runs("orders") || cfg.runs("gateway") {
-		if h.orders, err = orders.New(setupCtx, orders.Config{}, h.bus, h.registry, log.Named("orders")); err != nil {
+		if h.orders, err = orders.New(setupCtx, orders.Config{Governor: gov}, h.bus, h.registry, log.Named("orders")); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -134,7 +144,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		runs = append(runs, h.orders.Run)
 	}
 	if cfg.runs("rfid") || cfg.runs("gateway") {
-		if h.rfid, err = rfid.New(setupCtx, rfid.Config{}, h.bus, h.registry, log.Named("rfid")); err != nil {
+		if h.rfid, err = rfid.New(setupCtx, rfid.Config{Governor: gov}, h.bus, h.registry, log.Named("rfid")); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -143,7 +153,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		runs = append(runs, h.rfid.Run)
 	}
 	if cfg.runs("vmi") {
-		if h.vmi, err = vmi.New(setupCtx, vmi.Config{}, h.bus, h.registry, log.Named("vmi")); err != nil {
+		if h.vmi, err = vmi.New(setupCtx, vmi.Config{Governor: gov}, h.bus, h.registry, log.Named("vmi")); err != nil {
 			cancel()
 			return nil, err
 		}

@@ -42,6 +42,7 @@ var defaults = hub.Config{
 	WebhookAttempts: 10,
 	WebhookMaxAge:   24 * time.Hour,
 	DedupeWindow:    10 * time.Minute,
+	BulkYield:       hub.DefaultBulkYield,
 }
 
 func TestParseFlags(t *testing.T) {
@@ -70,7 +71,7 @@ func TestParseFlags(t *testing.T) {
 				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield},
 			wantLogFormat: "json",
 		},
 		{
@@ -81,13 +82,25 @@ func TestParseFlags(t *testing.T) {
 				"CROSSDOCK_LOG_FORMAT": "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield},
 			wantLogFormat: "json",
 		},
 		{
 			name:          "--dedupe-window sets the duplicate window",
 			args:          []string{"--dedupe-window", "3m"},
 			want:          with(func(c *hub.Config) { c.DedupeWindow = 3 * time.Minute }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "--bulk-yield sets how far the priority lane may slow before the bulk lane does",
+			args:          []string{"--bulk-yield", "5"},
+			want:          with(func(c *hub.Config) { c.BulkYield = 5 }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "a negative --bulk-yield turns the governor off",
+			args:          []string{"--bulk-yield", "-1"},
+			want:          with(func(c *hub.Config) { c.BulkYield = -1 }),
 			wantLogFormat: "console",
 		},
 		{
@@ -240,6 +253,11 @@ accounts:
 			name: "a --dedupe-window shorter than a redelivery is an error naming --dedupe-window",
 			args: []string{"--accounts", badTier, "--dedupe-window", "30s"},
 			want: []string{"--dedupe-window", "30s"},
+		},
+		{
+			name: "a --bulk-yield under 1.5 is an error naming --bulk-yield",
+			args: []string{"--accounts", badTier, "--bulk-yield", "1.2"},
+			want: []string{"--bulk-yield", "1.2"},
 		},
 		{
 			name: "a --services naming no service is an error naming --services",

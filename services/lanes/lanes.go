@@ -32,6 +32,9 @@ type Consumer struct {
 	Names   []string               // event names it takes, e.g. order.placed
 	Sizes   map[accounts.Lane]Size // per lane; missing lanes get the defaults
 	Handler bus.Handler            // decides what each event produces
+	// Governor, when set, slows the bulk lane while the priority lane has
+	// work and the process is short of CPU.
+	Governor *Governor
 }
 
 // Run consumes every lane that has tiers in ts until ctx ends, and runs
@@ -65,6 +68,7 @@ func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, besid
 			Source:        c.Source,
 			Workers:       size.Workers,
 			MaxAckPending: size.MaxAckPending,
+			Admit:         c.Governor.Admit(lane),
 		}
 		wg.Go(func() { errs <- b.Consume(ctx, cfg, c.Handler) })
 	}

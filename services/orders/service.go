@@ -38,6 +38,9 @@ type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers, each with 64 messages in flight per worker.
 	Lanes map[accounts.Lane]lanes.Size
+	// Governor, when set, slows the bulk lane while the priority lane
+	// waits.
+	Governor *lanes.Governor
 	// ReleaseEvery is how often held orders are checked for release; zero
 	// means one minute.
 	ReleaseEvery time.Duration
@@ -74,7 +77,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // Run consumes every lane and releases held orders until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
-		Service: "orders", Source: source, Names: []string{bus.Name(typePlaced), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+		Service: "orders", Source: source, Names: []string{bus.Name(typePlaced), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle, Governor: s.cfg.Governor,
 	}, s.releaseLoop)
 }
 

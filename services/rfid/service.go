@@ -54,6 +54,9 @@ type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers, each with 64 batches in flight per worker.
 	Lanes map[accounts.Lane]lanes.Size
+	// Governor, when set, slows the bulk lane while priority events flow
+	// and the process is short of CPU.
+	Governor *lanes.Governor
 	// Parallel is how many EPCs of one batch are read and written at once;
 	// zero means 8.
 	Parallel int
@@ -84,7 +87,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // filtered on the routed rfid.observed subjects of the lane's tiers.
 func (s *Service) Run(ctx context.Context) error {
 	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
-		Service: "rfid", Source: source, Names: []string{bus.Name(typeObserved)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+		Service: "rfid", Source: source, Names: []string{bus.Name(typeObserved)}, Sizes: s.cfg.Lanes, Handler: s.Handle, Governor: s.cfg.Governor,
 	})
 }
 

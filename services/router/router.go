@@ -18,12 +18,16 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/lanes"
 )
 
 // Config configures the router. The zero value is ready for use.
 type Config struct {
 	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard), 2 (bulk)
 	MaxAckPending int // messages in flight per lane across all processes; zero means 64 per worker
+	// Governor, when set, slows the bulk lane while priority events flow
+	// and the process is short of CPU.
+	Governor *lanes.Governor
 }
 
 // Service is the router.
@@ -70,6 +74,7 @@ func (s *Service) Run(ctx context.Context) error {
 			Source:        "/crossdock/router",
 			Workers:       workers,
 			MaxAckPending: s.cfg.MaxAckPending,
+			Admit:         s.cfg.Governor.Admit(l.name),
 		}
 		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.routeLane) })
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	// Lanes sizes each lane; a missing lane gets priority 8, standard 4 or
 	// bulk 2 workers.
 	Lanes map[accounts.Lane]lanes.Size
+	// Governor, when set, slows the bulk lane while priority events flow
+	// and the process is short of CPU.
+	Governor *lanes.Governor
 	// Alpha is the demand smoothing constant per day; zero means DefaultAlpha.
 	Alpha float64
 	// CheckEvery is how often the scheduler looks for accounts whose
@@ -103,7 +106,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 // Run consumes every lane and runs the daily schedule until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return lanes.Run(ctx, s.bus, s.reg.Tiers(), lanes.Consumer{
-		Service: "vmi", Source: source, Names: []string{bus.Name(typeReported), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle,
+		Service: "vmi", Source: source, Names: []string{bus.Name(typeReported), bus.Name(typeShipment)}, Sizes: s.cfg.Lanes, Handler: s.Handle, Governor: s.cfg.Governor,
 	}, s.scheduleLoop)
 }
 
