@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"golang.org/x/time/rate"
 
 	"github.com/crossdock/crossdock/bus"
@@ -145,14 +144,7 @@ func TestRunAdmitsThroughTheGovernor(t *testing.T) {
 		}
 	})
 	for _, tier := range []accounts.Tier{accounts.Strategic, accounts.Stable} {
-		ev := event.New()
-		ev.SetID(string(tier))
-		ev.SetSource("/accounts/a")
-		ev.SetType("crossdock.thing.done.v1")
-		_ = ev.SetData(event.ApplicationJSON, map[string]any{})
-		if _, err := b.Publish(context.Background(), bus.Outgoing{Subject: "xd.routed." + string(tier) + ".a.thing.done", Event: &ev}); err != nil {
-			t.Fatal(err)
-		}
+		publishThing(t, b, tier)
 	}
 	bustest.CheckFor(t, 10*time.Second, func() error {
 		g.mu.Lock()

@@ -43,14 +43,7 @@ func TestEachLaneHasItsOwnConsumer(t *testing.T) {
 	})
 
 	for _, tier := range accounts.Tiers {
-		ev := event.New()
-		ev.SetID(string(tier))
-		ev.SetSource("/accounts/a")
-		ev.SetType("crossdock.thing.done.v1")
-		_ = ev.SetData(event.ApplicationJSON, map[string]any{})
-		if _, err := b.Publish(context.Background(), bus.Outgoing{Subject: "xd.routed." + string(tier) + ".a.thing.done", Event: &ev}); err != nil {
-			t.Fatal(err)
-		}
+		publishThing(t, b, tier)
 	}
 	bustest.CheckFor(t, 10*time.Second, func() error {
 		mu.Lock()
@@ -75,5 +68,19 @@ func TestEachLaneHasItsOwnConsumer(t *testing.T) {
 		if !slices.Equal(got, subjects) {
 			t.Errorf("consumer %s filters %v, want %v", name, got, subjects)
 		}
+	}
+}
+
+// publishThing routes a thing.done event of account a in tier's lane, with
+// the tier as its id.
+func publishThing(t *testing.T, b *bus.Bus, tier accounts.Tier) {
+	t.Helper()
+	ev := event.New()
+	ev.SetID(string(tier))
+	ev.SetSource("/accounts/a")
+	ev.SetType("crossdock.thing.done.v1")
+	_ = ev.SetData(event.ApplicationJSON, map[string]any{})
+	if _, err := b.Publish(context.Background(), bus.Outgoing{Subject: "xd.routed." + string(tier) + ".a.thing.done", Event: &ev}); err != nil {
+		t.Fatal(err)
 	}
 }
