@@ -21,8 +21,7 @@ import (
 // and the stream reads) and one connection per account as its own NATS
 // user, on which the account watches its answers as its ERP would. One
 // subscription for every account's answers made a strategic answer wait
-// behind a flood's in the bench's own queue: measured, that was a quarter
-// of the strategic p99 under a flood at 1,000 orders/s.
+// behind a flood's in the bench's own queue (docs/performance.md).
 func (r *runner) connect() error {
 	r.pending = make(map[string]sent)
 	r.traced = make(map[string]*traced)
