@@ -44,6 +44,7 @@ type Config struct {
 	HeapProfile     io.Writer     // when set, a heap profile taken at the end of the load, with the hub still up
 	Stages          bool          // read back where the strategic orders' time went (Report.Stages)
 	BulkYield       float64       // the hub's --bulk-yield; 0: its default, negative: off
+	BulkShare       float64       // the hub's --bulk-share; 0: its default
 }
 
 func (c *Config) defaults() error {
@@ -160,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	h, err := hub.Start(ctx, hub.Config{
 		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NATSURL: cfg.NATSURL,
 		Data: filepath.Join(dir, "data"), Accounts: accountsFile, Services: []string{"all"},
-		AdminToken: admin, Replicas: 1, Fsync: "interval", BulkYield: cfg.BulkYield,
+		AdminToken: admin, Replicas: 1, Fsync: "interval", BulkYield: cfg.BulkYield, BulkShare: cfg.BulkShare,
 	}, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("start hub: %w", err)

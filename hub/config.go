@@ -39,6 +39,10 @@ type Config struct {
 	// its bulk lane (lanes.Governor); 0 means DefaultBulkYield, negative
 	// never slows it.
 	BulkYield float64
+	// BulkShare is how many times the priority lane's rate the bulk lane
+	// keeps however slow the priority lane is (lanes.GovernorConfig.Share);
+	// 0 means 4.
+	BulkShare float64
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
@@ -61,6 +65,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BulkYield > 0 && c.BulkYield < 1.5 {
 		return fmt.Errorf("--bulk-yield %g: want at least 1.5 (a negative value turns it off)", c.BulkYield)
+	}
+	if c.BulkShare < 0 {
+		return fmt.Errorf("--bulk-share %g: want a positive number (0: the default, 4)", c.BulkShare)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("--replicas %d: want 1 to 5", c.Replicas)

@@ -34,6 +34,7 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.Baseline, "baseline", 0, "how long to publish the raw JetStream baseline, before the load (default 3s)")
 	fs.BoolVar(&cfg.Stages, "stages", false, "after the run, read back from the streams where the strategic orders' time went, stage by stage")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", 0, "the hub's --bulk-yield (0: its default; negative: off)")
+	fs.Float64Var(&cfg.BulkShare, "bulk-share", 0, "the hub's --bulk-share (0: its default)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "", "show the hub's log at this level (debug, info, warn, error) on stderr; empty: none")

@@ -43,6 +43,7 @@ var defaults = hub.Config{
 	WebhookMaxAge:   24 * time.Hour,
 	DedupeWindow:    10 * time.Minute,
 	BulkYield:       hub.DefaultBulkYield,
+	BulkShare:       4,
 }
 
 func TestParseFlags(t *testing.T) {
@@ -71,7 +72,7 @@ func TestParseFlags(t *testing.T) {
 				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: 4},
 			wantLogFormat: "json",
 		},
 		{
@@ -82,7 +83,7 @@ func TestParseFlags(t *testing.T) {
 				"CROSSDOCK_LOG_FORMAT": "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: 4},
 			wantLogFormat: "json",
 		},
 		{
@@ -95,6 +96,12 @@ func TestParseFlags(t *testing.T) {
 			name:          "--bulk-yield sets how far the priority lane may slow before the bulk lane does",
 			args:          []string{"--bulk-yield", "5"},
 			want:          with(func(c *hub.Config) { c.BulkYield = 5 }),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "--bulk-share sets what the bulk lane keeps",
+			args:          []string{"--bulk-share", "1"},
+			want:          with(func(c *hub.Config) { c.BulkShare = 1 }),
 			wantLogFormat: "console",
 		},
 		{
@@ -258,6 +265,11 @@ accounts:
 			name: "a --bulk-yield under 1.5 is an error naming --bulk-yield",
 			args: []string{"--accounts", badTier, "--bulk-yield", "1.2"},
 			want: []string{"--bulk-yield", "1.2"},
+		},
+		{
+			name: "a negative --bulk-share is an error naming --bulk-share",
+			args: []string{"--accounts", badTier, "--bulk-share", "-2"},
+			want: []string{"--bulk-share", "-2"},
 		},
 		{
 			name: "a --services naming no service is an error naming --services",

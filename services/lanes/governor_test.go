@@ -41,6 +41,16 @@ func TestGovernorNext(t *testing.T) {
 	}
 }
 
+func TestGovernorShare(t *testing.T) {
+	in := signal{priority: true, ratio: 4, admitted: 600, priorityRate: 400}
+	for share, want := range map[float64]rate.Limit{1: 450, 2: 800} {
+		g := NewGovernor(GovernorConfig{Factor: 3, Share: share})
+		if got := g.next(600, in); got != want {
+			t.Errorf("share %g: next = %v, want %v", share, got, want)
+		}
+	}
+}
+
 func TestUsualIsTheLowestRecentMedian(t *testing.T) {
 	var u usual
 	if got := u.add(2 * time.Millisecond); got != 2*time.Millisecond {
