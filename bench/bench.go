@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -93,8 +95,11 @@ type Report struct {
 	Ratio      float64      `json:"ratio_to_raw"` // total orders/s ÷ raw publishes/s
 	CPUSeconds float64      `json:"cpu_seconds"`  // hub and load generator together
 	PeakRSSMB  float64      `json:"peak_rss_mb"`
-	Isolation  *Isolation   `json:"isolation,omitempty"`
-	Stages     []Stage      `json:"stages,omitempty"` // with Config.Stages
+	// Load is the same during the load alone, without the baseline and
+	// the warm-up before it.
+	Load      LoadUsage  `json:"load"`
+	Isolation *Isolation `json:"isolation,omitempty"`
+	Stages    []Stage    `json:"stages,omitempty"` // with Config.Stages
 	// SendErrors are orders the hub refused or did not answer at intake (a
 	// failed publish or POST): they count as lost; FirstError says why.
 	SendErrors int64  `json:"send_errors"`
@@ -190,6 +195,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
+	// The baseline's half a million messages leave heap behind that the
+	// runtime returns to the system only slowly: return it now, so that
+	// the load's RSS is the load's.
+	debug.FreeOSMemory()
+	cpuBefore, _ := usage()
+	rss := watchRSS(ctx)
 	switch cfg.Scenario {
 	case "throughput":
 		tiers := accounts.Tiers
@@ -211,6 +222,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Tiers = append(rep.Tiers, r.tierReport(string(accounts.Strategic), rep.Seconds), r.tierReport(string(accounts.Stable), rep.Seconds))
 		rep.Total = r.totalReport(rep.Seconds)
 	}
+	rep.Load.PeakRSSMB = rss()
+	if cpu, _ := usage(); cpu > 0 {
+		rep.Load.CPUSeconds = cpu - cpuBefore
+	}
 	if cfg.Stages {
 		if rep.Stages, err = r.stages(ctx); err != nil {
 			return nil, err
@@ -230,6 +245,54 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.SendErrors, rep.FirstError = r.sendErrors, r.firstError
 	r.mu.Unlock()
 	return rep, nil
+}
+
+// LoadUsage is what the process used while the load ran.
+type LoadUsage struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"` // sampled every 100 ms; 0 where /proc/self/statm is missing
+}
+
+// watchRSS samples the process's resident set every 100 ms until the
+// returned func is called, which stops it and returns the peak in MB.
+func watchRSS(ctx context.Context) (peakMB func() float64) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan float64, 1)
+	go func() {
+		peak := residentMB()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- max(peak, residentMB())
+				return
+			case <-t.C:
+				peak = max(peak, residentMB())
+			}
+		}
+	}()
+	return func() float64 {
+		cancel()
+		return <-done
+	}
+}
+
+// residentMB is the process's resident set now (Linux), or 0.
+func residentMB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		return 0
+	}
+	return pages * float64(os.Getpagesize()) / (1 << 20)
 }
 
 // usage is the process's CPU time and peak resident set size.

@@ -38,6 +38,9 @@ func TestRunCountsEveryOrder(t *testing.T) {
 			if rep.Raw.Messages == 0 || rep.Raw.PublishRate <= 0 {
 				t.Errorf("no raw baseline: %+v", rep.Raw)
 			}
+			if rep.Load.CPUSeconds <= 0 || rep.Load.PeakRSSMB <= 0 || rep.Load.CPUSeconds > rep.CPUSeconds {
+				t.Errorf("load usage = %+v against the process's %.1f s CPU, want a share of it and an RSS", rep.Load, rep.CPUSeconds)
+			}
 			// Every strategic order is found in every stream on its way:
 			// over NATS publish, XD_IN, XD_ROUTED, XD_OUT, answer (four
 			// stages); over HTTP the gateway writes its lane first and

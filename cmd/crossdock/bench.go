@@ -120,5 +120,6 @@ func printReport(out io.Writer, r *bench.Report) {
 	if r.SendErrors > 0 {
 		fmt.Fprintf(out, "send errors: %d orders not taken at intake (counted as lost); first: %s\n", r.SendErrors, r.FirstError)
 	}
-	fmt.Fprintf(out, "process: %.1f s CPU, peak RSS %.0f MB (hub and load generator together)\n", r.CPUSeconds, r.PeakRSSMB)
+	fmt.Fprintf(out, "process: %.1f s CPU, peak RSS %.0f MB (hub and load generator together); during the load alone: %.1f s CPU, peak RSS %.0f MB\n",
+		r.CPUSeconds, r.PeakRSSMB, r.Load.CPUSeconds, r.Load.PeakRSSMB)
 }
