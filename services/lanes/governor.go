@@ -29,7 +29,9 @@ import (
 // produced stored, acknowledged). Each tick compares the 95th percentile
 // of that with the usual: the lowest median of the last ten seconds. (The
 // stored time is the server's clock: with NATS on another machine, keep
-// the clocks in step, or the comparison is off by their offset.) Above
+// the clocks in step. A server clock behind ours makes the governor act
+// later; one ahead, earlier, and once it is ahead by more than the
+// shortest stage, not at all.) Above
 // Factor times the usual, the bulk lane's rate is cut by a quarter; within
 // it the rate grows by a tenth a tick, and the limit goes once the lane
 // takes less than half of it. The bulk lane always keeps Share times the
@@ -163,7 +165,11 @@ func (g *Governor) step(now time.Time, u *usual) {
 	}
 	if len(stages) >= minSamples {
 		slices.Sort(stages)
-		in.ratio = float64(stages[len(stages)*95/100]) / float64(u.add(stages[len(stages)/2]))
+		// A stage shorter than nothing means the server's clock is ahead
+		// of ours: the times say nothing then, and the limit stays.
+		if stages[0] > 0 {
+			in.ratio = float64(stages[len(stages)*95/100]) / float64(u.add(stages[len(stages)/2]))
+		}
 	}
 	if limit := g.next(g.bulk.Limit(), in); limit != g.bulk.Limit() {
 		g.bulk.SetBurst(burst(limit))

@@ -111,6 +111,28 @@ func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
 	}
 }
 
+// TestGovernorIgnoresAServerClockAhead: a stage that ends before it
+// starts means the server's clock is ahead of ours, and the tick is no
+// signal.
+func TestGovernorIgnoresAServerClockAhead(t *testing.T) {
+	g := NewGovernor(GovernorConfig{Factor: 3})
+	var u usual
+	bulk := g.Admit(accounts.Bulk)
+	for range 18 {
+		settle(g, -time.Millisecond)
+	}
+	for range 2 {
+		settle(g, 10*time.Millisecond)
+	}
+	for range 500 {
+		bulk(context.Background(), time.Now())
+	}
+	g.step(time.Now(), &u)
+	if l := g.BulkLimit(); !math.IsInf(l, 1) {
+		t.Errorf("with stored times in our future the bulk limit is %v, want none", l)
+	}
+}
+
 func TestGovernorOff(t *testing.T) {
 	var none *Governor
 	off := NewGovernor(GovernorConfig{})
