@@ -27,18 +27,19 @@ import (
 // The signal is what the priority lane itself sees: how long its events
 // take from JetStream storing them to being settled (handled, what they
 // produced stored, acknowledged). Each tick compares the 95th percentile
-// of that with the usual: the lowest median of the last ten seconds. (The
-// stored time is the server's clock: with NATS on another machine, keep
-// the clocks in step. A server clock behind ours makes the governor act
-// later; one ahead, earlier, and once it is ahead by more than the
-// shortest stage, not at all.) Above
+// of that with the usual: the lowest median of the last ten seconds. Above
 // Factor times the usual, the bulk lane's rate is cut by a quarter; within
 // it the rate grows by a tenth a tick, and the limit goes once the lane
 // takes less than half of it. The bulk lane always keeps Share times the
-// priority lane's rate, so a steady mix of tiers is never throttled, and
-// with no priority event for a second it runs free. Stable events wait in
-// their stream meanwhile: durable, acknowledged to their senders, answered
-// later.
+// priority lane's rate, so a mix with less bulk traffic than that is never
+// slowed, and with no priority event for a second it runs free. Stable
+// events wait in their stream meanwhile: durable, acknowledged to their
+// senders, answered later.
+//
+// The stored time is the server's clock: with NATS on another machine,
+// keep the clocks in step. A server clock behind ours makes the governor
+// act later; one ahead, earlier, and once it is ahead by more than the
+// shortest stage, not at all.
 type Governor struct {
 	factor float64
 	floor  rate.Limit
