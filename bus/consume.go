@@ -167,15 +167,12 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	for range cfg.Workers {
 		wg.Go(func() {
 			for m := range msgs {
+				md := metaOf(m)
 				var settled func()
 				if cfg.Admit != nil {
-					stored := time.Now()
-					if md, err := m.Metadata(); err == nil {
-						stored = md.Timestamp
-					}
-					settled = cfg.Admit(workCtx, stored)
+					settled = cfg.Admit(workCtx, md.stored)
 				}
-				b.handle(workCtx, &cfg, h, m)
+				b.handle(workCtx, &cfg, h, m, md)
 				if settled != nil {
 					settled()
 				}
@@ -231,20 +228,33 @@ func (b *Bus) follow(ctx context.Context, stream string, cons jetstream.Consumer
 // handle runs h on one message and settles it: ack, nak with backoff, or
 // term after dead-lettering. A message is never acked before what it produced
 // is stored.
-func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) {
+func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg, md meta) {
 	start := time.Now()
-	outcome := b.settle(ctx, cfg, h, m)
+	outcome := b.settle(ctx, cfg, h, m, md)
 	b.metrics.handled.WithLabelValues(cfg.Durable, outcome).Inc()
 	b.metrics.duration.WithLabelValues(cfg.Durable).Observe(time.Since(start).Seconds())
 }
 
-func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg) string {
+// meta is what a message's metadata says of it, parsed once per
+// delivery for Admit and settle both.
+type meta struct {
+	attempt int
+	stored  time.Time
+	seq     uint64
+}
+
+func metaOf(m jetstream.Msg) meta {
+	md, err := m.Metadata()
+	if err != nil {
+		return meta{attempt: 1, stored: time.Now()}
+	}
+	return meta{attempt: int(md.NumDelivered), stored: md.Timestamp, seq: md.Sequence.Stream}
+}
+
+func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg, md meta) string {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
 	defer cancel()
-	attempt, stored, seq := 1, time.Now(), uint64(0)
-	if md, err := m.Metadata(); err == nil {
-		attempt, stored, seq = int(md.NumDelivered), md.Timestamp, md.Sequence.Stream
-	}
+	attempt, stored, seq := md.attempt, md.stored, md.seq
 	raw := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	var ev *event.Event
 	var err error
