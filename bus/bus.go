@@ -34,6 +34,12 @@ const (
 // 10-minute window is about 1.5 GB (Options.DuplicateWindow).
 const DuplicateWindow = 10 * time.Minute
 
+// publishWindow bounds the asynchronous publishes of one connection that
+// JetStream has not yet acknowledged; a publish beyond it waits. Every
+// consumer of the process may hold settleWindow messages' outputs in
+// flight, so it is well above that times the hub's consumers.
+const publishWindow = 16384
+
 // Bus is a connection to NATS with JetStream, and the publish and consume
 // operations every service builds on.
 type Bus struct {
@@ -84,7 +90,7 @@ func Dial(url string, s *server.Server, name, token string) (*nats.Conn, error) 
 
 // New builds a Bus on an open connection. It does not create streams: call Setup.
 func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishWindow))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

@@ -36,7 +36,10 @@ type ConsumerConfig struct {
 	Subjects []string // filter subjects
 	Source   string   // CloudEvents source of the rejections it makes (/crossdock/<service>)
 
-	// Workers is how many messages are handled at once; zero means 4.
+	// Workers is how many messages are handled at once; zero means 4. A
+	// worker does not wait for its outputs to be stored: it hands the
+	// message to the consumer's settler, which acks it once they are, and
+	// takes the next (at most settleWindow messages wait so).
 	Workers int
 	// MaxAckPending bounds the messages in flight (delivered, not yet acked)
 	// across every process; zero means 64 per worker.
@@ -163,19 +166,35 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	// in-flight messages finish rather than fail.
 	workCtx := context.WithoutCancel(ctx)
 	msgs := make(chan jetstream.Msg)
+	// A worker hands a message whose outputs it has published to the
+	// settler and takes the next one: it does not wait for JetStream's
+	// acknowledgements, so a few workers keep many publishes in flight
+	// (docs/performance.md). The channel bounds how far they get ahead.
+	pending := make(chan *settling, settleWindow)
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		for p := range pending {
+			b.finish(workCtx, &cfg, p)
+		}
+	}()
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Go(func() {
 			for m := range msgs {
 				md := metaOf(m)
-				var settled func()
+				var done func()
 				if cfg.Admit != nil {
-					settled = cfg.Admit(workCtx, md.stored)
+					done = cfg.Admit(workCtx, md.stored)
 				}
-				b.handle(workCtx, &cfg, h, m, md)
-				if settled != nil {
-					settled()
+				start := time.Now()
+				p, outcome := b.settle(workCtx, &cfg, h, m, md)
+				if p == nil {
+					b.record(&cfg, outcome, start, done)
+					continue
 				}
+				p.start, p.done = start, done
+				pending <- p
 			}
 		})
 	}
@@ -192,7 +211,65 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	}
 	close(msgs)
 	wg.Wait()
+	close(pending)
+	<-settled
 	return nil
+}
+
+// settleWindow is how many handled messages one consumer may have waiting
+// for their outputs' acknowledgements in this process.
+const settleWindow = 256
+
+// settling is a handled message whose outputs JetStream has not yet
+// acknowledged; the message is acked once they all are.
+type settling struct {
+	m       jetstream.Msg
+	md      meta
+	ev      *event.Event
+	subject []string // of each output, for errors
+	futures []jetstream.PubAckFuture
+	start   time.Time
+	done    func() // Admit's, when not nil
+}
+
+// finish waits for p's outputs to be stored, then acks p's message; if one
+// cannot be, the message is retried or dead-lettered as a failed handler's
+// would be.
+func (b *Bus) finish(ctx context.Context, cfg *ConsumerConfig, p *settling) {
+	deadline := time.NewTimer(time.Until(p.start.Add(cfg.AckWait)))
+	defer deadline.Stop()
+	var err error
+	for i, f := range p.futures {
+		select {
+		case <-f.Ok():
+			continue
+		case e := <-f.Err():
+			err = fmt.Errorf("publish %s: %w", p.subject[i], e)
+		case <-deadline.C:
+			err = fmt.Errorf("publish %s: no acknowledgement within %v", p.subject[i], cfg.AckWait)
+		}
+		break
+	}
+	outcome := "acked"
+	if err == nil {
+		if err := p.m.Ack(); err != nil {
+			b.log.Warn("ack", zap.String("consumer", cfg.Durable), zap.Error(err))
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
+		outcome = b.failed(ctx, cfg, p.m, p.ev, p.md.attempt, err)
+		cancel()
+	}
+	b.record(cfg, outcome, p.start, p.done)
+}
+
+// record counts a settled message and tells Admit's caller.
+func (b *Bus) record(cfg *ConsumerConfig, outcome string, start time.Time, done func()) {
+	b.metrics.handled.WithLabelValues(cfg.Durable, outcome).Inc()
+	b.metrics.duration.WithLabelValues(cfg.Durable).Observe(time.Since(start).Seconds())
+	if done != nil {
+		done()
+	}
 }
 
 // follow keeps a consumer's filter equal to want(), checking every second,
@@ -225,16 +302,6 @@ func (b *Bus) follow(ctx context.Context, stream string, cons jetstream.Consumer
 	}
 }
 
-// handle runs h on one message and settles it: ack, nak with backoff, or
-// term after dead-lettering. A message is never acked before what it produced
-// is stored.
-func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg, md meta) {
-	start := time.Now()
-	outcome := b.settle(ctx, cfg, h, m, md)
-	b.metrics.handled.WithLabelValues(cfg.Durable, outcome).Inc()
-	b.metrics.duration.WithLabelValues(cfg.Durable).Observe(time.Since(start).Seconds())
-}
-
 // meta is what a message's metadata says of it, parsed once per
 // delivery for Admit and settle both.
 type meta struct {
@@ -251,7 +318,11 @@ func metaOf(m jetstream.Msg) meta {
 	return meta{attempt: int(md.NumDelivered), stored: md.Timestamp, seq: md.Sequence.Stream}
 }
 
-func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg, md meta) string {
+// settle runs h on one message. When h's outputs are being published it
+// returns them as a settling for finish; otherwise the message is settled
+// already (acked, naked, or terminated after dead-lettering) and it says
+// how. A message is never acked before what it produced is stored.
+func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jetstream.Msg, md meta) (*settling, string) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
 	defer cancel()
 	attempt, stored, seq := md.attempt, md.stored, md.seq
@@ -267,7 +338,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		if errors.As(err, &de) {
 			code, field = de.Code, de.Field
 		}
-		return b.reject(ctx, cfg, m, nil, nil, Reject(code, err.Error(), field), attempt)
+		return nil, b.reject(ctx, cfg, m, nil, nil, Reject(code, err.Error(), field), attempt)
 	}
 	if attempt > cfg.MaxDeliver {
 		// Delivered again and again without an outcome: the handler crashed
@@ -276,7 +347,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		if ev == nil {
 			ev, _ = Decode(raw) // nil when it cannot be: the rejection then names the message
 		}
-		return b.reject(ctx, cfg, m, ev, nil, r, attempt)
+		return nil, b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
 	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
 	if ev == nil && err != nil {
@@ -284,16 +355,31 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		ev, _ = Decode(raw)
 	}
 	if r, ok := AsRejection(err); ok {
-		return b.reject(ctx, cfg, m, ev, outs, r, attempt)
+		return nil, b.reject(ctx, cfg, m, ev, outs, r, attempt)
 	}
-	if err == nil {
-		if _, err = b.Publish(ctx, outs...); err == nil {
-			if err := m.Ack(); err != nil {
-				b.log.Warn("ack", zap.String("consumer", cfg.Durable), zap.Error(err))
-			}
-			return "acked"
+	if err != nil {
+		return nil, b.failed(ctx, cfg, m, ev, attempt, err)
+	}
+	if len(outs) == 0 {
+		if err := m.Ack(); err != nil {
+			b.log.Warn("ack", zap.String("consumer", cfg.Durable), zap.Error(err))
 		}
+		return nil, "acked"
 	}
+	p := &settling{m: m, md: md, ev: ev, subject: make([]string, len(outs)), futures: make([]jetstream.PubAckFuture, len(outs))}
+	for i, o := range outs {
+		f, err := b.js.PublishMsgAsync(Encode(o.Subject, o.Event), jetstream.WithMsgID(MsgID(o.Event)))
+		if err != nil {
+			return nil, b.failed(ctx, cfg, m, ev, attempt, fmt.Errorf("publish %s: %w", o.Subject, err))
+		}
+		p.subject[i], p.futures[i] = o.Subject, f
+	}
+	return p, ""
+}
+
+// failed settles a message whose handling failed transiently: retried with
+// backoff, or dead-lettered after its last attempt.
+func (b *Bus) failed(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, attempt int, err error) string {
 	if attempt >= cfg.MaxDeliver {
 		r := Reject(CodeProcessingFailed, fmt.Sprintf("failed %d times, last: %v", attempt, err), "")
 		b.log.Error("giving up on message", zap.String("consumer", cfg.Durable), zap.String("subject", m.Subject()),

@@ -915,3 +915,108 @@ func TestConsumeAdmit(t *testing.T) {
 		t.Errorf("Admit was given stored time %v, want JetStream's, a moment ago", at)
 	}
 }
+
+// holdOutputs answers, for the test, the JetStream publishes on
+// xd.test.hold.> (a subject no stream takes): it hands each to the test,
+// which replies as the stream would, when it likes.
+func (h *hub) holdOutputs(t *testing.T) <-chan *nats.Msg {
+	t.Helper()
+	held := make(chan *nats.Msg, 16)
+	sub, err := h.nc.Subscribe("xd.test.hold.>", func(m *nats.Msg) { held <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return held
+}
+
+// holding answers an event with one output on xd.test.hold.<id>.
+func holding(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+	out, err := bus.NewEvent(d.Event, bus.Type("order.accepted"), "", "/crossdock/orders", map[string]string{"order_id": "o-" + d.Event.ID()})
+	if err != nil {
+		return nil, err
+	}
+	return []bus.Outgoing{{Subject: "xd.test.hold." + d.Event.ID(), Event: out}}, nil
+}
+
+func TestConsumeTakesTheNextMessageWhileOutputsAreStored(t *testing.T) {
+	h := newHub(t)
+	held := h.holdOutputs(t)
+	cfg := config("orders")
+	cfg.Workers = 1
+	var seen calls
+	h.consume(t, cfg, func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		seen.add(d)
+		return holding(ctx, d)
+	})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-417"))
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-418"))
+
+	// The one worker handles the second order while the first one's output
+	// is not yet acknowledged; neither order is acked before its output is.
+	var first, second *nats.Msg
+	for _, m := range []**nats.Msg{&first, &second} {
+		select {
+		case *m = <-held:
+		case <-time.After(wait):
+			_, ids := seen.get()
+			t.Fatalf("handled %v; want both orders' outputs published while the first is unacknowledged", ids)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, err := h.js.Consumer(ctx, bus.StreamIn, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 2 {
+		t.Errorf("%d orders awaiting ack, want 2 while their outputs are unacknowledged", info.NumAckPending)
+	}
+	for i, m := range []*nats.Msg{first, second} {
+		if err := m.Respond(fmt.Appendf(nil, `{"stream":"XD_TEST","seq":%d}`, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.settled(t, "orders")
+	if attempts, _ := seen.get(); !slices.Equal(attempts, []int{1, 1}) {
+		t.Errorf("handler saw attempts %v, want each order once", attempts)
+	}
+}
+
+func TestConsumeRetriesWhenAnOutputIsRefused(t *testing.T) {
+	h := newHub(t)
+	held := h.holdOutputs(t)
+	var seen calls
+	h.consume(t, config("orders"), func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		seen.add(d)
+		if d.Attempt == 1 {
+			return holding(ctx, d)
+		}
+		return accept(ctx, d)
+	})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-417"))
+	select {
+	case m := <-held:
+		if err := m.Respond([]byte(`{"error":{"code":503,"err_code":10077,"description":"insufficient resources"}}`)); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("no output published")
+	}
+
+	h.last(t, bus.StreamOut, "xd.out.acme.order.accepted")
+	h.settled(t, "orders")
+	if attempts, _ := seen.get(); !slices.Equal(attempts, []int{1, 2}) {
+		t.Errorf("handler saw attempts %v, want [1 2]: a refused output is a transient failure", attempts)
+	}
+	if got := h.count(t, bus.StreamDLQ, ">"); got != 0 {
+		t.Errorf("XD_DLQ holds %d messages, want none after the retry succeeded", got)
+	}
+}

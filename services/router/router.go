@@ -23,7 +23,7 @@ import (
 
 // Config configures the router. The zero value is ready for use.
 type Config struct {
-	Workers       int // messages routed at once per lane in this process; zero means 8 (priority), 4 (standard), 2 (bulk)
+	Workers       int // messages routed at once per lane in this process; zero means lanes.DefaultWorkers
 	MaxAckPending int // messages in flight per lane across all processes; zero means 64 per worker
 	// Governor, when set, slows the bulk lane while priority events flow
 	// and the process is short of CPU.
@@ -58,14 +58,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, l := range s.lanes {
 		workers := s.cfg.Workers
 		if workers <= 0 {
-			switch l.name {
-			case accounts.Priority:
-				workers = 8
-			case accounts.Bulk:
-				workers = 2 // as many as the order service's bulk lane
-			default:
-				workers = 4
-			}
+			workers = lanes.DefaultWorkers[l.name]
 		}
 		cfg := bus.ConsumerConfig{
 			Stream:        bus.StreamIn,
