@@ -39,6 +39,8 @@ type Config struct {
 	AccountsPerTier int           // default 4
 	Window          int           // most orders sent but not yet answered; default 2000
 	Baseline        time.Duration // how long to publish the raw JetStream baseline; default 3s
+	Floor           bool          // after the baseline, measure the floor (Report.Floor): how far the hub is from the best this server can do
+	FloorDuration   time.Duration // how long to run the floor; default 3s
 	NATSURL         string        // run the hub on this NATS instead of an embedded server
 	Dir             string        // data directory; default a fresh temp dir, removed after
 	Progress        io.Writer     // a progress line every second; nil for none
@@ -74,6 +76,9 @@ func (c *Config) defaults() error {
 	if c.Baseline <= 0 {
 		c.Baseline = 3 * time.Second
 	}
+	if c.FloorDuration <= 0 {
+		c.FloorDuration = 3 * time.Second
+	}
 	if c.Scenario == "isolation" && c.Rate <= 0 {
 		c.Rate = 200
 	}
@@ -92,11 +97,12 @@ type Report struct {
 	Tiers      []TierReport `json:"tiers"`
 	Total      TierReport   `json:"total"`
 	Raw        Baseline     `json:"raw_jetstream"`
-	Ratio      float64      `json:"ratio_to_raw"` // total orders/s ÷ raw publishes/s
-	CPUSeconds float64      `json:"cpu_seconds"`  // hub and load generator together
+	Ratio      float64      `json:"ratio_to_raw"`    // total orders/s ÷ raw publishes/s
+	Floor      *Floor       `json:"floor,omitempty"` // with Config.Floor
+	CPUSeconds float64      `json:"cpu_seconds"`     // hub and load generator together
 	PeakRSSMB  float64      `json:"peak_rss_mb"`
-	// Load is the same during the load alone, without the baseline and
-	// the warm-up before it.
+	// Load is the same during the load alone, without the baseline, the
+	// floor and the warm-up before it.
 	Load      LoadUsage  `json:"load"`
 	Isolation *Isolation `json:"isolation,omitempty"`
 	Stages    []Stage    `json:"stages,omitempty"` // with Config.Stages
@@ -187,17 +193,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := &Report{Scenario: cfg.Scenario, Transport: cfg.Transport, Machine: Machine{
 		CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
-	// The baseline runs first, with the hub idle; the warm-up after it lets
-	// the server settle from it before anything is measured.
+	// The baseline and the floor run first, with the hub idle; the warm-up
+	// after them lets the server settle before anything is measured.
 	if rep.Raw, err = r.baseline(ctx, cfg.Baseline); err != nil {
 		return nil, err
+	}
+	if cfg.Floor {
+		f, err := r.floor(ctx, cfg.FloorDuration)
+		if err != nil {
+			return nil, err
+		}
+		if rep.Raw.PublishRate > 0 {
+			f.Ratio = f.OrdersPerSec / rep.Raw.PublishRate
+		}
+		rep.Floor = &f
 	}
 	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	// The baseline's half a million messages leave heap behind that the
-	// runtime returns to the system only slowly: return it now, so that
-	// the load's RSS is the load's.
+	// The baseline's half a million messages (and the floor's) leave heap
+	// behind that the runtime returns to the system only slowly: return it
+	// now, so that the load's RSS is the load's.
 	debug.FreeOSMemory()
 	cpuBefore, _ := usage()
 	rss := watchRSS(ctx)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crossdock/crossdock/bus/bustest"
 )
 
 // TestRunCountsEveryOrder runs a short bench and checks its bookkeeping: every
@@ -17,7 +23,9 @@ import (
 func TestRunCountsEveryOrder(t *testing.T) {
 	for _, transport := range []string{"nats", "http"} {
 		t.Run("over "+transport, func(t *testing.T) {
-			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Baseline: 100 * time.Millisecond, Dir: t.TempDir(), Stages: true})
+			floor := transport == "nats" // once is enough to see it in the report
+			rep, err := Run(context.Background(), Config{Transport: transport, Count: 200, Duration: time.Minute, AccountsPerTier: 2, Baseline: 100 * time.Millisecond,
+				Floor: floor, FloorDuration: 100 * time.Millisecond, Dir: t.TempDir(), Stages: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,6 +45,9 @@ func TestRunCountsEveryOrder(t *testing.T) {
 			}
 			if rep.Raw.Messages == 0 || rep.Raw.PublishRate <= 0 {
 				t.Errorf("no raw baseline: %+v", rep.Raw)
+			}
+			if f := rep.Floor; floor && (f == nil || f.Orders == 0 || f.Ratio <= 0) {
+				t.Errorf("floor = %+v, want orders and a ratio to raw", f)
 			}
 			if rep.Load.CPUSeconds <= 0 || rep.Load.PeakRSSMB <= 0 || rep.Load.CPUSeconds > rep.CPUSeconds {
 				t.Errorf("load usage = %+v against the process's %.1f s CPU, want a share of it and an RSS", rep.Load, rep.CPUSeconds)
@@ -58,6 +69,48 @@ func TestRunCountsEveryOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFloorAnswersEveryOrder runs the floor briefly on a server of its own
+// and checks its bookkeeping: every order answered, five stored writes for
+// each, nothing on the hub's subjects, and the scratch streams gone after.
+// It asserts nothing about speed.
+func TestFloorAnswersEveryOrder(t *testing.T) {
+	s := bustest.RunServer(t, "")
+	r := &runner{cfg: Config{Window: 100}, natsURL: s.ClientURL(), observer: bustest.Connect(t, s)}
+	var hubSaw atomic.Int64
+	if _, err := r.observer.Subscribe("xd.>", func(*nats.Msg) { hubSaw.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.floor(context.Background(), 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("floor: %+v", f)
+	if f.Orders == 0 || f.OrdersPerSec <= 0 {
+		t.Errorf("floor = %+v, want orders and a rate", f)
+	}
+	if f.Writes != 5 || f.Deliveries != 2 {
+		t.Errorf("floor models %d writes and %d deliveries per order, want the contract's 5 and 2", f.Writes, f.Deliveries)
+	}
+	if want := uint64(f.Writes * f.Orders); f.Stored != want {
+		t.Errorf("floor stored %d messages for %d orders, want %d (%d each)", f.Stored, f.Orders, want, f.Writes)
+	}
+	if err := r.observer.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := hubSaw.Load(); n != 0 {
+		t.Errorf("%d floor messages on xd.>, where the hub's consumers would see them", n)
+	}
+	js, err := jetstream.New(r.observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range floorStreams {
+		if _, err := js.Stream(context.Background(), name); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("stream %s after the floor: %v, want it deleted", name, err)
+		}
 	}
 }
 

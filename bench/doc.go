@@ -3,5 +3,7 @@
 // rate or as fast as it can, and reports per tier what was sent, answered and
 // lost, the orders per second and the latency from publish to
 // order.accepted, beside a baseline of raw JetStream publishes on the same
-// server so that the figures compare across machines as ratios.
+// server so that the figures compare across machines as ratios, and, on
+// request, a floor: the contract's JetStream work per order with no hub
+// code, the best the hub could do on that server.
 package bench

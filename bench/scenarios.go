@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/services/accounts"
@@ -107,8 +108,7 @@ func (r *runner) baseline(ctx context.Context, d time.Duration) (Baseline, error
 	start := time.Now()
 	for n%1000 != 0 || time.Since(start) < d {
 		id := "r" + strconv.Itoa(n)
-		msg := orderMsg("bench", id, orderData(id, gln(1)))
-		msg.Subject = "bench.raw"
+		msg := scratchOrder("bench.raw", id)
 		size = len(msg.Data)
 		// A slow machine (the race detector, a loaded CI) fills the window
 		// of pending acks; wait for room rather than fail.
@@ -123,4 +123,14 @@ func (r *runner) baseline(ctx context.Context, d time.Duration) (Baseline, error
 		return Baseline{}, fmt.Errorf("raw publish: acks not complete after a minute")
 	}
 	return Baseline{Messages: n, Bytes: size, PublishRate: float64(n) / time.Since(start).Seconds()}, nil
+}
+
+// scratchOrder is the message an order is, as the baseline and the floor
+// publish it to their scratch streams: an order.placed with id as its
+// event id and PO number, its headers and data as an account's ERP sends
+// them, on subject instead of the hub's intake.
+func scratchOrder(subject, id string) *nats.Msg {
+	msg := orderMsg("bench", id, orderData(id, gln(1)))
+	msg.Subject = subject
+	return msg
 }

@@ -32,6 +32,9 @@ func runBench(args []string) error {
 	fs.IntVar(&cfg.AccountsPerTier, "accounts-per-tier", 0, "bench accounts per tier (default 4)")
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.DurationVar(&cfg.Baseline, "baseline", 0, "how long to publish the raw JetStream baseline, before the load (default 3s)")
+	fs.BoolVar(&cfg.Floor, "floor", true, "before the load, run the contract's JetStream work per order (5 writes, 2 deliveries) with no hub code on scratch streams, "+
+		"to report how far the hub is from the best this server can do; on by default because it costs only about --floor-duration and a second")
+	fs.DurationVar(&cfg.FloorDuration, "floor-duration", 0, "how long to run the floor (default 3s)")
 	fs.BoolVar(&cfg.Stages, "stages", false, "after the run, read back from the streams where the strategic orders' time went, stage by stage")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", 0, "the hub's --bulk-yield (0: its default; negative: off)")
 	fs.Float64Var(&cfg.BulkShare, "bulk-share", 0, "the hub's --bulk-share (0: its default)")
@@ -103,6 +106,15 @@ func printReport(out io.Writer, r *bench.Report) {
 	}
 	_ = w.Flush()
 	fmt.Fprintf(out, "\nraw JetStream async publish of an order message (%d B of data, same headers), %d in %.1fs: %.0f msgs/s; end-to-end / raw = %.3f\n", r.Raw.Bytes, r.Raw.Messages, float64(r.Raw.Messages)/r.Raw.PublishRate, r.Raw.PublishRate, r.Ratio)
+	if f := r.Floor; f != nil {
+		fmt.Fprintf(out, "floor: the contract's %d JetStream writes and %d deliveries per order with no hub code, pipelined, %d orders: %.0f orders/s (%.3f of raw)",
+			f.Writes, f.Deliveries, f.Orders, f.OrdersPerSec, f.Ratio)
+		// The isolation scenario paces its orders: its rate is no reach.
+		if r.Scenario == "throughput" && f.OrdersPerSec > 0 {
+			fmt.Fprintf(out, "; the hub's %.0f orders/s is %.0f%% of it", r.Total.OrdersPerSec, 100*r.Total.OrdersPerSec/f.OrdersPerSec)
+		}
+		fmt.Fprintln(out)
+	}
 	if i := r.Isolation; i != nil {
 		fmt.Fprintf(out, "isolation: strategic at %d/s p99 %.2f ms alone, %.2f ms under a stable flood of %.0f orders/s (x%.2f)\n",
 			i.StrategicRate, i.AloneP99, i.FloodP99, i.FloodPerSec, i.Factor)
