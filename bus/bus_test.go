@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,39 @@ func TestSetupDuplicateWindow(t *testing.T) {
 				t.Errorf("option %s: %s duplicate window %s, want %s", c.set, name, got, c.want)
 			}
 		}
+	}
+}
+
+// TestDialEmbedded: an embedded server with a client port is dialled over
+// loopback TCP, whatever address it listens on (the in-process pipe is
+// slower); one without a port, in-process.
+func TestDialEmbedded(t *testing.T) {
+	for _, tc := range []struct {
+		name, listen, want string
+	}{
+		{"a loopback port is dialled there", "127.0.0.1:0", "127.0.0.1:"},
+		{"a port on every IPv4 address is dialled on the loopback", "0.0.0.0:0", "127.0.0.1:"},
+		{"a port on every address is dialled on the loopback", "[::]:0", "127.0.0.1:"},
+		{"no port is dialled in-process", "none", "pipe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := bus.RunServer(bus.ServerConfig{Listen: tc.listen, StoreDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Shutdown)
+			nc, err := bus.Dial("", s, "test", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			got := nc.ConnectedAddr()
+			if !strings.HasPrefix(got, tc.want) {
+				t.Errorf("Dial(%s) connected to %q, want %q…", tc.listen, got, tc.want)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Errorf("Dial(%s): flush: %v", tc.listen, err)
+			}
+		})
 	}
 }
