@@ -54,6 +54,12 @@ type ConsumerConfig struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
 	Backoff []time.Duration
+	// Serial makes each worker wait until its message is settled before it
+	// takes the next, instead of handing it to the settler: at most Workers
+	// messages of this consumer are then in flight in this process. For a
+	// lane that should take as little of the server's time at once as it
+	// can (the bulk lane).
+	Serial bool
 	// Raw hands the handler the message as it arrived, undecoded
 	// (Delivery.Event nil, Delivery.Data the body): for payloads that are
 	// not CloudEvents, such as partners' files on xd.raw, and for a
@@ -194,6 +200,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 					continue
 				}
 				p.start, p.done = start, done
+				if cfg.Serial {
+					b.finish(workCtx, &cfg, p)
+					continue
+				}
 				pending <- p
 			}
 		})

@@ -1020,3 +1020,40 @@ func TestConsumeRetriesWhenAnOutputIsRefused(t *testing.T) {
 		t.Errorf("XD_DLQ holds %d messages, want none after the retry succeeded", got)
 	}
 }
+
+func TestConsumeSerialWaitsForEachMessageToSettle(t *testing.T) {
+	h := newHub(t)
+	held := h.holdOutputs(t)
+	cfg := config("orders")
+	cfg.Workers, cfg.Serial = 1, true
+	h.consume(t, cfg, holding)
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-417"))
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-418"))
+
+	var first *nats.Msg
+	select {
+	case first = <-held:
+	case <-time.After(wait):
+		t.Fatal("no output published")
+	}
+	// The one worker may not take the second order while the first's
+	// output is unacknowledged. Watching for a while can only miss a
+	// premature start, never invent one.
+	select {
+	case m := <-held:
+		t.Fatalf("second output %s published before the first was stored", m.Subject)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := first.Respond([]byte(`{"stream":"XD_TEST","seq":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-held:
+		if err := m.Respond([]byte(`{"stream":"XD_TEST","seq":2}`)); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("second order not handled once the first was settled")
+	}
+	h.settled(t, "orders")
+}
