@@ -37,9 +37,10 @@ const (
 const DuplicateWindow = 10 * time.Minute
 
 // publishWindow bounds the asynchronous publishes of one connection that
-// JetStream has not yet acknowledged; a publish beyond it waits. Every
-// consumer of the process may hold settleWindow messages' outputs in
-// flight, so it is well above that times the hub's consumers.
+// JetStream has not yet acknowledged; a publish beyond it waits up to 200 ms,
+// then fails (and its message is retried). Each consumer may have
+// settleWindow messages' outputs in flight: the hub's consumers (about
+// twenty, most making one or two outputs a message) stay below it.
 const publishWindow = 16384
 
 // Bus is a connection to NATS with JetStream, and the publish and consume

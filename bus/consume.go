@@ -36,10 +36,10 @@ type ConsumerConfig struct {
 	Subjects []string // filter subjects
 	Source   string   // CloudEvents source of the rejections it makes (/crossdock/<service>)
 
-	// Workers is how many messages are handled at once; zero means 4. A
-	// worker does not wait for its outputs to be stored: it hands the
-	// message to the consumer's settler, which acks it once they are, and
-	// takes the next (at most settleWindow messages wait so).
+	// Workers is how many messages are handled at once; zero means 4.
+	// Unless Serial, a worker does not wait for its outputs to be stored:
+	// it hands the message to the consumer's settler, which acks it once
+	// they are, and takes the next (at most settleWindow messages wait so).
 	Workers int
 	// MaxAckPending bounds the messages in flight (delivered, not yet acked)
 	// across every process; zero means 64 per worker.
@@ -236,7 +236,6 @@ type settling struct {
 	m       jetstream.Msg
 	md      meta
 	ev      *event.Event
-	subject []string // of each output, for errors
 	futures []jetstream.PubAckFuture
 	start   time.Time
 	done    func() // Admit's, when not nil
@@ -249,14 +248,14 @@ func (b *Bus) finish(ctx context.Context, cfg *ConsumerConfig, p *settling) {
 	deadline := time.NewTimer(time.Until(p.start.Add(cfg.AckWait)))
 	defer deadline.Stop()
 	var err error
-	for i, f := range p.futures {
+	for _, f := range p.futures {
 		select {
 		case <-f.Ok():
 			continue
 		case e := <-f.Err():
-			err = fmt.Errorf("publish %s: %w", p.subject[i], e)
+			err = fmt.Errorf("publish %s: %w", f.Msg().Subject, e)
 		case <-deadline.C:
-			err = fmt.Errorf("publish %s: no acknowledgement within %v", p.subject[i], cfg.AckWait)
+			err = fmt.Errorf("publish %s: no acknowledgement within %v", f.Msg().Subject, cfg.AckWait)
 		}
 		break
 	}
@@ -376,13 +375,13 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return nil, "acked"
 	}
-	p := &settling{m: m, md: md, ev: ev, subject: make([]string, len(outs)), futures: make([]jetstream.PubAckFuture, len(outs))}
+	p := &settling{m: m, md: md, ev: ev, futures: make([]jetstream.PubAckFuture, len(outs))}
 	for i, o := range outs {
 		f, err := b.js.PublishMsgAsync(Encode(o.Subject, o.Event), jetstream.WithMsgID(MsgID(o.Event)))
 		if err != nil {
 			return nil, b.failed(ctx, cfg, m, ev, attempt, fmt.Errorf("publish %s: %w", o.Subject, err))
 		}
-		p.subject[i], p.futures[i] = o.Subject, f
+		p.futures[i] = f
 	}
 	return p, ""
 }
