@@ -57,12 +57,9 @@ var floorStreams = []string{floorIn, floorRouted, floorOut, "KV_" + floorOrders}
 
 // floor runs the floor for about d and returns what it measured (all but
 // Ratio). The orders come from the observer's connection, over TCP like
-// the bench accounts' orders. The two stages stand in for the hub, which
-// connects to its embedded server in-process (bus.Dial); the bench has only
-// the server's URL (hub.Hub does not expose its server, and with --nats-url
-// there is none), so they connect by URL with the hub's own bus.Dial and
-// JetStream settings (bus.New): over loopback they pay for a socket the hub
-// does not, so the floor is, if anything, a little low.
+// the bench accounts' orders. The two stages stand in for the hub and
+// connect as it does (bus.Dial over loopback, or to --nats-url) with its
+// JetStream settings (bus.New).
 func (r *runner) floor(ctx context.Context, d time.Duration) (_ Floor, err error) {
 	nc, err := bus.Dial(r.natsURL, nil, "crossdock-bench-floor", r.admin)
 	if err != nil {
