@@ -95,7 +95,7 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")
 	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", 10*time.Minute, "how long JetStream recognises a repeated event id (3m-24h); the server holds every id of the window in memory, ~130 B each, four per order")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", hub.DefaultBulkYield, "slow the bulk lane while the priority lane's p95 is more than this many times its usual median; negative: never")
-	fs.Float64Var(&cfg.BulkShare, "bulk-share", 4, "the bulk lane keeps at least this many times the priority lane's rate, however slowed")
+	fs.Float64Var(&cfg.BulkShare, "bulk-share", hub.DefaultBulkShare, "the bulk lane keeps at least this many times the priority lane's rate, however slowed")
 	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 10, "POSTs per event before a webhook delivery is dead-lettered")
 	fs.DurationVar(&cfg.WebhookMaxAge, "webhook-max-age", 24*time.Hour, "how long after its first attempt a webhook delivery is retried")
 	fs.StringVar(&logFormat, "log-format", "console", "log format: console or json")

@@ -43,7 +43,7 @@ var defaults = hub.Config{
 	WebhookMaxAge:   24 * time.Hour,
 	DedupeWindow:    10 * time.Minute,
 	BulkYield:       hub.DefaultBulkYield,
-	BulkShare:       4,
+	BulkShare:       hub.DefaultBulkShare,
 }
 
 func TestParseFlags(t *testing.T) {
@@ -72,7 +72,7 @@ func TestParseFlags(t *testing.T) {
 				"--admin-token", "s3cret", "--replicas", "3", "--fsync", "always", "--log-format", "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: 4},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: hub.DefaultBulkShare},
 			wantLogFormat: "json",
 		},
 		{
@@ -83,7 +83,7 @@ func TestParseFlags(t *testing.T) {
 				"CROSSDOCK_LOG_FORMAT": "json"},
 			want: hub.Config{HTTP: "0.0.0.0:9000", NATSListen: "none", NATSURL: "nats://nats:4222", Data: "/var/lib/crossdock",
 				Accounts: "/etc/crossdock/accounts.yaml", Tiers: "/etc/crossdock/tiers.yaml", Services: []string{"gateway", "router"},
-				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: 4},
+				AdminToken: "s3cret", Replicas: 3, Fsync: "always", WebhookAttempts: 10, WebhookMaxAge: 24 * time.Hour, DedupeWindow: 10 * time.Minute, BulkYield: hub.DefaultBulkYield, BulkShare: hub.DefaultBulkShare},
 			wantLogFormat: "json",
 		},
 		{
@@ -100,8 +100,8 @@ func TestParseFlags(t *testing.T) {
 		},
 		{
 			name:          "--bulk-share sets what the bulk lane keeps",
-			args:          []string{"--bulk-share", "1"},
-			want:          with(func(c *hub.Config) { c.BulkShare = 1 }),
+			args:          []string{"--bulk-share", "3"},
+			want:          with(func(c *hub.Config) { c.BulkShare = 3 }),
 			wantLogFormat: "console",
 		},
 		{

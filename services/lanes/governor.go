@@ -66,7 +66,7 @@ type GovernorConfig struct {
 	// AckWait.
 	Floor float64
 	// Share is how many times the priority lane's rate the bulk lane may
-	// always take, slowed or not; zero means 4. Without it a steady mix of
+	// always take, slowed or not; zero means 1. Without it a steady mix of
 	// tiers near the machine's capacity, where the priority lane is slower
 	// than usual whatever the bulk lane does, held the bulk lane at the
 	// floor for as long as strategic orders came in.
@@ -91,7 +91,7 @@ func NewGovernor(cfg GovernorConfig) *Governor {
 		cfg.Floor = 100
 	}
 	if cfg.Share <= 0 {
-		cfg.Share = 4
+		cfg.Share = 1
 	}
 	return &Governor{factor: cfg.Factor, floor: rate.Limit(cfg.Floor), share: cfg.Share, bulk: rate.NewLimiter(rate.Inf, 1)}
 }

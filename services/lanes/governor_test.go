@@ -14,7 +14,7 @@ import (
 )
 
 func TestGovernorNext(t *testing.T) {
-	g := NewGovernor(GovernorConfig{Factor: 3}) // floor 100, share 4
+	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4}) // floor 100
 	tests := []struct {
 		name string
 		cur  rate.Limit
@@ -77,7 +77,7 @@ func settle(g *Governor, d time.Duration) {
 // p95 is ten times its median while the bulk lane takes 2,000 events a
 // second, and a tick after the priority lane has gone quiet.
 func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
-	g := NewGovernor(GovernorConfig{Factor: 3})
+	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	var u usual
 	bulk := g.Admit(accounts.Bulk)
 
@@ -115,7 +115,7 @@ func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
 // starts means the server's clock is ahead of ours, and the tick is no
 // signal.
 func TestGovernorIgnoresAServerClockAhead(t *testing.T) {
-	g := NewGovernor(GovernorConfig{Factor: 3})
+	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	var u usual
 	bulk := g.Admit(accounts.Bulk)
 	for range 18 {
@@ -146,7 +146,7 @@ func TestGovernorOff(t *testing.T) {
 			t.Errorf("Run of a governor that is off: %v", err)
 		}
 	}
-	if g := NewGovernor(GovernorConfig{Factor: 3}); g.Admit(accounts.Standard) != nil {
+	if g := NewGovernor(GovernorConfig{Factor: 3, Share: 4}); g.Admit(accounts.Standard) != nil {
 		t.Error("the standard lane is admitted through a check, want none")
 	}
 }
@@ -156,7 +156,7 @@ func TestGovernorOff(t *testing.T) {
 // as a bulk admission.
 func TestRunAdmitsThroughTheGovernor(t *testing.T) {
 	b := bustest.New(t, bustest.RunServer(t, ""))
-	g := NewGovernor(GovernorConfig{Factor: 3})
+	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	handled := make(chan string, 4)
