@@ -36,10 +36,10 @@ type ConsumerConfig struct {
 	Subjects []string // filter subjects
 	Source   string   // CloudEvents source of the rejections it makes (/crossdock/<service>)
 
-	// Workers is how many messages are handled at once; zero means 4.
-	// Unless Serial, a worker does not wait for its outputs to be stored:
-	// it hands the message to the consumer's settler, which acks it once
-	// they are, and takes the next (at most settleWindow messages wait so).
+	// Workers is how many messages are handled at once; zero means 4. A
+	// worker does not wait for its outputs to be stored: it hands the
+	// message to the consumer's settler, which acks it once they are, and
+	// takes the next (at most settleWindow messages wait so).
 	Workers int
 	// MaxAckPending bounds the messages in flight (delivered, not yet acked)
 	// across every process; zero means 64 per worker.
@@ -54,12 +54,6 @@ type ConsumerConfig struct {
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
 	Backoff []time.Duration
-	// Serial makes each worker wait until its message is settled before it
-	// takes the next, instead of handing it to the settler: at most Workers
-	// messages of this consumer are then in flight in this process. For a
-	// lane that should take as little of the server's time at once as it
-	// can (the bulk lane).
-	Serial bool
 	// Raw hands the handler the message as it arrived, undecoded
 	// (Delivery.Event nil, Delivery.Data the body): for payloads that are
 	// not CloudEvents, such as partners' files on xd.raw, and for a
@@ -200,10 +194,6 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 					continue
 				}
 				p.start, p.done = start, done
-				if cfg.Serial {
-					b.finish(workCtx, &cfg, p)
-					continue
-				}
 				pending <- p
 			}
 		})

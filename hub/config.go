@@ -55,8 +55,8 @@ type Config struct {
 // priority lane's p95 is twice its usual median, down to the priority
 // lane's own rate. Measured on two cores (docs/performance.md), they keep a
 // strategic order's p99 under a stable flood within 2x of its p99 alone
-// (x1.67-1.76, where 3 and 4 gave x2.49-3.17) for 10% fewer orders/s in a
-// saturated four-tier mix. Stable accounts, whose tier delivers in
+// (x1.16-1.83, where 3 and 4 gave x2.49-3.17) for about 10% fewer orders/s
+// in a saturated four-tier mix. Stable accounts, whose tier delivers in
 // batches, wait while strategic ones are slowed: their events stay durable
 // in XD_IN, acknowledged to the sender.
 const (

@@ -2,11 +2,7 @@
 // durable consumer per lane on XD_ROUTED, filtered to the routed subjects of
 // the tiers in that lane, each with its own workers and in-flight limit, so
 // that a flood in one lane leaves the latency of the others alone. The
-// orders, VMI and RFID services consume through it. The bulk lane's workers
-// also wait for each message's outputs to be stored before taking the next
-// (bus.ConsumerConfig.Serial), where the other lanes' hand them to the
-// settler: a flood then keeps fewer messages in the server's queues at once
-// (docs/performance.md).
+// orders, VMI and RFID services consume through it.
 package lanes
 
 import (
@@ -73,7 +69,6 @@ func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, besid
 			Workers:       size.Workers,
 			MaxAckPending: size.MaxAckPending,
 			Admit:         c.Governor.Admit(lane),
-			Serial:        lane == accounts.Bulk,
 		}
 		wg.Go(func() { errs <- b.Consume(ctx, cfg, c.Handler) })
 	}

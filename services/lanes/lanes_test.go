@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -76,95 +75,8 @@ func TestEachLaneHasItsOwnConsumer(t *testing.T) {
 // the tier as its id.
 func publishThing(t *testing.T, b *bus.Bus, tier accounts.Tier) {
 	t.Helper()
-	publishThingAs(t, b, tier, string(tier))
-}
-
-// TestTheBulkLaneKeepsOneMessagePerWorkerInFlight: a priority worker takes
-// its next event while the last one's output is being stored; a bulk worker
-// waits, so that a flood holds as little of the server as it can at once.
-func TestTheBulkLaneKeepsOneMessagePerWorkerInFlight(t *testing.T) {
-	s := bustest.RunServer(t, "")
-	b := bustest.New(t, s)
-	// The test answers the outputs' JetStream publishes itself (no stream
-	// takes xd.test.hold.>), when it chooses.
-	nc := bustest.Connect(t, s)
-	held := make(chan *nats.Msg, 16)
-	if _, err := nc.Subscribe("xd.test.hold.>", func(m *nats.Msg) { held <- m }); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, b, accounts.DefaultTiers(), Consumer{
-			Service: "test", Source: "/crossdock/test", Names: []string{"thing.done"},
-			Sizes: map[accounts.Lane]Size{accounts.Priority: {Workers: 1}, accounts.Bulk: {Workers: 1}},
-			Handler: func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
-				out := d.Event.Clone()
-				out.SetID(d.Event.ID() + "-out")
-				return []bus.Outgoing{{Subject: "xd.test.hold." + d.Event.ID(), Event: &out}}, nil
-			},
-		})
-	}()
-	t.Cleanup(func() {
-		// Outputs still held keep Run from returning: answer them.
-		cancel()
-		for {
-			select {
-			case m := <-held:
-				_ = m.Respond([]byte(`{"stream":"XD_TEST","seq":1}`))
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-				return
-			case <-time.After(10 * time.Second):
-				t.Error("Run did not return")
-				return
-			}
-		}
-	})
-
-	next := func(what string) *nats.Msg {
-		t.Helper()
-		select {
-		case m := <-held:
-			return m
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no output: %s", what)
-			return nil
-		}
-	}
-	for _, id := range []string{"p1", "p2"} {
-		publishThingAs(t, b, accounts.Strategic, id)
-	}
-	first, second := next("priority p1"), next("priority p2 while p1's output is unacknowledged")
-	for _, m := range []*nats.Msg{first, second} {
-		_ = m.Respond([]byte(`{"stream":"XD_TEST","seq":1}`))
-	}
-
-	for _, id := range []string{"b1", "b2"} {
-		publishThingAs(t, b, accounts.Stable, id)
-	}
-	first = next("bulk b1")
-	// Watching for a while can only miss a bulk worker that does not wait,
-	// never invent one.
-	select {
-	case m := <-held:
-		t.Fatalf("bulk output %s published while %s's was unacknowledged", m.Subject, first.Subject)
-	case <-time.After(200 * time.Millisecond):
-	}
-	_ = first.Respond([]byte(`{"stream":"XD_TEST","seq":1}`))
-	_ = next("bulk b2 once b1 was settled").Respond([]byte(`{"stream":"XD_TEST","seq":2}`))
-}
-
-// publishThingAs routes a thing.done event with id of account a in tier's lane.
-func publishThingAs(t *testing.T, b *bus.Bus, tier accounts.Tier, id string) {
-	t.Helper()
 	ev := event.New()
-	ev.SetID(id)
+	ev.SetID(string(tier))
 	ev.SetSource("/accounts/a")
 	ev.SetType("crossdock.thing.done.v1")
 	_ = ev.SetData(event.ApplicationJSON, map[string]any{})

@@ -68,7 +68,6 @@ func (s *Service) Run(ctx context.Context) error {
 			Workers:       workers,
 			MaxAckPending: s.cfg.MaxAckPending,
 			Admit:         s.cfg.Governor.Admit(l.name),
-			Serial:        l.name == accounts.Bulk,
 		}
 		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.routeLane) })
 	}
