@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,4 +63,56 @@ func BenchmarkPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkConsume is one message through a consumer on an embedded server:
+// delivered, handled (one output, as the router makes), its output stored,
+// then acked. b.N messages are stored first; the clock runs from starting
+// the consumer until every one is acked. The consumer has 4 workers, like
+// the router's standard lane.
+func BenchmarkConsume(b *testing.B) {
+	s := bustest.RunServer(b, "")
+	bs := bustest.New(b, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	js := bs.JetStream()
+	ev := orderPlaced(b, "po-0")
+	for i := range b.N {
+		ev.SetID(fmt.Sprintf("po-%d", i))
+		if _, err := js.PublishMsgAsync(bus.Encode("xd.in.acme.order.placed", ev)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		b.Fatal("storing the input timed out")
+	}
+	var handled atomic.Int64
+	done := make(chan struct{})
+	route := func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		out := bus.Outgoing{Subject: "xd.routed.standard.acme.order.placed", Event: d.Event}
+		if handled.Add(1) == int64(b.N) {
+			close(done)
+		}
+		return []bus.Outgoing{out}, nil
+	}
+	cfg := bus.ConsumerConfig{Stream: bus.StreamIn, Durable: "bench", Subjects: []string{"xd.in.>"}, Source: "/crossdock/bench", Workers: 4}
+	b.ReportAllocs()
+	b.ResetTimer()
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- bs.Consume(runCtx, cfg, route) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.Fatal("consuming timed out")
+	}
+	// Every message handled; Consume returns once each is settled (its
+	// output stored and the message acked).
+	stop()
+	if err := <-stopped; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
 }
