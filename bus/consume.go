@@ -224,7 +224,7 @@ const settleWindow = 256
 // acknowledged; the message is acked once they all are.
 type settling struct {
 	m       jetstream.Msg
-	md      meta
+	attempt int
 	ev      *event.Event
 	futures []jetstream.PubAckFuture
 	start   time.Time
@@ -256,7 +256,7 @@ func (b *Bus) finish(ctx context.Context, cfg *ConsumerConfig, p *settling) {
 		}
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
-		outcome = b.failed(ctx, cfg, p.m, p.ev, p.md.attempt, err)
+		outcome = b.failed(ctx, cfg, p.m, p.ev, p.attempt, err)
 		cancel()
 	}
 	b.record(cfg, outcome, p.start, p.done)
@@ -365,7 +365,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return nil, "acked"
 	}
-	p := &settling{m: m, md: md, ev: ev, futures: make([]jetstream.PubAckFuture, len(outs))}
+	p := &settling{m: m, attempt: attempt, ev: ev, futures: make([]jetstream.PubAckFuture, len(outs))}
 	for i, o := range outs {
 		f, err := b.js.PublishMsgAsync(Encode(o.Subject, o.Event), jetstream.WithMsgID(MsgID(o.Event)))
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/services/lanes"
 )
 
 // Services a process can run (CONTRACT.md section 1).
@@ -61,7 +62,7 @@ type Config struct {
 // in XD_IN, acknowledged to the sender.
 const (
 	DefaultBulkYield = 2.0
-	DefaultBulkShare = 1.0
+	DefaultBulkShare = lanes.DefaultShare
 )
 
 // Validate reports the first thing wrong with c, as one line.

@@ -113,11 +113,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if yield == 0 {
 		yield = DefaultBulkYield
 	}
-	share := cfg.BulkShare
-	if share == 0 {
-		share = DefaultBulkShare
-	}
-	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield, Share: share})
+	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield, Share: cfg.BulkShare})
 	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "crossdock_bulk_lane_limit",
 		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",

@@ -66,7 +66,7 @@ type GovernorConfig struct {
 	// AckWait.
 	Floor float64
 	// Share is how many times the priority lane's rate the bulk lane may
-	// always take, slowed or not; zero means 1. Without it a steady mix of
+	// always take, slowed or not; zero means DefaultShare. Without it a steady mix of
 	// tiers near the machine's capacity, where the priority lane is slower
 	// than usual whatever the bulk lane does, held the bulk lane at the
 	// floor for as long as strategic orders came in.
@@ -85,13 +85,17 @@ const (
 	usualTicks = 40
 )
 
+// DefaultShare is the bulk lane's share when GovernorConfig names none: the
+// priority lane's own rate (docs/performance.md, 2026-11-30).
+const DefaultShare = 1.0
+
 // NewGovernor returns a governor; Run must run for it to act.
 func NewGovernor(cfg GovernorConfig) *Governor {
 	if cfg.Floor <= 0 {
 		cfg.Floor = 100
 	}
 	if cfg.Share <= 0 {
-		cfg.Share = 1
+		cfg.Share = DefaultShare
 	}
 	return &Governor{factor: cfg.Factor, floor: rate.Limit(cfg.Floor), share: cfg.Share, bulk: rate.NewLimiter(rate.Inf, 1)}
 }
