@@ -159,7 +159,7 @@ func (s *Service) Handle(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 	times := map[string][]time.Time{}
 	var order []string
 	for i, r := range o.Reads {
-		e, err := epc.Decode(r.EPC)
+		uri, err := epc.DecodeURI(r.EPC)
 		if err != nil {
 			var be *epc.Error
 			msg := err.Error()
@@ -169,7 +169,6 @@ func (s *Service) Handle(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 			bad = append(bad, bus.Problem{Code: bus.CodeBadEPC, Message: fmt.Sprintf("EPC %s: %s", r.EPC, msg), Field: fmt.Sprintf("reads[%d].epc", i)})
 			continue
 		}
-		uri := e.URI()
 		if _, seen := times[uri]; !seen {
 			order = append(order, uri)
 		}

@@ -116,61 +116,140 @@ type EPC struct {
 // whose value has more digits than the partition allows, or SSCC-96's
 // unallocated bits not zero are an *Error.
 func Decode(s string) (EPC, error) {
-	var b [12]byte
-	if len(s) != 24 {
-		return EPC{}, bad(s, "want 24 hex digits (a 96-bit EPC), got %d characters", len(s))
+	f, err := read(s)
+	if err != nil {
+		return EPC{}, err
 	}
-	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
-		return EPC{}, bad(s, "not hex: %v", err)
+	// One string holds the three decimal fields; each field is a slice of it.
+	var buf [64]byte
+	b := appendPadded(buf[:0], f.cp, f.row.cpDigits)
+	cpEnd := len(b)
+	b = f.appendRef(b)
+	refEnd := len(b)
+	if f.l.tailIsNum {
+		b = strconv.AppendUint(b, f.tail, 10)
 	}
-	return decode(s, &b)
+	all := string(b)
+	return EPC{Scheme: f.l.scheme, Filter: f.filter, CompanyPrefix: all[:cpEnd], Reference: all[cpEnd:refEnd], Serial: all[refEnd:]}, nil
 }
 
-func decode(in string, b *[12]byte) (EPC, error) {
-	l := byHeader(b[0])
-	if l == nil {
-		return EPC{}, bad(in, "header 0x%02X is not one of SGTIN-96 (0x30), SSCC-96 (0x31), SGLN-96 (0x32), GRAI-96 (0x33), GIAI-96 (0x34)", b[0])
+// DecodeURI is Decode(s).URI() in one step and one allocation: what the rfid
+// service needs of every read a reader reports.
+func DecodeURI(s string) (string, error) {
+	f, err := read(s)
+	if err != nil {
+		return "", err
 	}
-	filter := int(bits(b, 8, 3))
-	p := int(bits(b, 11, 3))
+	var buf [64]byte
+	b := append(buf[:0], "urn:epc:id:"...)
+	b = append(b, f.l.idName...)
+	b = append(b, ':')
+	b = appendPadded(b, f.cp, f.row.cpDigits)
+	b = append(b, '.')
+	b = f.appendRef(b)
+	if f.l.tailIsNum {
+		b = append(b, '.')
+		b = strconv.AppendUint(b, f.tail, 10)
+	}
+	return string(b), nil
+}
+
+// bitFields are a 96-bit EPC's values as its scheme and partition lay them out.
+type bitFields struct {
+	l             *layout
+	row           row
+	filter        int
+	cp, ref, tail uint64
+}
+
+func (f *bitFields) appendRef(b []byte) []byte {
+	if f.l.refNumeric {
+		return strconv.AppendUint(b, f.ref, 10)
+	}
+	return appendPadded(b, f.ref, f.row.refDigits)
+}
+
+// read checks and splits the 24 hex digits of a 96-bit EPC.
+func read(in string) (bitFields, error) {
+	if len(in) != 24 {
+		return bitFields{}, bad(in, "want 24 hex digits (a 96-bit EPC), got %d characters", len(in))
+	}
+	// The 96 bits as a 128-bit number: hi holds bits 0-63, lo bits 64-95 in
+	// its top 32 bits.
+	var hi, lo uint64
+	for i := 0; i < 24; i++ {
+		v := unhex[in[i]]
+		if v > 0xf {
+			if _, err := hex.DecodeString(in); err != nil {
+				return bitFields{}, bad(in, "not hex: %v", err)
+			}
+			return bitFields{}, bad(in, "not hex")
+		}
+		if i < 16 {
+			hi = hi<<4 | uint64(v)
+		} else {
+			lo = lo<<4 | uint64(v)
+		}
+	}
+	lo <<= 32
+	header := byte(hi >> 56)
+	l := byHeader(header)
+	if l == nil {
+		return bitFields{}, bad(in, "header 0x%02X is not one of SGTIN-96 (0x30), SSCC-96 (0x31), SGLN-96 (0x32), GRAI-96 (0x33), GIAI-96 (0x34)", header)
+	}
+	f := bitFields{l: l, filter: int(field(hi, lo, 8, 3))}
+	p := int(field(hi, lo, 11, 3))
 	if p > 6 {
-		return EPC{}, bad(in, "partition value 7 is reserved (TDS partition tables end at 6)")
+		return bitFields{}, bad(in, "partition value 7 is reserved (TDS partition tables end at 6)")
 	}
 	r := l.table[p]
+	f.row = r
 	off := 14
-	cp := bits(b, off, r.cpBits)
+	f.cp = field(hi, lo, off, r.cpBits)
 	off += r.cpBits
-	if cp >= pow10[r.cpDigits] {
-		return EPC{}, bad(in, "company prefix %d has more than the %d digits partition %d allows", cp, r.cpDigits, p)
+	if f.cp >= pow10[r.cpDigits] {
+		return bitFields{}, bad(in, "company prefix %d has more than the %d digits partition %d allows", f.cp, r.cpDigits, p)
 	}
-	ref := bits(b, off, r.refBits)
+	f.ref = field(hi, lo, off, r.refBits)
 	off += r.refBits
-	e := EPC{Scheme: l.scheme, Filter: filter, CompanyPrefix: pad(cp, r.cpDigits)}
-	switch {
-	case l.refNumeric:
-		e.Reference = strconv.FormatUint(ref, 10)
-	case ref >= pow10[r.refDigits]:
-		return EPC{}, bad(in, "%s reference %d has more than the %d digits partition %d allows", l.idName, ref, r.refDigits, p)
-	default:
-		e.Reference = pad(ref, r.refDigits)
+	if !l.refNumeric && f.ref >= pow10[r.refDigits] {
+		return bitFields{}, bad(in, "%s reference %d has more than the %d digits partition %d allows", l.idName, f.ref, r.refDigits, p)
 	}
-	tail := bits(b, off, l.tailBits)
-	switch {
-	case l.tailIsNum:
-		e.Serial = strconv.FormatUint(tail, 10)
-	case tail != 0:
-		return EPC{}, bad(in, "the 24 unallocated bits of SSCC-96 are not zero")
+	f.tail = field(hi, lo, off, l.tailBits)
+	if !l.tailIsNum && f.tail != 0 {
+		return bitFields{}, bad(in, "the 24 unallocated bits of SSCC-96 are not zero")
 	}
-	return e, nil
+	return f, nil
 }
 
-// bits reads n (at most 64) bits of b from bit offset off, most significant first.
-func bits(b *[12]byte, off, n int) uint64 {
-	var v uint64
-	for i := off; i < off+n; i++ {
-		v = v<<1 | uint64(b[i>>3]>>(7-uint(i&7))&1)
+// unhex maps an ASCII byte to its hex value, or 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return v
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+		t[c-'a'+'A'] = byte(c-'a') + 10
+	}
+	return t
+}()
+
+// field reads n (at most 64) bits from bit offset off of the 128-bit number
+// hi:lo, most significant first.
+func field(hi, lo uint64, off, n int) uint64 {
+	if n == 0 {
+		return 0
+	}
+	switch {
+	case off >= 64:
+		hi = lo << uint(off-64)
+	case off > 0:
+		hi = hi<<uint(off) | lo>>uint(64-off)
+	}
+	return hi >> uint(64-n)
 }
 
 func putBits(b *[12]byte, off, n int, v uint64) {
@@ -193,15 +272,17 @@ var pow10 = func() [21]uint64 {
 	return p
 }()
 
-func pad(v uint64, digits int) string {
+// appendPadded appends v in decimal, zero-padded to digits.
+func appendPadded(b []byte, v uint64, digits int) []byte {
 	if digits == 0 {
-		return ""
+		return b
 	}
-	s := strconv.FormatUint(v, 10)
-	if len(s) < digits {
-		s = strings.Repeat("0", digits-len(s)) + s
+	var tmp [20]byte
+	d := strconv.AppendUint(tmp[:0], v, 10)
+	for i := len(d); i < digits; i++ {
+		b = append(b, '0')
 	}
-	return s
+	return append(b, d...)
 }
 
 // URI is the pure identity URI (TDS §6), e.g.

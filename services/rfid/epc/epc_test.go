@@ -176,6 +176,9 @@ func TestRoundTripEveryPartition(t *testing.T) {
 					if got != e {
 						t.Fatalf("Decode(Hex(%+v)) = %+v", e, got)
 					}
+					if uri, err := DecodeURI(h); err != nil || uri != e.URI() {
+						t.Fatalf("DecodeURI(%s) = %q, %v; want %q", h, uri, err, e.URI())
+					}
 					back, err := Parse(got.TagURI())
 					if err != nil || back != e {
 						t.Fatalf("Parse(%s) = %+v, %v; want %+v", got.TagURI(), back, err, e)
@@ -223,6 +226,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		e, err := Decode(s)
+		uri, uerr := DecodeURI(s)
+		if (err == nil) != (uerr == nil) || (err == nil && uri != e.URI()) {
+			t.Fatalf("DecodeURI(%q) = %q, %v; Decode gave %q, %v", s, uri, uerr, e.URI(), err)
+		}
 		if err != nil {
 			var be *Error
 			if !errors.As(err, &be) {
@@ -273,6 +280,16 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = e.URI()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decodes/s")
+}
+
+func BenchmarkDecodeURI(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeURI("3074257BF7194E4000001A85"); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decodes/s")
 }
