@@ -98,12 +98,13 @@ func Read(data []byte) ([]*Interchange, []bus.Problem) {
 	var out []*Interchange
 	text := string(data)
 	pos := 0 // segments read so far, for Pos
+	var a arena
 	for {
 		text = strings.TrimLeft(text, " \t\r\n\ufeff")
 		if text == "" {
 			break
 		}
-		ic, rest, n, p := readInterchange(text, pos)
+		ic, rest, n, p := readInterchange(text, pos, &a)
 		if p != nil {
 			return out, []bus.Problem{*p}
 		}
@@ -156,8 +157,76 @@ func head(s string, n int) string {
 	return s
 }
 
+// arena hands out the element slices of segments, and the segment lists of
+// transaction sets, from a few large allocations, so that reading a file
+// costs a handful of allocations rather than several per segment.
+type arena struct {
+	free []string
+	segs []Segment
+}
+
+// open starts a set's segment list with first in the arena's free room;
+// appends then fill that room without allocating until it runs out.
+func (a *arena) open(first Segment) []Segment {
+	if len(a.segs) < segmentChunk/4 {
+		a.segs = make([]Segment, segmentChunk)
+	}
+	s := a.segs[:1]
+	s[0] = first
+	return s
+}
+
+// close ends a set's list: the arena's free room starts after it. A list
+// that outgrew the room was moved by append and leaves the room as it was.
+func (a *arena) close(s []Segment) []Segment {
+	if len(s) <= len(a.segs) && &s[0] == &a.segs[0] {
+		a.segs = a.segs[len(s):]
+	}
+	return s[:len(s):len(s)]
+}
+
+// The arena's refills: small enough to stay in cache and cost little to
+// clear, large enough that a file of 850s refills once every few dozen sets.
+const (
+	elementChunk = 2048
+	segmentChunk = 256
+)
+
+// split cuts raw at sep into elements taken from the arena.
+func (a *arena) split(raw string, sep byte) []string {
+	n := strings.Count(raw, string(sep)) + 1
+	if len(a.free) < n {
+		a.free = make([]string, max(n, elementChunk))
+	}
+	el := a.free[:n:n]
+	a.free = a.free[n:]
+	for i := 0; i < n-1; i++ {
+		j := strings.IndexByte(raw, sep)
+		el[i], raw = raw[:j], raw[j+1:]
+	}
+	el[n-1] = raw
+	return el
+}
+
+// trimSegment drops what surrounds a segment's text but is not data: line
+// ends after terminators and stray spaces before a segment id.
+func trimSegment(raw string) string {
+	i := 0
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
+		i++
+	}
+	j := len(raw)
+	for j > i && (raw[j-1] == '\r' || raw[j-1] == '\n') {
+		j--
+	}
+	return raw[i:j]
+}
+
+// where names a segment in a problem's Field.
+func where(seg Segment) string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
+
 // readInterchange reads one ISA … IEA from text, returning the rest.
-func readInterchange(text string, pos int) (*Interchange, string, int, *bus.Problem) {
+func readInterchange(text string, pos int, a *arena) (*Interchange, string, int, *bus.Problem) {
 	d, p := readISA(text, pos)
 	if p != nil {
 		return nil, "", 0, p
@@ -170,83 +239,87 @@ func readInterchange(text string, pos int) (*Interchange, string, int, *bus.Prob
 	rest := text
 	for rest != "" && !closed {
 		var raw string
-		raw, rest, _ = strings.Cut(rest, string(d.Segment))
-		// Line ends after terminators, and stray spaces before a segment id,
-		// are not part of the data.
-		raw = strings.TrimRight(strings.TrimLeft(raw, " \t\r\n"), "\r\n")
+		if i := strings.IndexByte(rest, d.Segment); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, ""
+		}
+		raw = trimSegment(raw)
 		if raw == "" {
 			continue
 		}
 		n++
-		seg := Segment{El: strings.Split(raw, string(d.Element)), Pos: pos + n}
-		// where names the segment in a problem; built only for one.
-		where := func() string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
+		seg := Segment{El: a.split(raw, d.Element), Pos: pos + n}
 		if set != nil {
 			seg.SetPos = len(set.Segments) + 1
 		}
 		switch seg.ID() {
 		case "ISA":
 			if n != 1 {
-				return nil, "", 0, problem(where(), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
+				return nil, "", 0, problem(where(seg), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
 			}
 			ic.ISA = seg
 			ic.Control, ic.Sender, ic.Receiver, ic.Version = seg.E(13), strings.TrimSpace(seg.E(6)), strings.TrimSpace(seg.E(8)), seg.E(12)
 		case "GS":
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE before the next GS", group.Control))
+				group.Problems = append(group.Problems, *problem(where(seg), "GS %s has no GE before the next GS", group.Control))
 			}
 			group = &Group{GS: seg, Functional: seg.E(1), Control: seg.E(6), Version: seg.E(8)}
 			ic.Groups = append(ic.Groups, group)
 		case "ST":
 			if group == nil {
-				return nil, "", 0, problem(where(), "ST outside a functional group: a GS must come first")
+				return nil, "", 0, problem(where(seg), "ST outside a functional group: a GS must come first")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE before the next ST", set.Control))
+				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE before the next ST", set.Control))
+				set.Segments = a.close(set.Segments)
 			}
 			seg.SetPos = 1
-			set = &Set{Type: seg.E(1), Control: seg.E(2), Segments: []Segment{seg}}
+			set = &Set{Type: seg.E(1), Control: seg.E(2), Segments: a.open(seg)}
 			group.Sets = append(group.Sets, set)
 		case "SE":
 			if set == nil {
-				return nil, "", 0, problem(where(), "SE without an ST")
+				return nil, "", 0, problem(where(seg), "SE without an ST")
 			}
 			set.Segments = append(set.Segments, seg)
-			checkCount(&set.Problems, where(), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
+			checkCount(&set.Problems, where(seg), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
 			if seg.E(2) != set.Control {
-				set.Problems = append(set.Problems, *problem(where()+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
+				set.Problems = append(set.Problems, *problem(where(seg)+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
 			}
+			set.Segments = a.close(set.Segments)
 			set = nil
 		case "GE":
 			if group == nil {
-				return nil, "", 0, problem(where(), "GE without a GS")
+				return nil, "", 0, problem(where(seg), "GE without a GS")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
+				set.Segments = a.close(set.Segments)
 				set = nil
 			}
-			checkCount(&group.Problems, where(), "GE", seg.E(1), len(group.Sets), "transaction sets")
+			checkCount(&group.Problems, where(seg), "GE", seg.E(1), len(group.Sets), "transaction sets")
 			if seg.E(2) != group.Control {
-				group.Problems = append(group.Problems, *problem(where()+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
+				group.Problems = append(group.Problems, *problem(where(seg)+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
 			}
 			group = nil
 		case "IEA":
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(), "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
+				set.Segments = a.close(set.Segments)
 				set = nil
 			}
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where(), "GS %s has no GE", group.Control))
+				group.Problems = append(group.Problems, *problem(where(seg), "GS %s has no GE", group.Control))
 				group = nil
 			}
-			checkCount(&ic.Problems, where(), "IEA", seg.E(1), len(ic.Groups), "functional groups")
+			checkCount(&ic.Problems, where(seg), "IEA", seg.E(1), len(ic.Groups), "functional groups")
 			if seg.E(2) != ic.Control {
-				ic.Problems = append(ic.Problems, *problem(where()+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
+				ic.Problems = append(ic.Problems, *problem(where(seg)+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
 			}
 			closed = true
 		default:
 			if set == nil {
-				return nil, "", 0, problem(where(), "segment %s outside a transaction set (ST … SE)", seg.ID())
+				return nil, "", 0, problem(where(seg), "segment %s outside a transaction set (ST … SE)", seg.ID())
 			}
 			set.Segments = append(set.Segments, seg)
 		}
@@ -255,6 +328,7 @@ func readInterchange(text string, pos int) (*Interchange, string, int, *bus.Prob
 		where := fmt.Sprintf("segment %d", pos+n)
 		if set != nil {
 			set.Problems = append(set.Problems, *problem(where, "the file ends inside ST %s: no SE, GE or IEA", set.Control))
+			set.Segments = a.close(set.Segments)
 		}
 		if group != nil {
 			group.Problems = append(group.Problems, *problem(where, "the file ends inside GS %s: no GE", group.Control))
