@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
+	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/edi"
@@ -47,6 +48,7 @@ type Hub struct {
 	delivery *delivery.Service
 	http     *http.Server
 	httpAddr string
+	catalog  *catalog.Catalog
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -168,6 +170,10 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 		runs = append(runs, h.delivery.Run)
+	}
+	if err := h.newCatalog(validator); err != nil {
+		cancel()
+		return nil, err
 	}
 	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {

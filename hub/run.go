@@ -57,6 +57,7 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 		mux.Handle("/v1/inventory/", h.vmi.Handler())
 		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
 	}
+	h.consoleRoutes(mux)
 	return instrument(mux, metrics)
 }
 
