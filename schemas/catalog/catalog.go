@@ -42,13 +42,13 @@ type Catalog struct {
 
 // Event is one event type as the console's catalogue browser lists it.
 type Event struct {
-	Type        string            `json:"type"`
-	Name        string            `json:"name"`
-	Title       string            `json:"title"`
-	Description string            `json:"description"`
-	Example     json.RawMessage   `json:"example"`
-	Channels    []EventChannel    `json:"channels"`
-	Schema      json.RawMessage   `json:"-"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Title       string          `json:"title"`
+	Description string          `json:"description"`
+	Example     json.RawMessage `json:"example"`
+	Channels    []EventChannel  `json:"channels"`
+	Schema      json.RawMessage `json:"-"`
 }
 
 // EventChannel is one subject an event travels on and who uses it there.
