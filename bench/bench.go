@@ -37,18 +37,21 @@ type Config struct {
 	Duration        time.Duration // how long to send; default 10s
 	Count           int           // stop after this many orders instead (throughput only)
 	AccountsPerTier int           // default 4
-	Window          int           // most orders sent but not yet answered; default 2000
-	Baseline        time.Duration // how long to publish the raw JetStream baseline; default 3s
-	Floor           bool          // after the baseline, measure the floor (Report.Floor): how far the hub is from the best this server can do
-	FloorDuration   time.Duration // how long to run the floor; default 3s
-	NATSURL         string        // run the hub on this NATS instead of an embedded server
-	Dir             string        // data directory; default a fresh temp dir, removed after
-	Progress        io.Writer     // a progress line every second; nil for none
-	Log             *zap.Logger   // the hub's log; nil for none
-	HeapProfile     io.Writer     // when set, a heap profile taken at the end of the load, with the hub still up
-	Stages          bool          // read back where the strategic orders' time went (Report.Stages)
-	BulkYield       float64       // the hub's --bulk-yield; 0: its default, negative: off
-	BulkShare       float64       // the hub's --bulk-share; 0: its default
+	// Tiers are the tiers whose accounts send in the throughput scenario;
+	// nil means all four.
+	Tiers         []accounts.Tier
+	Window        int           // most orders sent but not yet answered; default 2000
+	Baseline      time.Duration // how long to publish the raw JetStream baseline; default 3s
+	Floor         bool          // after the baseline, measure the floor (Report.Floor): how far the hub is from the best this server can do
+	FloorDuration time.Duration // how long to run the floor; default 3s
+	NATSURL       string        // run the hub on this NATS instead of an embedded server
+	Dir           string        // data directory; default a fresh temp dir, removed after
+	Progress      io.Writer     // a progress line every second; nil for none
+	Log           *zap.Logger   // the hub's log; nil for none
+	HeapProfile   io.Writer     // when set, a heap profile taken at the end of the load, with the hub still up
+	Stages        bool          // read back where the strategic orders' time went (Report.Stages)
+	BulkYield     float64       // the hub's --bulk-yield; 0: its default, negative: off
+	BulkShare     float64       // the hub's --bulk-share; 0: its default
 }
 
 func (c *Config) defaults() error {
@@ -220,6 +223,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	switch cfg.Scenario {
 	case "throughput":
 		tiers := accounts.Tiers
+		if len(cfg.Tiers) > 0 {
+			tiers = cfg.Tiers
+		}
 		start := time.Now()
 		r.drive(ctx, r.accountsOf(tiers...), cfg.Rate, cfg.Duration, cfg.Count)
 		r.drain(ctx, 30*time.Second)

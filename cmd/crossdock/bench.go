@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/crossdock/crossdock/bench"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // runBench is `crossdock bench`: measure a hub end to end (docs/performance.md).
@@ -30,6 +32,15 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to send (default 10s)")
 	fs.IntVar(&cfg.Count, "count", 0, "stop after this many orders (throughput)")
 	fs.IntVar(&cfg.AccountsPerTier, "accounts-per-tier", 0, "bench accounts per tier (default 4)")
+	fs.Func("tiers", "throughput: comma list of the tiers whose accounts send (default all four)", func(v string) error {
+		for _, t := range strings.Split(v, ",") {
+			if !accounts.Tier(t).Valid() {
+				return fmt.Errorf("unknown tier %q", t)
+			}
+			cfg.Tiers = append(cfg.Tiers, accounts.Tier(t))
+		}
+		return nil
+	})
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.DurationVar(&cfg.Baseline, "baseline", 0, "how long to publish the raw JetStream baseline, before the load (default 3s)")
 	fs.BoolVar(&cfg.Floor, "floor", true, "before the load, run the contract's JetStream work per order (5 writes, 2 deliveries) with no hub code on scratch streams, "+
