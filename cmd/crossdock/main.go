@@ -29,6 +29,7 @@ var subcommands = map[string]func(args []string) error{
 	"send":   func(args []string) error { return send(args, os.Stdout, os.Stderr) },
 	"dlq":    dlqCommand,
 	"replay": replayCommand,
+	"user":   userCommand,
 }
 
 func main() {

@@ -49,6 +49,8 @@ type Account struct {
 	// Experiments are the account's showcase experiments; they run only
 	// while its policy says experiments: allowed.
 	Experiments []Experiment `yaml:"experiments" json:"experiments,omitempty"`
+	// Users are the people who sign in to the portal for the account.
+	Users []User `yaml:"users" json:"users,omitempty"`
 }
 
 // EDI asks for the account's answers also as documents of a partner format:
@@ -102,6 +104,9 @@ type Warehouse struct {
 	ID      string   `yaml:"id" json:"id"`
 	APIKeys []string `yaml:"api_keys" json:"api_keys"`
 	Webhook *Webhook `yaml:"webhook" json:"webhook,omitempty"`
+	// Users are the people who sign in to the portal for the warehouse
+	// (warehouses without a system of their own report shipments there).
+	Users []User `yaml:"users" json:"users,omitempty"`
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -199,6 +199,7 @@ func (f *File) validate(tiers TierSet) error {
 		return nil
 	}
 
+	emails := map[string]string{} // normalised email → who lists it
 	warehouses := map[string]bool{}
 	for i := range f.Warehouses {
 		w := &f.Warehouses[i]
@@ -215,6 +216,9 @@ func (f *File) validate(tiers TierSet) error {
 		}
 		if err := checkWebhook(w.Webhook); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
+		}
+		if err := checkUsers(who, w.Users, emails); err != nil {
+			return err
 		}
 	}
 
@@ -268,6 +272,9 @@ func (f *File) validate(tiers TierSet) error {
 		}
 		if err := checkExperiments(a.Experiments); err != nil {
 			return fmt.Errorf("%s: %w", who, err)
+		}
+		if err := checkUsers(who, a.Users, emails); err != nil {
+			return err
 		}
 		if _, err := Effective(tiers, a); err != nil {
 			return fmt.Errorf("%s: %w", who, err)

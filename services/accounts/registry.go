@@ -100,8 +100,9 @@ type Registry struct {
 type snapshot struct {
 	accounts   map[string]*Entry
 	warehouses map[string]*Warehouse
-	revs       map[string]uint64 // KV key → last revision applied, deletions included
-	keys       map[string]holder // API key digest → its holder
+	revs       map[string]uint64     // KV key → last revision applied, deletions included
+	keys       map[string]holder     // API key digest → its holder
+	users      map[string]*userEntry // normalised email → portal user
 }
 
 type holder struct {
@@ -135,6 +136,7 @@ func NewRegistry(ctx context.Context, b *bus.Bus, tiers TierSet, log *zap.Logger
 		warehouses: map[string]*Warehouse{},
 		revs:       map[string]uint64{},
 		keys:       map[string]holder{},
+		users:      map[string]*userEntry{},
 	})
 	changes, err := r.readAll(ctx)
 	if err != nil {
@@ -557,6 +559,7 @@ func (r *Registry) apply(changes []change) {
 		return
 	}
 	next.keys = r.index(next)
+	next.users = indexUsers(next)
 	r.snap.Store(next)
 }
 
