@@ -19,7 +19,7 @@ const userUsage = `usage:
   crossdock user add --accounts FILE (--account ID | --warehouse ID) --email E --role buyer|viewer [--tiers FILE]
 The password is read from the terminal (asked twice, not echoed) or, when
 stdin is not a terminal, from the first line of stdin; never from a flag.
-It is stored as an Argon2id hash. Send the hub SIGHUP to load the file.`
+It is stored as an Argon2id hash; send the hub SIGHUP to load the file`
 
 func userCommand(args []string) error {
 	return user(args, os.Stdin, os.Stderr)
