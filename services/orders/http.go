@@ -2,6 +2,10 @@ package orders
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -10,22 +14,28 @@ import (
 	"github.com/crossdock/crossdock/problem"
 )
 
-// Handler serves GET /v1/orders/{po_number}: the order's state and history,
-// to the account that placed it only. Another account's PO is simply not
-// found: the key is scoped by the caller's account, so it cannot even learn
-// that the PO exists.
+// MaxCheckSize is the largest order, in bytes, POST /v1/orders/check takes:
+// the gateway's limit for one event.
+const MaxCheckSize = 1 << 20
+
+// Handler serves the orders API to the account that placed the orders only:
+//
+//   - GET /v1/orders/{po_number}: the order's state and history. Another
+//     account's PO is simply not found: the key is scoped by the caller's
+//     account, so it cannot even learn that the PO exists.
+//   - POST /v1/orders/check: a dry run of an order (Service.Check),
+//     200 with the decision, reasons and rules; nothing is stored.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/orders/{po_number}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.reg.AuthenticateRequest(r)
-		if !ok || id.Account == "" {
-			problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
+		account, ok := s.account(w, r)
+		if !ok {
 			return
 		}
 		po := r.PathValue("po_number")
-		o, _, err := s.get(r.Context(), orderKey(id.Account, po))
+		o, _, err := s.get(r.Context(), orderKey(account, po))
 		if err != nil {
-			s.log.Error("read order", zap.String("account", id.Account), zap.Error(err))
+			s.log.Error("read order", zap.String("account", account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "orders are not readable right now", "")
 			return
 		}
@@ -33,8 +43,55 @@ func (s *Service) Handler() http.Handler {
 			problem.One(w, http.StatusNotFound, bus.CodeUnknownOrder, "no order with PO number "+po, "po_number")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(o)
+		writeJSON(w, o)
 	})
+	mux.HandleFunc("POST /v1/orders/check", s.postCheck)
 	return mux
+}
+
+// account authenticates an account's API key, answering 401 when there is
+// none (a warehouse's key included: orders belong to accounts).
+func (s *Service) account(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, ok := s.reg.AuthenticateRequest(r)
+	if !ok || id.Account == "" {
+		problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
+		return "", false
+	}
+	return id.Account, true
+}
+
+// postCheck serves POST /v1/orders/check: the body is the data of an
+// order.placed event (application/json).
+func (s *Service) postCheck(w http.ResponseWriter, r *http.Request) {
+	account, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" && ct != "" {
+		problem.One(w, http.StatusUnsupportedMediaType, bus.CodeUnsupportedMedia,
+			fmt.Sprintf("content type %q: send the order's data as application/json", r.Header.Get("Content-Type")), "Content-Type")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCheckSize))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the order is over the limit of %d bytes", MaxCheckSize), "")
+		return
+	}
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeInvalidJSON, "reading the request: "+err.Error(), "")
+		return
+	}
+	res, err := s.Check(r.Context(), account, body)
+	if err != nil {
+		s.log.Error("check order", zap.String("account", account), zap.Error(err))
+		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "orders cannot be checked right now", "")
+		return
+	}
+	writeJSON(w, res)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 )
@@ -44,10 +45,12 @@ type Config struct {
 	// ReleaseEvery is how often held orders are checked for release; zero
 	// means one minute.
 	ReleaseEvery time.Duration
-	// Now is the release loop's clock; nil means time.Now. Decisions on
-	// placed orders use the time JetStream stored the order instead, which
-	// stays the same on every redelivery.
+	// Now is the clock of the release loop and of dry runs (Check); nil
+	// means time.Now. Decisions on placed orders use the time JetStream
+	// stored the order instead, which stays the same on every redelivery.
 	Now func() time.Time
+	// Schemas validates orders in dry runs; nil means schemas.New().
+	Schemas *schemas.Validator
 }
 
 // Service is the order service.
@@ -66,6 +69,13 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Schemas == nil {
+		v, err := schemas.New()
+		if err != nil {
+			return nil, fmt.Errorf("orders: %w", err)
+		}
+		cfg.Schemas = v
 	}
 	kv, err := b.Bucket(ctx, Bucket, "orders by account and PO number, with history", 5)
 	if err != nil {
