@@ -118,9 +118,9 @@ func rulesOf(now time.Time, entry *accounts.Entry, p *Placed) Rules {
 	now = now.UTC()
 	taken := pol.OrderDays.Next(now)
 	r := Rules{
-		Account: a.ID,
-		Tier:    a.Tier,
-		Menu: Menu{Orders: true, FactoryPickup: pol.FactoryPickup, VMI: pol.VMI, RFID: pol.RFID, Delivery: pol.Delivery},
+		Account:       a.ID,
+		Tier:          a.Tier,
+		Menu:          Menu{Orders: true, FactoryPickup: pol.FactoryPickup, VMI: pol.VMI, RFID: pol.RFID, Delivery: pol.Delivery},
 		TakenOn:       taken.Format(time.DateOnly),
 		OrderDayToday: pol.OrderDays.Contains(now.Weekday()),
 		ShipTo:        slices.Clone(pol.ShipTo),
