@@ -79,7 +79,7 @@ func BenchmarkConsume(b *testing.B) {
 	ev := orderPlaced(b, "po-0")
 	for i := range b.N {
 		ev.SetID(fmt.Sprintf("po-%d", i))
-		if _, err := js.PublishMsgAsync(bus.Encode("xd.in.acme.order.placed", ev)); err != nil {
+		if _, err := js.PublishMsgAsync(bus.Encode(bus.IntakePrefix+"xd.in.acme.order.placed", ev)); err != nil {
 			b.Fatal(err)
 		}
 	}

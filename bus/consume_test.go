@@ -90,6 +90,13 @@ func (h *hub) publish(t *testing.T, msg *nats.Msg, msgID string) uint64 {
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
+	// As the gateway's intake relay does: XD_IN and XD_RAW take the hub's
+	// publishes on xd.intake.… and store them under the customer's subject.
+	if strings.HasPrefix(msg.Subject, "xd.in.") || strings.HasPrefix(msg.Subject, "xd.raw.") {
+		m := *msg
+		m.Subject = bus.IntakePrefix + msg.Subject
+		msg = &m
+	}
 	ack, err := h.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		t.Fatalf("publish %s: %v", msg.Subject, err)
@@ -691,7 +698,7 @@ func TestConsumeSharesDurableAcrossProcesses(t *testing.T) {
 
 	outs := make([]bus.Outgoing, n)
 	for i := range outs {
-		outs[i] = bus.Outgoing{Subject: "xd.in.acme.order.placed", Event: orderPlaced(t, fmt.Sprintf("po-%03d", i))}
+		outs[i] = bus.Outgoing{Subject: bus.IntakePrefix + "xd.in.acme.order.placed", Event: orderPlaced(t, fmt.Sprintf("po-%03d", i))}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

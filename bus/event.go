@@ -65,6 +65,12 @@ func MsgID(ev *event.Event) string {
 	return ev.ID()
 }
 
+// maxTraceparent is the longest traceparent an answer carries over: a W3C
+// traceparent is 55 bytes; one far longer is not a trace context but an
+// attempt to make the answer unstorable (the gateway refuses it at the door,
+// this keeps answers to events stored before that safe).
+const maxTraceparent = 512
+
 // NewEvent makes an event that answers cause: its id derived from the
 // cause's (distinguished by kind when one cause makes several events of a
 // type), causationid set to the cause's id, the account and traceparent
@@ -79,7 +85,7 @@ func NewEvent(cause *event.Event, eventType, kind, source string, data any) (*ev
 	if a := Account(cause); a != "" {
 		ev.SetExtension(ExtAccount, a)
 	}
-	if tp := Extension(cause, ExtTraceparent); tp != "" {
+	if tp := Extension(cause, ExtTraceparent); tp != "" && len(tp) <= maxTraceparent {
 		ev.SetExtension(ExtTraceparent, tp)
 	}
 	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
@@ -137,6 +143,10 @@ func (s Sender) Subject(name string) string {
 	}
 	return OutSubject(s.Account, name)
 }
+
+// DLQSubject is where the sender's dead letters with this code go
+// (xd.dlq.<account>.<code>, xd.dlq.wh.<warehouse>.<code>).
+func (s Sender) DLQSubject(code string) string { return s.dlqSubject(code) }
 
 // dlqSubject is where the sender's dead letters with this code go.
 func (s Sender) dlqSubject(code string) string {

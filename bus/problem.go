@@ -22,11 +22,19 @@ const (
 	CodeOutsideOrderWindow = "outside_order_window"
 	CodeBadEPC             = "bad_epc"
 	CodeParseError         = "parse_error"
+	// CodeAttributeTooLarge: an id, source, type, subject or extension over
+	// its limit (services/gateway/limits.go); the field names the attribute.
+	CodeAttributeTooLarge = "attribute_too_large"
+	// CodeRateLimited: the account is over its tier's quota (policy key
+	// quota); retry after the time the answer gives.
+	CodeRateLimited = "rate_limited"
 	// Codes the hub adds to the contract's list.
 	CodeUnauthorized     = "unauthorized"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeUnknownOrder     = "unknown_order"
 	CodeProcessingFailed = "processing_failed"
+	// CodeRequestTimeout: an HTTP request body did not arrive in time.
+	CodeRequestTimeout = "request_timeout"
 	// CodeUnknownReadPoint: an RFID read point that is not one of the
 	// sending account's locations (or not its configured reader's).
 	CodeUnknownReadPoint = "unknown_read_point"

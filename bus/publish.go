@@ -13,6 +13,9 @@ import (
 type Outgoing struct {
 	Subject string
 	Event   *event.Event
+	// Key, when set, is the Nats-Msg-Id to store the event under instead of
+	// MsgID(Event): the gateway's intake key, scoped by the sender.
+	Key string
 }
 
 // Publish stores every event in JetStream, in order, and returns once all are
@@ -25,6 +28,9 @@ func (b *Bus) Publish(ctx context.Context, outs ...Outgoing) (duplicates int, er
 	ids := make([]string, len(outs))
 	for i, o := range outs {
 		msgs[i], ids[i] = Encode(o.Subject, o.Event), MsgID(o.Event)
+		if o.Key != "" {
+			ids[i] = o.Key
+		}
 	}
 	return b.publishMsgs(ctx, msgs, ids)
 }

@@ -39,6 +39,7 @@ type Hub struct {
 	server   *server.Server // nil when connected to --nats-url
 	auth     *natsAuth      // the embedded server's authenticator
 	nc       *nats.Conn
+	relayNC  *nats.Conn // the intake relay's own connection
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
@@ -109,6 +110,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 
 	check := gateway.NewChecker(h.registry, validator, 0)
+	door := gateway.NewDoor(h.registry, gateway.DoorConfig{})
 	runCtx, cancel := context.WithCancel(ctx)
 	h.cancel = cancel
 	yield := cfg.BulkYield
@@ -130,8 +132,17 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		if formats == nil {
 			formats = adapters.Default
 		}
-		h.ingest = gateway.NewIngest(h.bus, h.registry, check, formats, log.Named("ingest"))
-		runs = append(runs, h.ingest.Run, edi.New(h.bus, h.registry, formats, log.Named("edi")).Run)
+		h.ingest = gateway.NewIngest(h.bus, h.registry, check, door, formats, log.Named("ingest"))
+		if h.relayNC, err = h.dial("crossdock-intake"); err != nil {
+			cancel()
+			return nil, err
+		}
+		relay := gateway.NewRelay(h.relayNC, h.bus, door, log.Named("intake"))
+		if err := relay.Listen(); err != nil {
+			cancel()
+			return nil, err
+		}
+		runs = append(runs, relay.Run, h.ingest.Run, edi.New(h.bus, h.registry, formats, log.Named("edi")).Run)
 	}
 	// The read APIs (orders, EPCs) are served wherever customers call the
 	// hub: with the gateway as well as with the consumers that write their
@@ -175,7 +186,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		cancel()
 		return nil, err
 	}
-	mux := h.routes(gateway.New(h.bus, h.registry, check, log.Named("gateway")), metrics)
+	mux := h.routes(gateway.New(h.bus, h.registry, check, door, log.Named("gateway")), metrics)
 	if err := h.listen(mux); err != nil {
 		cancel()
 		return nil, err
@@ -214,6 +225,14 @@ func (a *natsAuth) Check(c server.ClientAuthentication) bool {
 		return check.Check(c)
 	}
 	return subtle.ConstantTimeCompare([]byte(tok), []byte(a.token)) == 1 && tok != ""
+}
+
+// dial opens another connection of the hub's, as connect did the first.
+func (h *Hub) dial(name string) (*nats.Conn, error) {
+	if h.server == nil {
+		return bus.Dial(h.cfg.NATSURL, nil, name, "")
+	}
+	return bus.Dial("", h.server, name, h.auth.token)
 }
 
 // connect starts the embedded server (or dials --nats-url) and opens the

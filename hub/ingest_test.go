@@ -41,7 +41,7 @@ func po850(ctl, po, shipTo, gtin string) []string {
 
 func TestIngestX12OverHTTP(t *testing.T) {
 	h := startHub(t, t.TempDir())
-	placed := h.watch("xd.in.acme.order.placed")
+	placed := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
 	accepted := h.watch("xd.out.acme.order.accepted")
 	file := interchange("PO", 101, po850("0001", "X-1", dcEast, "00614141123452"), po850("0002", "X-2", acmeStore, "00614141123452"))
 
@@ -126,7 +126,7 @@ func TestIngestX12OverHTTP(t *testing.T) {
 
 func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
 	h := startHub(t, t.TempDir())
-	placed := h.watch("xd.in.umbrella.order.placed")
+	placed := h.watch(bus.IntakePrefix + "xd.in.umbrella.order.placed")
 	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
 	file := "\ufeffpo_number;ship_to;requested_date;gtin;quantity;unit\r\n" +
 		"U-7;" + stableDC + ";" + date + ";00614141123452;300;EA\r\n" +
@@ -145,7 +145,7 @@ func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
 		t.Errorf("bad quantity = %d %v", status, body)
 	}
 
-	acme := h.watch("xd.in.acme.order.placed")
+	acme := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
 	cx := `<?xml version="1.0"?><cXML payloadID="p1" timestamp="2026-11-24T09:00:00Z"><Request><OrderRequest>
 <OrderRequestHeader orderID="CX-1" type="new"><ShipTo><Address addressID="` + dcEast + `" addressIDDomain="GLN"/></ShipTo></OrderRequestHeader>
 <ItemOut quantity="6" lineNumber="1" requestedDeliveryDate="` + date + `"><ItemID><IdReference domain="GTIN" identifier="00614141123452"/></ItemID>
@@ -192,7 +192,7 @@ func TestIngestOverNATS(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("a file on xd.raw becomes events on xd.in", func(t *testing.T) {
-		placed := h.watch("xd.in.acme.order.placed")
+		placed := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
 		if _, err := js.Publish(ctx, "xd.raw.acme.x12", interchange("PO", 301, po850("0001", "N-1", dcEast, "00614141123452"))); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
@@ -202,7 +202,7 @@ func TestIngestOverNATS(t *testing.T) {
 	})
 
 	t.Run("a bad file is answered, dead-lettered as sent, and its good sets still stored", func(t *testing.T) {
-		placed := h.watch("xd.in.acme.order.placed")
+		placed := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
 		rejected := h.watch("xd.out.acme.event.rejected")
 		file := interchange("PO", 302, po850("0001", "N-2", dcEast, "00614141123452"), po850("0002", "N-3", "0614141000099", "00614141123452"))
 		msg := &nats.Msg{Subject: "xd.raw.acme.x12", Header: nats.Header{"Nats-Msg-Id": {"acme:file-302"}}, Data: file}

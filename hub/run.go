@@ -70,6 +70,39 @@ func (h *Hub) opsHandler() http.Handler {
 	return ops.Handler(ops.New(h.bus.JetStream(), nil), flush, h.cfg.AdminToken, h.log.Named("ops"))
 }
 
+// Limits of the HTTP server (docs/security.md). Every route answers within
+// seconds and none streams, so WriteTimeout is safe for all of them.
+const (
+	// httpReadHeaderTimeout bounds the request line and headers.
+	httpReadHeaderTimeout = 10 * time.Second
+	// httpReadTimeout bounds a whole request; the gateway reads bodies
+	// under its own, shorter deadline (gateway.BodyTimeout) before taking
+	// a lane slot. Four times that for files of up to 8 MiB.
+	httpReadTimeout = 4*gateway.BodyTimeout + httpReadHeaderTimeout
+	// httpWriteTimeout bounds the time from the end of the headers to the
+	// end of the answer.
+	httpWriteTimeout = 2 * time.Minute
+	// httpIdleTimeout closes a keep-alive connection idle that long.
+	httpIdleTimeout = 60 * time.Second
+	// httpMaxHeaderBytes bounds the request headers: room for every
+	// CloudEvents attribute at its limit (gateway.MaxAttributesBytes) many
+	// times over, so that an oversized attribute is answered 400 naming it;
+	// beyond it the server answers 431.
+	httpMaxHeaderBytes = 128 << 10
+)
+
+// newServer is the HTTP server of the API, with the limits above.
+func newServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+	}
+}
+
 // listen opens the HTTP listener (so that Start fails on a taken port).
 func (h *Hub) listen(handler http.Handler) error {
 	if h.cfg.HTTP == "" || h.cfg.HTTP == "none" {
@@ -80,7 +113,7 @@ func (h *Hub) listen(handler http.Handler) error {
 		return fmt.Errorf("--http %s: %w", h.cfg.HTTP, err)
 	}
 	h.httpAddr = ln.Addr().String()
-	h.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	h.http = newServer(handler)
 	go func() {
 		if err := h.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.log.Error("http server", zap.Error(err))
@@ -124,6 +157,9 @@ func (h *Hub) run(ctx context.Context, runs []func(context.Context) error) {
 }
 
 func (h *Hub) closeNATS() {
+	if h.relayNC != nil {
+		h.relayNC.Close() // its subscriptions drained when the relay stopped
+	}
 	if h.nc != nil {
 		_ = h.nc.Drain()
 		for h.nc.IsDraining() {

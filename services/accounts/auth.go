@@ -16,7 +16,9 @@ import (
 // that way. Any other client presents an API key as its password (any user
 // name) or as its token:
 //
-//   - an account <id> may publish on xd.in.<id>.> and subscribe to
+//   - an account <id> may publish on xd.in.<id>.> and xd.raw.<id>.> (where
+//     the gateway's intake relay takes its messages; never on xd.intake.>,
+//     where the streams listen) and subscribe to
 //     xd.out.<id>.> and _INBOX_<id>.>; it may not answer the reply subjects
 //     of messages it receives (those are the hub's JetStream publish acks,
 //     which a customer must never be able to forge);
@@ -84,13 +86,21 @@ func warehouseConsumer(warehouse string) []string {
 	}
 }
 
+// hubOnly are the subjects no customer or warehouse may publish on, whatever
+// else it is allowed: the intake subjects the streams listen on (only the
+// gateway's relay stores there, under the key it decides), the lanes and
+// the DLQ. The allow lists already leave them out; the deny list keeps it so
+// if an allow list ever grows a wildcard.
+var hubOnly = []string{"xd.intake.>", "xd.routed.>", "xd.dlq.>"}
+
 // natsUser is the NATS user an identity connects as.
 func natsUser(id Identity) *server.User {
 	if id.Warehouse != "" {
 		return &server.User{
 			Username: "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
 			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...)},
+				Publish: &server.SubjectPermission{Allow: append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...),
+					Deny: hubOnly},
 				Subscribe: &server.SubjectPermission{Allow: []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"}},
 			},
 		}
@@ -98,7 +108,7 @@ func natsUser(id Identity) *server.User {
 	return &server.User{
 		Username: id.Account,
 		Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"}},
+			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"}, Deny: hubOnly},
 			Subscribe: &server.SubjectPermission{Allow: []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"}},
 		},
 	}

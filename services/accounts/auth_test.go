@@ -93,6 +93,19 @@ func TestNATSAuthConfinesAccountsToTheirSubjects(t *testing.T) {
 	})
 
 	t.Run("acme can publish to JetStream and get the ack on its inbox", func(t *testing.T) {
+		// As the gateway's intake relay does: the hub takes acme's message
+		// and stores it on the intake subject with acme's reply subject, so
+		// that JetStream's ack reaches acme's inbox.
+		relay, err := hub.Subscribe("xd.in.acme.>", func(m *nats.Msg) {
+			_ = hub.PublishMsg(&nats.Msg{Subject: bus.IntakePrefix + m.Subject, Reply: m.Reply, Header: m.Header, Data: m.Data})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = relay.Unsubscribe() }()
+		if err := hub.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		js, err := jetstream.New(connect(t, s, acmeCreds...))
 		if err != nil {
 			t.Fatal(err)
@@ -140,6 +153,12 @@ func TestNATSAuthConfinesAccountsToTheirSubjects(t *testing.T) {
 		{"acme cannot publish as a warehouse", func(nc *nats.Conn) error {
 			return nc.Publish("xd.in.wh.dc-east.shipment.dispatched", []byte(`{}`))
 		}},
+		{"acme cannot store on the hub's intake subjects", func(nc *nats.Conn) error {
+			return nc.Publish(bus.IntakePrefix+"xd.in.acme.order.placed", []byte(`{}`))
+		}},
+		{"acme cannot store a file on the hub's intake subjects", func(nc *nats.Conn) error {
+			return nc.Publish(bus.IntakePrefix+"xd.raw.acme.csv", []byte(`{}`))
+		}},
 		{"acme cannot publish routed events", func(nc *nats.Conn) error {
 			return nc.Publish("xd.routed.strategic.acme.order.placed", []byte(`{}`))
 		}},
@@ -183,6 +202,9 @@ func TestNATSAuthConfinesWarehousesToTheirSubjects(t *testing.T) {
 		}, true},
 		{"a warehouse cannot publish as another warehouse", func(nc *nats.Conn) error {
 			return nc.Publish("xd.in.wh.dc-west.shipment.dispatched", []byte(`{}`))
+		}, false},
+		{"a warehouse cannot store on the hub's intake subjects", func(nc *nats.Conn) error {
+			return nc.Publish(bus.IntakePrefix+"xd.in.wh.dc-east.shipment.dispatched", []byte(`{}`))
 		}, false},
 		{"a warehouse cannot publish as an account", func(nc *nats.Conn) error {
 			return nc.Publish("xd.in.acme.order.placed", []byte(`{}`))

@@ -68,6 +68,35 @@ type Policy struct {
 	VMIReviewDays   float64 `yaml:"vmi_review_days" json:"vmi_review_days"`     // days the order-up-to level covers beyond the lead time
 	VMIServiceLevel float64 `yaml:"vmi_service_level" json:"vmi_service_level"` // chance of no stock-out in the lead time, 0.5 to 0.9999
 	VMICasePack     int64   `yaml:"vmi_case_pack" json:"vmi_case_pack"`         // default units per case
+	// Quota bounds what the account may send, over HTTP and NATS alike
+	// (docs/security.md); its zero value sets no bound.
+	Quota Quota `yaml:"quota" json:"quota"`
+}
+
+// Quota is an account's intake quota, enforced at the gateway: over it, an
+// HTTP request is answered 429 rate_limited with Retry-After and a NATS
+// publish gets a 429 JetStream-shaped error. Each rate is a token bucket
+// that holds BurstSeconds of it, so that a sender idle for a while may send
+// that much at once. A zero rate is no bound (the bench's fleet, a
+// trusted internal sender). An account's policy override names all three
+// keys: the override replaces the tier's quota as a whole.
+type Quota struct {
+	EventsPerSecond float64 `yaml:"events_per_second" json:"events_per_second"` // CloudEvents (and partners' files) per second
+	BytesPerSecond  float64 `yaml:"bytes_per_second" json:"bytes_per_second"`   // request or message bytes per second
+	BurstSeconds    float64 `yaml:"burst_seconds" json:"burst_seconds"`         // seconds of either rate that may arrive at once; 0 means 1
+}
+
+// validate reports the first thing wrong with q, naming its key.
+func (q Quota) validate() error {
+	switch {
+	case q.EventsPerSecond < 0:
+		return fmt.Errorf("quota.events_per_second %v: must not be negative (0: no bound)", q.EventsPerSecond)
+	case q.BytesPerSecond < 0:
+		return fmt.Errorf("quota.bytes_per_second %v: must not be negative (0: no bound)", q.BytesPerSecond)
+	case q.BurstSeconds < 0 || q.BurstSeconds > 3600:
+		return fmt.Errorf("quota.burst_seconds %v: want 0 to 3600", q.BurstSeconds)
+	}
+	return nil
 }
 
 // Validate reports the first thing wrong with p, naming its key.
@@ -84,6 +113,9 @@ func (p Policy) Validate() error {
 		}
 	}
 	if err := p.validateVMI(); err != nil {
+		return err
+	}
+	if err := p.Quota.validate(); err != nil {
 		return err
 	}
 	if p.RFID != "on" && p.RFID != "off" {

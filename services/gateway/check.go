@@ -58,6 +58,9 @@ func (c *Checker) Check(ev *event.Event, from bus.Sender, size int) []bus.Proble
 	if size > c.maxSize {
 		return []bus.Problem{{Code: bus.CodeTooLarge, Message: fmt.Sprintf("event is %d bytes; the limit is %d", size, c.maxSize)}}
 	}
+	if p := CheckLimits(ev); p != nil {
+		return []bus.Problem{*p}
+	}
 	if p := c.checkSender(ev, from); p != nil {
 		return []bus.Problem{*p}
 	}
@@ -155,10 +158,29 @@ func servedBy(a *accounts.Account, warehouse string) bool {
 	return false
 }
 
-// InSubject is the intake subject of an event named name from a sender.
+// InSubject is the intake subject of an event named name from a sender:
+// where the sender publishes it, and where XD_IN keeps it.
 func InSubject(from bus.Sender, name string) string {
 	if from.Warehouse != "" {
 		return "xd.in.wh." + from.Warehouse + "." + name
 	}
 	return "xd.in." + from.Account + "." + name
+}
+
+// StoreSubject is where the hub itself stores an event in XD_IN: the
+// intake subject under xd.intake., which only the hub may publish on and
+// which the stream maps back to InSubject (bus.IntakePrefix).
+func StoreSubject(from bus.Sender, name string) string {
+	return bus.IntakePrefix + InSubject(from, name)
+}
+
+// IntakeKey is the key JetStream deduplicates an intake event on: its id
+// scoped by its authenticated sender (bus.MsgID for an account's event),
+// never a header the client set. A retry of one's own event over HTTP or
+// NATS is one event; no sender can name another's key.
+func IntakeKey(from bus.Sender, id string) string {
+	if from.Warehouse != "" {
+		return "wh." + from.Warehouse + ":" + id
+	}
+	return from.Account + ":" + id
 }

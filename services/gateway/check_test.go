@@ -54,7 +54,13 @@ type env struct {
 	schemas *schemas.Validator
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, accountsYAML)
+}
+
+// newEnvWith is newEnv with another accounts file.
+func newEnvWith(t testing.TB, accountsYAML string) *env {
 	t.Helper()
 	b := bustest.New(t, bustest.RunServer(t, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

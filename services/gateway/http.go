@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -35,20 +37,25 @@ type Gateway struct {
 	bus   *bus.Bus
 	reg   *accounts.Registry
 	check *Checker
+	door  *Door
 	log   *zap.Logger
 	slots map[accounts.Lane]chan struct{}
 }
 
 // LaneRequests is how many requests of each lane the gateway works on at
-// once (reading, checking, storing); more wait their turn. The lanes of the
+// once (checking, storing); more wait their turn. The lanes of the
 // consumers start here: a flood of stable accounts' requests holds at most
 // the bulk lane's few slots, and no more of the CPU, while a strategic
-// account's request finds a free priority slot.
+// account's request finds a free priority slot. A request takes its slot
+// only once its body is read (Door), so a slow client holds none.
 var LaneRequests = map[accounts.Lane]int{accounts.Priority: 64, accounts.Standard: 16, accounts.Bulk: 8}
 
-// New returns the gateway.
-func New(b *bus.Bus, reg *accounts.Registry, check *Checker, log *zap.Logger) *Gateway {
-	g := &Gateway{bus: b, reg: reg, check: check, log: log, slots: map[accounts.Lane]chan struct{}{}}
+// New returns the gateway. door may be nil: a Door with its defaults.
+func New(b *bus.Bus, reg *accounts.Registry, check *Checker, door *Door, log *zap.Logger) *Gateway {
+	if door == nil {
+		door = NewDoor(reg, DoorConfig{})
+	}
+	g := &Gateway{bus: b, reg: reg, check: check, door: door, log: log, slots: map[accounts.Lane]chan struct{}{}}
 	for _, l := range accounts.Lanes {
 		g.slots[l] = make(chan struct{}, max(LaneRequests[l], 1))
 	}
@@ -57,12 +64,8 @@ func New(b *bus.Bus, reg *accounts.Registry, check *Checker, log *zap.Logger) *G
 
 // acquire waits for a slot in the sender's lane (warehouses: standard) and
 // returns its release, or false when the request ended first.
-func (g *Gateway) acquire(r *http.Request, id accounts.Identity) (func(), bool) {
-	lane := accounts.Standard
-	if e, ok := g.reg.Account(id.Account); ok && id.Warehouse == "" {
-		lane = e.Policy.Lane
-	}
-	slot, ok := g.slots[lane]
+func (g *Gateway) acquire(r *http.Request, from bus.Sender) (func(), bool) {
+	slot, ok := g.slots[g.door.laneOf(from)]
 	if !ok {
 		return func() {}, true
 	}
@@ -84,6 +87,11 @@ func (g *Gateway) Handler() http.Handler {
 // postEvents takes one event (binary or structured mode) or a batch. A batch
 // is all or nothing: one bad event and none is stored. The answer is 202 only
 // once JetStream has stored every event.
+//
+// The order of the steps is the defence against slow and greedy clients:
+// the sender's own cap on concurrent requests first (Door), then the body,
+// read under a deadline, then the sender's quota, and only then a slot of
+// its lane, for the checks and the store.
 func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 	id, ok := g.reg.AuthenticateRequest(r)
 	if !ok {
@@ -91,32 +99,42 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
-	release, ok := g.acquire(r, id)
-	if !ok {
-		return // the client has gone
-	}
-	defer release()
 	mode, err := modeOf(r)
 	if err != nil {
 		problem.One(w, http.StatusUnsupportedMediaType, bus.CodeUnsupportedMedia, err.Error(), "Content-Type")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.check.maxSize)))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the request is over the limit of %d bytes", g.check.maxSize), "")
+	leave, ok := g.door.admit(w, r, from)
+	if !ok {
 		return
 	}
-	if err != nil {
-		problem.One(w, http.StatusBadRequest, bus.CodeInvalidJSON, "reading the request: "+err.Error(), "")
+	defer leave()
+	body, ok := g.door.readBody(w, r, int64(g.check.maxSize), 1, "request", bus.CodeInvalidJSON)
+	if !ok {
 		return
 	}
 
 	events, errs := decodeRequest(r.Context(), mode, r.Header, body)
+	if wait, ok := g.door.Allow(from, max(len(events), 1), len(body)); !ok {
+		rateLimited(w, wait)
+		return
+	}
+	release, ok := g.acquire(r, from)
+	if !ok {
+		return // the client has gone
+	}
+	defer release()
+	seen := make(map[string]int, len(events))
 	for i, ev := range events {
 		if ev == nil {
 			continue
 		}
+		if j, dup := seen[ev.ID()]; dup && mode == modeBatch {
+			errs = append(errs, problemAt(mode, i, ev.ID(), bus.Problem{Code: bus.CodeDuplicate,
+				Message: fmt.Sprintf("event #%d of the batch has the same id; ids are unique within a batch", j), Field: "id"}))
+			continue
+		}
+		seen[ev.ID()] = i
 		size := len(ev.Data())
 		if len(events) == 1 {
 			size = len(body)
@@ -146,7 +164,7 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 	msgIDs := make([]string, len(events))
 	ids := make([]string, len(events))
 	for i, ev := range events {
-		msgs[i], msgIDs[i], ids[i] = bus.Encode(InSubject(from, bus.Name(ev.Type())), ev), bus.MsgID(ev), ev.ID()
+		msgs[i], msgIDs[i], ids[i] = bus.Encode(StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
 		if lane := g.check.Lane(ev); lane != "" {
 			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
 			msgs[i].Header.Set(HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
@@ -165,6 +183,14 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string][]string{"accepted": ids})
+}
+
+// rateLimited answers a request over its sender's quota.
+func rateLimited(w http.ResponseWriter, wait time.Duration) {
+	wait = min(wait, time.Hour)
+	w.Header().Set("Retry-After", retryAfter(wait))
+	problem.One(w, http.StatusTooManyRequests, bus.CodeRateLimited,
+		fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", wait.Round(time.Millisecond)), "")
 }
 
 type mode int
@@ -197,12 +223,18 @@ func modeOf(r *http.Request) (mode, error) {
 func decodeRequest(ctx context.Context, m mode, h http.Header, body []byte) ([]*event.Event, []problem.EventErrors) {
 	switch m {
 	case modeBinary:
+		if !utf8.ValidString(h.Get("ce-id")) {
+			return []*event.Event{nil}, []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}}}
+		}
 		ev, err := binding.ToEvent(ctx, cehttp.NewMessage(h, io.NopCloser(bytes.NewReader(body))))
 		if err == nil {
 			err = ev.Validate()
 		}
 		if err != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: attributeProblem(err)}}
+		}
+		if p := CheckLimits(ev); p != nil {
+			return []*event.Event{nil}, []problem.EventErrors{{Problem: *p}}
 		}
 		if p := bus.CheckAttributes(ev); p != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: *p}}
@@ -239,6 +271,11 @@ func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
 	if !json.Valid(b) {
 		return nil, &bus.Problem{Code: bus.CodeInvalidJSON, Message: "the body is not valid JSON"}
 	}
+	// Read before the decoder, which would replace invalid UTF-8 in the id
+	// with U+FFFD and so store the event under another id than the one sent.
+	if _, raw, ok := structuredID(b); ok && !utf8.Valid(raw) {
+		return nil, &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
+	}
 	var ev event.Event
 	if err := json.Unmarshal(b, &ev); err != nil {
 		p := attributeProblem(err)
@@ -247,6 +284,9 @@ func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
 	if err := ev.Validate(); err != nil {
 		p := attributeProblem(err)
 		return nil, &p
+	}
+	if p := CheckLimits(&ev); p != nil {
+		return nil, p
 	}
 	if p := bus.CheckAttributes(&ev); p != nil {
 		return nil, p

@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,13 +41,18 @@ type Ingest struct {
 	bus      *bus.Bus
 	reg      *accounts.Registry
 	check    *Checker
+	door     *Door
 	adapters *adapters.Registry
 	log      *zap.Logger
 }
 
-// NewIngest returns the ingest service over the adapters of r.
-func NewIngest(b *bus.Bus, reg *accounts.Registry, check *Checker, r *adapters.Registry, log *zap.Logger) *Ingest {
-	return &Ingest{bus: b, reg: reg, check: check, adapters: r, log: log}
+// NewIngest returns the ingest service over the adapters of r. door may be
+// nil: a Door with its defaults.
+func NewIngest(b *bus.Bus, reg *accounts.Registry, check *Checker, door *Door, r *adapters.Registry, log *zap.Logger) *Ingest {
+	if door == nil {
+		door = NewDoor(reg, DoorConfig{})
+	}
+	return &Ingest{bus: b, reg: reg, check: check, door: door, adapters: r, log: log}
 }
 
 // result is what one file made.
@@ -107,7 +110,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 			}
 			continue
 		}
-		res.outs = append(res.outs, bus.Outgoing{Subject: InSubject(from, bus.Name(ev.Type())), Event: ev})
+		res.outs = append(res.outs, bus.Outgoing{Subject: StoreSubject(from, bus.Name(ev.Type())), Event: ev, Key: IntakeKey(from, ev.ID())})
 		res.ids = append(res.ids, ev.ID())
 	}
 	if len(evs) == 0 && len(res.problems) == 0 {
@@ -161,14 +164,18 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFileSize))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the file is over the limit of %d bytes", MaxFileSize), "")
+	leave, ok := g.door.admit(w, r, from)
+	if !ok {
 		return
 	}
-	if err != nil {
-		problem.One(w, http.StatusBadRequest, bus.CodeParseError, "reading the request: "+err.Error(), "")
+	defer leave()
+	// Files are up to eight times an event's size: four times its time.
+	body, ok := g.door.readBody(w, r, MaxFileSize, 4, "file", bus.CodeParseError)
+	if !ok {
+		return
+	}
+	if wait, ok := g.door.Allow(from, 1, len(body)); !ok {
+		rateLimited(w, wait)
 		return
 	}
 	format := r.PathValue("format")
@@ -178,6 +185,14 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := g.decode(format, from, r.URL.Query().Get("account"), body)
+	// The file counted as one event at the door; the rest of what it made
+	// counts now, before anything is stored.
+	if len(res.outs) > 1 {
+		if wait, ok := g.door.Allow(from, len(res.outs)-1, 0); !ok {
+			rateLimited(w, wait)
+			return
+		}
+	}
 	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
 		zap.String("format", format), zap.Int("bytes", len(body)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
 	if len(res.outs) > 0 {
@@ -309,10 +324,14 @@ func (g *Ingest) handleRaw(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 	return append(res.outs, bus.Outgoing{Subject: from.Subject("event.rejected"), Event: rej}), r
 }
 
-// rawID names a raw message in a rejection: the publisher's Nats-Msg-Id
-// when it set one, else its place in the stream.
+// rawID names a raw message in a rejection: the publisher's id for it
+// (the relay stored it under IntakeKey of that id, or of the content's hash
+// when the publisher gave none), else its place in the stream.
 func rawID(d *bus.Delivery) string {
 	if id := d.Header.Get("Nats-Msg-Id"); id != "" {
+		if _, own, ok := strings.Cut(id, ":"); ok && IntakeKey(bus.SenderOf(nil, d.Subject), own) == id {
+			return own
+		}
 		return id
 	}
 	return fmt.Sprintf("%s:%s:%d", bus.StreamRaw, d.Subject, d.Stored.UnixNano())

@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/crossdock/crossdock/bus"
+)
+
+// CheckLimits refuses an event whose attributes are over the limits of
+// limits.go, or whose id is not valid UTF-8 (CloudEvents strings are
+// Unicode; a rewritten id would store the event under another id than the
+// one answered). Its messages give sizes, never the value itself, which may
+// be the attack.
+func CheckLimits(ev *event.Event) *bus.Problem {
+	id := ev.ID()
+	if len(id) > MaxIDBytes {
+		return tooLarge("id", len(id), MaxIDBytes)
+	}
+	if !utf8.ValidString(id) {
+		return &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
+	}
+	attrs := map[string]string{"source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
+		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
+	if c, ok := ev.Context.(*event.EventContextV1); ok {
+		for k, v := range c.Extensions {
+			s, ok := v.(string)
+			if !ok {
+				s = fmt.Sprint(v)
+			}
+			attrs[k] = s
+		}
+	}
+	total := len("specversion") + len(ev.SpecVersion()) + len("id") + len(id)
+	if !ev.Time().IsZero() {
+		total += len("time") + len("2006-01-02T15:04:05.999999999Z07:00")
+	}
+	largest := ""
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		v := attrs[name]
+		if len(v) > MaxAttributeBytes {
+			return tooLarge(name, len(v), MaxAttributeBytes)
+		}
+		total += len(name) + len(v)
+		if largest == "" || len(v) > len(attrs[largest]) {
+			largest = name
+		}
+	}
+	if total > MaxAttributesBytes {
+		return &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: largest,
+			Message: fmt.Sprintf("the attributes together are %d bytes; the limit is %d (the largest is %s)", total, MaxAttributesBytes, largest)}
+	}
+	return nil
+}
+
+func tooLarge(attr string, size, limit int) *bus.Problem {
+	return &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: attr,
+		Message: fmt.Sprintf("%s is %d bytes; the limit is %d", attr, size, limit)}
+}
+
+// checkHeaders applies the attribute limits to the ce- headers of a
+// binary-mode message, before anything decodes it, and bounds the headers
+// as a whole: a message whose headers do not fit (with room for the
+// Crossdock-Dlq-* headers of its dead letter) could be neither answered nor
+// dead-lettered. It returns the message's id (its ce-id) unless the id is
+// the problem.
+func checkHeaders(h map[string][]string) (id string, p *bus.Problem) {
+	total, attrs := 0, 0
+	largest, largestLen := "", -1
+	var tooLong *bus.Problem
+	for k, vs := range h {
+		for _, v := range vs {
+			total += len(k) + len(v)
+			if len(k) < 3 || !strings.EqualFold(k[:3], "ce-") {
+				continue
+			}
+			name := strings.ToLower(k[3:])
+			attrs += len(name) + len(v)
+			if name == "id" {
+				id = v
+				continue
+			}
+			if len(v) > MaxAttributeBytes && tooLong == nil {
+				tooLong = tooLarge(name, len(v), MaxAttributeBytes)
+			}
+			if len(v) > largestLen {
+				largest, largestLen = name, len(v)
+			}
+		}
+	}
+	switch {
+	case len(id) > MaxIDBytes:
+		return "", tooLarge("id", len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return "", &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
+	case tooLong != nil:
+		return id, tooLong
+	case attrs > MaxAttributesBytes:
+		return id, &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: largest,
+			Message: fmt.Sprintf("the attributes together are %d bytes; the limit is %d (the largest is %s)", attrs, MaxAttributesBytes, largest)}
+	case total > MaxHeaderBytes:
+		return id, &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: "headers",
+			Message: fmt.Sprintf("the message's headers are %d bytes; the limit is %d", total, MaxHeaderBytes)}
+	}
+	return id, nil
+}
+
+// MaxHeaderBytes bounds all the headers of a message published to the hub
+// over NATS, attributes and others: twice the attributes' limit, well
+// inside JetStream's 64 KiB, so that a dead letter (the original's headers
+// and the reason) always fits.
+const MaxHeaderBytes = 2 * MaxAttributesBytes
+
+// structuredID reads the id attribute of a structured-mode event (a JSON
+// object) without decoding the rest: it walks the top level of the object,
+// skipping every other member's value, and decodes only the id's string.
+// The last id wins, as in the CloudEvents SDK. ok is false when b is not a
+// JSON object or its id is not a string; raw is the id's bytes as sent
+// (still escaped), for the UTF-8 check the decoded string cannot make
+// (encoding/json replaces invalid bytes with U+FFFD).
+func structuredID(b []byte) (id string, raw []byte, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", nil, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return "", nil, true
+	}
+	found := false
+	for i < len(b) {
+		if b[i] != '"' {
+			return "", nil, false
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return "", nil, false
+		}
+		key := b[i+1 : end-1]
+		isID := string(key) == "id"
+		if !isID && len(key) == len(`\u0069d`) && strings.Contains(string(key), `\`) {
+			var k string
+			isID = json.Unmarshal(b[i:end], &k) == nil && k == "id"
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return "", nil, false
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return "", nil, false
+		}
+		if isID {
+			if b[i] != '"' {
+				return "", nil, false
+			}
+			raw = b[i+1 : vend-1]
+			found = true
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return "", nil, false
+		}
+		if b[i] == '}' {
+			break
+		}
+		if b[i] != ',' {
+			return "", nil, false
+		}
+		i = skipSpace(b, i+1)
+	}
+	if !found {
+		return "", nil, true
+	}
+	if !strings.ContainsRune(string(raw), '\\') {
+		return string(raw), raw, true
+	}
+	if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &id); err != nil {
+		return "", nil, false
+	}
+	return id, raw, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the JSON string starting at b[i] ('"'),
+// or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or -1.
+// It counts brackets outside strings and trusts the caller for the rest:
+// what it accepts that is not JSON, the full decode downstream refuses.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[j])) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
