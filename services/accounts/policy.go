@@ -71,6 +71,10 @@ type Policy struct {
 	// Quota bounds what the account may send, over HTTP and NATS alike
 	// (docs/security.md); its zero value sets no bound.
 	Quota Quota `yaml:"quota" json:"quota"`
+	// SLO is the tier's service level objective for orders: the share of
+	// order.placed events answered by order.accepted within AcceptWithin of
+	// intake. Zero: none (the console and /metrics then show no burn rate).
+	SLO SLO `yaml:"slo" json:"slo"`
 }
 
 // Quota is an account's intake quota, enforced at the gateway: over it, an
@@ -98,6 +102,17 @@ func (q Quota) validate() error {
 	}
 	return nil
 }
+
+// SLO is a latency objective: Objective (0.9 to 0.99999) of orders accepted
+// within AcceptWithin of their intake, measured over rolling windows (the
+// flow package computes the error budget's burn rate).
+type SLO struct {
+	Objective    float64  `yaml:"objective" json:"objective"`
+	AcceptWithin Duration `yaml:"accept_within" json:"accept_within"`
+}
+
+// Set reports whether there is an objective.
+func (s SLO) Set() bool { return s.Objective > 0 }
 
 // Validate reports the first thing wrong with p, naming its key.
 func (p Policy) Validate() error {
@@ -148,6 +163,12 @@ func (p Policy) Validate() error {
 		if t != LocationDC && t != LocationStore {
 			return fmt.Errorf("ship_to %q: want dc or store", t)
 		}
+	}
+	if p.SLO.Set() && (p.SLO.Objective < 0.9 || p.SLO.Objective > 0.99999 || p.SLO.AcceptWithin <= 0) {
+		return fmt.Errorf("slo {objective: %v, accept_within: %s}: want an objective of 0.9 to 0.99999 and a positive accept_within", p.SLO.Objective, p.SLO.AcceptWithin)
+	}
+	if !p.SLO.Set() && p.SLO.AcceptWithin != 0 {
+		return fmt.Errorf("slo: accept_within without an objective")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ var contractTiers = TierSet{
 		MinOrderUnits: []MinOrderStep{}, OrderDays: AllWeekdays, ShipTo: []string{"dc", "store"},
 		VMILeadDays: 2, VMIReviewDays: 1, VMIServiceLevel: 0.98, VMICasePack: 1,
 		Quota: Quota{EventsPerSecond: 1000, BytesPerSecond: 8 << 20, BurstSeconds: 10},
+		SLO:   SLO{Objective: 0.99, AcceptWithin: Duration(250 * time.Millisecond)},
 	},
 	Integrated: {
 		Lane: Standard, VMI: "scheduled", VMICutoff: "18:00", RFID: "on", FactoryPickup: false,
@@ -26,12 +27,14 @@ var contractTiers = TierSet{
 		MinOrderUnits: []MinOrderStep{}, OrderDays: AllWeekdays, ShipTo: []string{"dc", "store"},
 		VMILeadDays: 3, VMIReviewDays: 1, VMIServiceLevel: 0.95, VMICasePack: 1,
 		Quota: Quota{EventsPerSecond: 500, BytesPerSecond: 4 << 20, BurstSeconds: 10},
+		SLO:   SLO{Objective: 0.99, AcceptWithin: Duration(time.Second)},
 	},
 	Emerging: {
 		Lane: Standard, VMI: "off", VMICutoff: "18:00", RFID: "off", FactoryPickup: false,
 		Delivery: "realtime", DigestEvery: Duration(24 * time.Hour), Experiments: "allowed",
 		MinOrderUnits: []MinOrderStep{}, OrderDays: AllWeekdays, ShipTo: []string{"dc", "store"},
 		Quota: Quota{EventsPerSecond: 200, BytesPerSecond: 2 << 20, BurstSeconds: 10},
+		SLO:   SLO{Objective: 0.98, AcceptWithin: Duration(5 * time.Second)},
 	},
 	Stable: {
 		Lane: Bulk, VMI: "off", VMICutoff: "18:00", RFID: "off", FactoryPickup: false,
@@ -39,6 +42,7 @@ var contractTiers = TierSet{
 		MinOrderUnits: []MinOrderStep{{LeadDays: 14, Units: 100}, {LeadDays: 7, Units: 250}, {LeadDays: 0, Units: 500}},
 		OrderDays:     Weekdays{time.Monday}, ShipTo: []string{"dc"},
 		Quota: Quota{EventsPerSecond: 100, BytesPerSecond: 1 << 20, BurstSeconds: 10},
+		SLO:   SLO{Objective: 0.95, AcceptWithin: Duration(24 * time.Hour)},
 	},
 }
 
@@ -114,7 +118,7 @@ func TestParseTiers(t *testing.T) {
 		{
 			name:    "an unknown key names the tier and the key",
 			file:    tierFile(`{lane: priority, colour: gold, vmi: continuous, rfid: "on", delivery: realtime, experiments: none, order_days: all, ship_to: [dc]}`),
-			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, quota, rfid, rfid_dedupe_window, ship_to, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level`,
+			wantErr: `tier file: tier "strategic": colour: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, quota, rfid, rfid_dedupe_window, ship_to, slo, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level`,
 		},
 		{
 			name:    "an unknown key inside a minimum order step is refused",
@@ -290,7 +294,7 @@ accounts:
 			name:      "an unknown key is an error",
 			tier:      Stable,
 			overrides: func(t *testing.T) map[string]any { return map[string]any{"discount": 5} },
-			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, quota, rfid, rfid_dedupe_window, ship_to, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level",
+			wantErr:   "policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, quota, rfid, rfid_dedupe_window, ship_to, slo, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level",
 		},
 		{
 			name:      "a merged policy that does not validate is an error",
