@@ -3,12 +3,19 @@ package hub
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/flow"
+	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/schemas/catalog"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // consoleRoutes mounts what operators and integration engineers read about
@@ -24,6 +31,46 @@ func (h *Hub) consoleRoutes(mux *http.ServeMux) {
 	api := catalog.Handler(h.catalog, reader)
 	mux.Handle("GET /v1/catalog", api)
 	mux.Handle("GET /v1/schemas/{type}", api)
+	mux.Handle("GET /v1/admin/flow", h.adminOnly(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, h.flow.Snapshot())
+	}))
+}
+
+// newFlow builds the flow figures and registers them in /metrics.
+func (h *Hub) newFlow(metrics prometheus.Registerer) *flow.Flow {
+	h.flow = flow.New(flow.Config{
+		Tiers: h.registry.Tiers,
+		TierOf: func(account string) (accounts.Tier, bool) {
+			e, ok := h.registry.Account(account)
+			if !ok {
+				return "", false
+			}
+			return e.Account.Tier, true
+		},
+	}, h.bus.JetStream(), h.log.Named("flow"))
+	metrics.MustRegister(h.flow.Collector())
+	return h.flow
+}
+
+// adminOnly serves next to the admin token only: 404 when there is none (as
+// every /v1/admin/ endpoint), 401 otherwise.
+func (h *Hub) adminOnly(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case h.cfg.AdminToken == "":
+			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
+		case !h.isAdmin(r):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
+			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
+		default:
+			next(w, r)
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // newCatalog generates the event catalogue for this deployment.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/flow"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -50,6 +51,7 @@ type Hub struct {
 	http     *http.Server
 	httpAddr string
 	catalog  *catalog.Catalog
+	flow     *flow.Flow
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -123,7 +125,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
 	}, gov.BulkLimit))
 	var runs []func(context.Context) error
-	runs = append(runs, h.registry.Run, gov.Run)
+	runs = append(runs, h.registry.Run, gov.Run, h.newFlow(metrics).Run)
 	if cfg.runs("router") {
 		runs = append(runs, router.New(router.Config{Governor: gov}, h.bus, h.registry, check, log.Named("router")).Run)
 	}

@@ -1,0 +1,494 @@
+// Package flow measures the hub's flow from its own streams: events in per
+// second by intake channel, by lane and by tier; intake → order.accepted
+// latency per tier; each tier's SLO and its error budget's burn rate; each
+// durable consumer's backlog; the DLQ's depth by account and code. It
+// follows XD_IN, XD_ROUTED and the order.accepted subjects of XD_OUT with
+// ordered consumers (in memory, from now on) and polls consumer and stream
+// info, so it sees the whole hub whichever processes run the services. The
+// figures are in /metrics (Collector) and in the operator console
+// (Snapshot).
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/gateway"
+)
+
+// Intake channels: how an event reached XD_IN, told by its headers.
+const (
+	ChannelHTTP   = "http"   // POST /v1/events (the gateway sealed it: Crossdock-Routed)
+	ChannelIngest = "ingest" // made from a partner's file by the gateway's adapters (POST /v1/ingest or xd.raw)
+	ChannelNATS   = "nats"   // published on xd.in by a customer, reader or warehouse
+)
+
+// Config configures a Flow. Zero values are the documented defaults.
+type Config struct {
+	// Tiers returns the live tier policies (lane and slo of each tier).
+	Tiers func() accounts.TierSet
+	// TierOf returns an account's tier.
+	TierOf func(account string) (accounts.Tier, bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Poll is how often consumer and DLQ figures are read; zero means 5s.
+	Poll time.Duration
+	// Remember is how long an order's intake waits for its order.accepted
+	// before it is forgotten (held orders, rejections); zero means 1h.
+	Remember time.Duration
+	// MaxOpen bounds the intakes remembered; zero means 200,000 (about
+	// 20 MB); the oldest go first.
+	MaxOpen int
+}
+
+// Flow gathers the figures. Build it with New, run it with Run.
+type Flow struct {
+	cfg Config
+	js  jetstream.JetStream
+	log *zap.Logger
+
+	mu       sync.Mutex
+	channels map[string]*series
+	tiers    map[accounts.Tier]*series
+	lanes    map[accounts.Lane]*series
+	open     map[string]time.Time // account/event id → intake (XD_IN stored time)
+	queue    []openKey            // open's keys, oldest first
+	policy   accounts.TierSet
+	lat      map[accounts.Tier]*latencies
+
+	polled    time.Time
+	consumers []Consumer
+	dlq       []DLQDepth
+
+	following chan struct{} // closed once Run follows every stream
+}
+
+type openKey struct {
+	key string
+	at  time.Time
+}
+
+// Consumer is one durable consumer's backlog.
+type Consumer struct {
+	Stream      string  `json:"stream"`
+	Name        string  `json:"name"`
+	Pending     uint64  `json:"pending"`     // stored, not yet delivered
+	AckPending  int     `json:"ack_pending"` // delivered, not yet acknowledged
+	Redelivered int     `json:"redelivered"`
+	AckLag      float64 `json:"ack_lag_seconds"` // since the ack floor last moved, while there is work; 0 when idle
+}
+
+// DLQDepth is how many dead letters an account (or a warehouse) has with
+// one code.
+type DLQDepth struct {
+	Account   string `json:"account,omitempty"`
+	Warehouse string `json:"warehouse,omitempty"`
+	Code      string `json:"code"`
+	Count     uint64 `json:"count"`
+}
+
+// New returns a Flow reading js.
+func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.Remember <= 0 {
+		cfg.Remember = time.Hour
+	}
+	if cfg.MaxOpen <= 0 {
+		cfg.MaxOpen = 200_000
+	}
+	f := &Flow{
+		cfg: cfg, js: js, log: log,
+		channels: map[string]*series{}, tiers: map[accounts.Tier]*series{}, lanes: map[accounts.Lane]*series{},
+		open: map[string]time.Time{}, lat: map[accounts.Tier]*latencies{},
+		following: make(chan struct{}),
+	}
+	for _, c := range []string{ChannelHTTP, ChannelNATS, ChannelIngest} {
+		f.channels[c] = &series{}
+	}
+	for _, t := range accounts.Tiers {
+		f.tiers[t] = &series{}
+		f.lat[t] = &latencies{}
+	}
+	for _, l := range accounts.Lanes {
+		f.lanes[l] = &series{}
+	}
+	if cfg.Tiers != nil {
+		f.policy = cfg.Tiers()
+	}
+	return f
+}
+
+// Run follows the streams and polls until ctx ends.
+func (f *Flow) Run(ctx context.Context) error {
+	follows := []struct {
+		stream   string
+		subjects []string
+		headers  bool
+		handle   func(jetstream.Msg)
+	}{
+		{bus.StreamIn, []string{"xd.in.>"}, false, f.onIntake},
+		{bus.StreamRouted, []string{"xd.routed.>"}, true, f.onRouted},
+		{bus.StreamOut, []string{"xd.out.*.order.accepted"}, true, f.onAccepted},
+	}
+	var stops []func()
+	defer func() {
+		for _, s := range stops {
+			s()
+		}
+	}()
+	for _, fl := range follows {
+		cons, err := f.js.OrderedConsumer(ctx, fl.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: fl.subjects, DeliverPolicy: jetstream.DeliverNewPolicy, HeadersOnly: fl.headers,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("flow: follow %s: %w", fl.stream, err)
+		}
+		cc, err := cons.Consume(fl.handle)
+		if err != nil {
+			return fmt.Errorf("flow: follow %s: %w", fl.stream, err)
+		}
+		stops = append(stops, cc.Stop)
+	}
+	close(f.following)
+	t := time.NewTicker(f.cfg.Poll)
+	defer t.Stop()
+	for {
+		f.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Following is closed once Run follows the streams: what is stored from
+// then on is counted.
+func (f *Flow) Following() <-chan struct{} { return f.following }
+
+func stored(m jetstream.Msg) time.Time {
+	if md, err := m.Metadata(); err == nil {
+		return md.Timestamp
+	}
+	return time.Now()
+}
+
+// onIntake counts an event stored in XD_IN by channel and remembers an
+// order's intake time.
+func (f *Flow) onIntake(m jetstream.Msg) {
+	h := m.Headers()
+	tok := strings.Split(m.Subject(), ".")
+	if len(tok) < 4 {
+		return
+	}
+	account, name := tok[2], strings.Join(tok[3:], ".")
+	if account == "wh" {
+		account, name = "", ""
+	}
+	id := h.Get("ce-id")
+	if id == "" && name == "order.placed" {
+		var ce struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(m.Data(), &ce)
+		id = ce.ID
+	}
+	channel := ChannelNATS
+	switch {
+	case h.Get(gateway.HeaderRouted) != "":
+		channel = ChannelHTTP
+	case account != "" && id != "" && h.Get(jetstream.MsgIDHeader) == account+":"+id:
+		channel = ChannelIngest
+	}
+	f.Intake(channel, account, name, id, stored(m))
+}
+
+// Intake records an event stored in XD_IN at `at` by channel; an
+// order.placed's id is remembered to measure its acceptance.
+func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels[channel].add(at, 1)
+	if name != "order.placed" || id == "" {
+		return
+	}
+	key := account + "/" + id
+	if _, ok := f.open[key]; ok {
+		return // a retried publish: the first intake counts
+	}
+	f.open[key] = at
+	f.queue = append(f.queue, openKey{key, at})
+	f.forget(f.cfg.Now())
+}
+
+// forget drops intakes older than Remember, or beyond MaxOpen.
+func (f *Flow) forget(now time.Time) {
+	i := 0
+	for ; i < len(f.queue); i++ {
+		k := f.queue[i]
+		if t, ok := f.open[k.key]; ok && t.Equal(k.at) && now.Sub(k.at) < f.cfg.Remember && len(f.open) <= f.cfg.MaxOpen {
+			break
+		}
+		if t, ok := f.open[k.key]; ok && t.Equal(k.at) {
+			delete(f.open, k.key)
+		}
+	}
+	if i > 0 {
+		f.queue = append(f.queue[:0], f.queue[i:]...)
+	}
+}
+
+// onRouted counts an event in its tier lane.
+func (f *Flow) onRouted(m jetstream.Msg) {
+	tok := strings.SplitN(m.Subject(), ".", 4)
+	if len(tok) < 3 {
+		return
+	}
+	f.Routed(accounts.Tier(tok[2]), stored(m))
+}
+
+// Routed records an event stored in a tier's lane at `at`.
+func (f *Flow) Routed(tier accounts.Tier, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.tiers[tier]
+	if !ok {
+		return
+	}
+	s.add(at, 1)
+	if p, ok := f.policy[tier]; ok {
+		f.lanes[p.Lane].add(at, 1)
+	}
+}
+
+// onAccepted measures an order.accepted against its order's intake.
+func (f *Flow) onAccepted(m jetstream.Msg) {
+	tok := strings.Split(m.Subject(), ".")
+	if len(tok) < 3 {
+		return
+	}
+	f.Accepted(tok[2], m.Headers().Get("ce-"+bus.ExtCausationID), stored(m))
+}
+
+// Accepted records that account's order placed by event causeID was
+// accepted at `at`; orders whose intake was not seen are not measured.
+func (f *Flow) Accepted(account, causeID string, at time.Time) {
+	key := account + "/" + causeID
+	f.mu.Lock()
+	intake, ok := f.open[key]
+	delete(f.open, key)
+	p := f.policy
+	f.mu.Unlock()
+	if !ok || f.cfg.TierOf == nil {
+		return
+	}
+	tier, ok := f.cfg.TierOf(account)
+	if !ok {
+		return
+	}
+	l, ok := f.lat[tier]
+	if !ok {
+		return
+	}
+	l.observe(at, max(at.Sub(intake), 0), time.Duration(p[tier].SLO.AcceptWithin))
+}
+
+// poll reads the durable consumers' info and the DLQ's subjects.
+func (f *Flow) poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.Poll)
+	defer cancel()
+	var policy accounts.TierSet
+	if f.cfg.Tiers != nil {
+		policy = f.cfg.Tiers()
+	}
+	now := f.cfg.Now()
+	var cons []Consumer
+	for _, name := range []string{bus.StreamIn, bus.StreamRaw, bus.StreamRouted, bus.StreamOut, bus.StreamDLQ} {
+		s, err := f.js.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		l := s.ListConsumers(ctx)
+		for ci := range l.Info() {
+			if ci.Config.Durable == "" {
+				continue // ordered consumers: this package's own, or an operator's
+			}
+			c := Consumer{Stream: name, Name: ci.Name, Pending: ci.NumPending, AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
+			if ci.NumPending+uint64(ci.NumAckPending) > 0 {
+				last := ci.Created
+				if ci.AckFloor.Last != nil {
+					last = *ci.AckFloor.Last
+				}
+				c.AckLag = max(now.Sub(last).Seconds(), 0)
+			}
+			cons = append(cons, c)
+		}
+		if err := l.Err(); err != nil && ctx.Err() == nil {
+			f.log.Debug("list consumers", zap.String("stream", name), zap.Error(err))
+		}
+	}
+	slices.SortFunc(cons, func(a, b Consumer) int { return strings.Compare(a.Stream+"/"+a.Name, b.Stream+"/"+b.Name) })
+	dlq := f.dlqDepth(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if policy != nil {
+		f.policy = policy
+	}
+	f.consumers, f.dlq, f.polled = cons, dlq, now
+	f.forget(now)
+}
+
+// dlqDepth counts dead letters by subject (xd.dlq.<account>.<code>,
+// xd.dlq.wh.<warehouse>.<code>).
+func (f *Flow) dlqDepth(ctx context.Context) []DLQDepth {
+	s, err := f.js.Stream(ctx, bus.StreamDLQ)
+	if err != nil {
+		return nil
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("xd.dlq.>"))
+	if err != nil {
+		return nil
+	}
+	var out []DLQDepth
+	for subj, n := range info.State.Subjects {
+		tok := strings.Split(subj, ".")
+		switch {
+		case len(tok) == 5 && tok[2] == "wh":
+			out = append(out, DLQDepth{Warehouse: tok[3], Code: tok[4], Count: n})
+		case len(tok) == 4:
+			out = append(out, DLQDepth{Account: tok[2], Code: tok[3], Count: n})
+		}
+	}
+	slices.SortFunc(out, func(a, b DLQDepth) int {
+		return strings.Compare(a.Account+"/"+a.Warehouse+"/"+a.Code, b.Account+"/"+b.Warehouse+"/"+b.Code)
+	})
+	return out
+}
+
+// Snapshot is every figure at one moment, as the console draws it.
+type Snapshot struct {
+	At        time.Time  `json:"at"`
+	Tiers     []TierFlow `json:"tiers"`
+	Lanes     []Rate     `json:"lanes"`
+	Channels  []Rate     `json:"channels"`
+	Consumers []Consumer `json:"consumers"`
+	DLQ       []DLQDepth `json:"dlq"`
+	// Open is how many orders' intakes wait for their acceptance.
+	Open int `json:"open"`
+}
+
+// Rate is events in per second: the mean over the last 10 seconds, and
+// the last SeriesSeconds seconds second by second for a chart.
+type Rate struct {
+	Name   string    `json:"name"`
+	Rate   float64   `json:"rate"`
+	Total  float64   `json:"total"`
+	Series []float64 `json:"series"`
+}
+
+// SeriesSeconds is the length of a Rate's series.
+const SeriesSeconds = 120
+
+// TierFlow is one tier's figures.
+type TierFlow struct {
+	Rate
+	Tier    accounts.Tier `json:"tier"`
+	Lane    accounts.Lane `json:"lane"`
+	Latency []Latency     `json:"latency"`
+	SLO     *SLOState     `json:"slo,omitempty"`
+}
+
+// Latency is intake → order.accepted over a window.
+type Latency struct {
+	Window string  `json:"window"`
+	Orders uint64  `json:"orders"`
+	P50    float64 `json:"p50_seconds"`
+	P99    float64 `json:"p99_seconds"`
+}
+
+// LatencyWindows are the windows latency quantiles are given over.
+var LatencyWindows = []time.Duration{5 * time.Minute, time.Hour}
+
+// SLOState is a tier's objective, its burn rates and what breaches.
+type SLOState struct {
+	Objective    float64  `json:"objective"`
+	AcceptWithin string   `json:"accept_within"`
+	Burn         []Burn   `json:"burn"`
+	Breaches     []Breach `json:"breaches"`
+}
+
+// Snapshot returns the figures now.
+func (f *Flow) Snapshot() Snapshot {
+	now := f.cfg.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := Snapshot{At: now, Consumers: slices.Clone(f.consumers), DLQ: slices.Clone(f.dlq), Open: len(f.open)}
+	rate := func(name string, se *series) Rate {
+		return Rate{Name: name, Rate: se.rate(now), Total: se.total, Series: se.last(now, SeriesSeconds)}
+	}
+	for _, c := range slices.Sorted(maps.Keys(f.channels)) {
+		s.Channels = append(s.Channels, rate(c, f.channels[c]))
+	}
+	for _, l := range accounts.Lanes {
+		s.Lanes = append(s.Lanes, rate(string(l), f.lanes[l]))
+	}
+	for _, t := range accounts.Tiers {
+		p := f.policy[t]
+		tf := TierFlow{Rate: rate(string(t), f.tiers[t]), Tier: t, Lane: p.Lane}
+		for _, w := range LatencyWindows {
+			qs, n := f.lat[t].quantiles(now, int(w/time.Minute), 0.5, 0.99)
+			tf.Latency = append(tf.Latency, Latency{Window: fmtWindow(w), Orders: n, P50: qs[0].Seconds(), P99: qs[1].Seconds()})
+		}
+		if p.SLO.Set() {
+			st := &SLOState{Objective: p.SLO.Objective, AcceptWithin: p.SLO.AcceptWithin.String(), Breaches: []Breach{}}
+			rates := map[time.Duration]float64{}
+			for _, w := range BurnWindows {
+				er, n := f.lat[t].errorRate(now, w)
+				rates[w] = BurnRate(er, p.SLO.Objective)
+				st.Burn = append(st.Burn, Burn{Window: fmtWindow(w), Rate: rates[w], Orders: n})
+			}
+			st.Breaches = append(st.Breaches, breaches(rates)...)
+			tf.SLO = st
+		}
+		s.Tiers = append(s.Tiers, tf)
+	}
+	if s.Consumers == nil {
+		s.Consumers = []Consumer{}
+	}
+	if s.DLQ == nil {
+		s.DLQ = []DLQDepth{}
+	}
+	return s
+}
+
+func trimZero(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func fmtRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// policyOf returns a tier's SLO latency bound.
+func (f *Flow) policyOf(t accounts.Tier) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.policy[t]
+	return time.Duration(p.SLO.AcceptWithin), ok && p.SLO.Set()
+}

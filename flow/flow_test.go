@@ -1,0 +1,170 @@
+package flow
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/services/accounts"
+)
+
+// clock is a settable clock for tests.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newTestFlow(c *clock) *Flow {
+	tiers := accounts.DefaultTiers()
+	return New(Config{
+		Tiers:  func() accounts.TierSet { return tiers },
+		TierOf: func(a string) (accounts.Tier, bool) { return map[string]accounts.Tier{"acme": accounts.Strategic, "umbrella": accounts.Stable}[a], a == "acme" || a == "umbrella" },
+		Now:    c.now,
+	}, nil, zap.NewNop())
+}
+
+func tierOf(s Snapshot, t accounts.Tier) TierFlow {
+	for _, tf := range s.Tiers {
+		if tf.Tier == t {
+			return tf
+		}
+	}
+	return TierFlow{}
+}
+
+func TestLatencyQuantilesAreWithinTenPercent(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	// 100 orders accepted 1..100 ms after intake.
+	for i := 1; i <= 100; i++ {
+		id := string(rune('a'+i%26)) + time.Duration(i).String()
+		in := c.t.Add(-time.Duration(i) * time.Millisecond)
+		f.Intake(ChannelHTTP, "acme", "order.placed", id, in)
+		f.Accepted("acme", id, c.t)
+	}
+	tf := tierOf(f.Snapshot(), accounts.Strategic)
+	cases := []struct {
+		name      string
+		got, want float64
+	}{
+		{"the 5-minute p50 is about 50 ms", tf.Latency[0].P50, 0.050},
+		{"the 5-minute p99 is about 99 ms", tf.Latency[0].P99, 0.099},
+		{"the hour's p99 is the same", tf.Latency[1].P99, 0.099},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if math.Abs(tc.got-tc.want)/tc.want > 0.1 {
+				t.Errorf("got %v s, want %v s within 10%%", tc.got, tc.want)
+			}
+		})
+	}
+	if tf.Latency[0].Orders != 100 {
+		t.Errorf("orders in 5m = %d, want 100", tf.Latency[0].Orders)
+	}
+	// Ten minutes later, the 5-minute window is empty and the hour's is not.
+	c.t = c.t.Add(10 * time.Minute)
+	tf = tierOf(f.Snapshot(), accounts.Strategic)
+	if tf.Latency[0].Orders != 0 || tf.Latency[1].Orders != 100 {
+		t.Errorf("after 10 minutes: orders 5m = %d, 1h = %d, want 0 and 100", tf.Latency[0].Orders, tf.Latency[1].Orders)
+	}
+}
+
+func TestBurnRatesAndBreaches(t *testing.T) {
+	cases := []struct {
+		name       string
+		late, of   int // per minute, for the last 6 hours
+		lastLate   int // late orders per minute in the last 5 minutes instead
+		wantPage   bool
+		wantTicket bool
+	}{
+		{"no late order burns nothing", 0, 100, 0, false, false},
+		{"1% late is exactly the 99% budget: no breach", 1, 100, 1, false, false},
+		{"20% late for six hours pages and tickets", 20, 100, 20, true, true},
+		{"10% late for six hours tickets, not pages", 10, 100, 10, false, true},
+		{"20% late that stopped five minutes ago no longer pages", 20, 100, 0, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+			f := newTestFlow(c)
+			now := c.t
+			n := 0
+			for m := 359; m >= 0; m-- {
+				at := now.Add(-time.Duration(m) * time.Minute)
+				late := tc.late
+				if m < 5 {
+					late = tc.lastLate
+				}
+				for i := range tc.of {
+					n++
+					id := "o" + time.Duration(n).String()
+					d := 10 * time.Millisecond
+					if i < late {
+						d = time.Second // strategic: over 250ms
+					}
+					f.Intake(ChannelNATS, "acme", "order.placed", id, at.Add(-d))
+					f.Accepted("acme", id, at)
+				}
+			}
+			slo := tierOf(f.Snapshot(), accounts.Strategic).SLO
+			if slo == nil {
+				t.Fatal("no SLO state for strategic")
+			}
+			var page, ticket bool
+			for _, b := range slo.Breaches {
+				page = page || b.Severity == "page"
+				ticket = ticket || b.Severity == "ticket"
+			}
+			if page != tc.wantPage || ticket != tc.wantTicket {
+				t.Errorf("page %v ticket %v, want %v %v (burn %+v)", page, ticket, tc.wantPage, tc.wantTicket, slo.Burn)
+			}
+		})
+	}
+}
+
+func TestRatesCountEventsPerSecondByTierLaneAndChannel(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	for s := 1; s <= 10; s++ {
+		at := c.t.Add(-time.Duration(s) * time.Second)
+		for range 5 {
+			f.Routed(accounts.Strategic, at)
+			f.Intake(ChannelHTTP, "acme", "inventory.reported", "", at)
+		}
+		f.Routed(accounts.Stable, at)
+	}
+	s := f.Snapshot()
+	if got := tierOf(s, accounts.Strategic).Rate.Rate; got != 5 {
+		t.Errorf("strategic rate = %v, want 5", got)
+	}
+	for _, l := range s.Lanes {
+		want := map[string]float64{"priority": 5, "bulk": 1, "standard": 0}[l.Name]
+		if l.Rate != want {
+			t.Errorf("lane %s rate = %v, want %v", l.Name, l.Rate, want)
+		}
+	}
+	for _, ch := range s.Channels {
+		if ch.Name == ChannelHTTP && (ch.Rate != 5 || ch.Total != 50) {
+			t.Errorf("http rate %v total %v, want 5 and 50", ch.Rate, ch.Total)
+		}
+	}
+	if got := len(tierOf(s, accounts.Strategic).Series); got != SeriesSeconds {
+		t.Errorf("series has %d points, want %d", got, SeriesSeconds)
+	}
+}
+
+func TestIntakesAreForgottenAfterAnHour(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	f.Intake(ChannelNATS, "umbrella", "order.placed", "held", c.t)
+	c.t = c.t.Add(61 * time.Minute)
+	f.Intake(ChannelNATS, "umbrella", "order.placed", "next", c.t)
+	if s := f.Snapshot(); s.Open != 1 {
+		t.Errorf("open = %d, want 1 (the held order forgotten)", s.Open)
+	}
+	f.Accepted("umbrella", "held", c.t)
+	if n := tierOf(f.Snapshot(), accounts.Stable).Latency[1].Orders; n != 0 {
+		t.Errorf("a forgotten intake was measured: %d orders", n)
+	}
+}

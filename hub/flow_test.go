@@ -1,0 +1,83 @@
+package hub
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/flow"
+)
+
+func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	select {
+	case <-h.flow.Following():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flow does not follow the streams")
+	}
+	for i := range 5 {
+		h.sendOrder("acme", fmt.Sprintf("flow-%d", i), order{PO: fmt.Sprintf("PO-FLOW-%d", i), ShipTo: dcEast, Units: []float64{10}})
+	}
+	// An event with a bad schema sent over NATS is dead-lettered under its
+	// account and code.
+	nc := h.connect("globex")
+	if err := nc.Publish("xd.in.globex.order.placed", []byte(`{"specversion":"1.0","id":"bad-1","source":"/accounts/globex","type":"crossdock.order.placed.v1","datacontenttype":"application/json","data":{"po_number":""}}`)); err != nil {
+		t.Fatal(err)
+	}
+	var snap flow.Snapshot
+	bustest.CheckFor(t, 20*time.Second, func() error {
+		snap = h.flow.Snapshot()
+		for _, tf := range snap.Tiers {
+			if tf.Tier == "strategic" && tf.Latency[0].Orders >= 5 && tf.Total >= 5 {
+				return nil
+			}
+		}
+		return fmt.Errorf("strategic: %+v", snap.Tiers[0])
+	})
+	for _, c := range snap.Channels {
+		if c.Name == flow.ChannelHTTP && c.Total < 5 {
+			t.Errorf("http channel total = %v, want at least 5", c.Total)
+		}
+	}
+
+	status, body := h.get("/v1/admin/flow", adminToken)
+	if status != http.StatusOK || body["tiers"] == nil {
+		t.Fatalf("GET /v1/admin/flow = %d %v", status, body)
+	}
+	if status, _ := h.get("/v1/admin/flow", key("acme")); status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/admin/flow with a customer key = %d, want 401", status)
+	}
+	bustest.CheckFor(t, 20*time.Second, func() error {
+		resp, err := http.Get(h.base + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`crossdock_flow_accept_latency_seconds{quantile="0.99",tier="strategic",window="5m"}`,
+			`crossdock_slo_burn_rate{tier="strategic",window="1h"}`,
+			`crossdock_slo_breach{severity="page",tier="strategic"}`,
+			`crossdock_flow_events_per_second{dimension="lane",name="priority"}`,
+			`crossdock_consumer_pending{consumer="orders-priority",stream="XD_ROUTED"}`,
+			`crossdock_flow_intake_events_total{channel="http"}`,
+		} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("/metrics has no %s", want)
+			}
+		}
+		return nil
+	})
+	bustest.CheckFor(t, 20*time.Second, func() error {
+		for _, d := range h.flow.Snapshot().DLQ {
+			if d.Account == "globex" && d.Code == "schema_violation" && d.Count == 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("dlq depth: %+v", h.flow.Snapshot().DLQ)
+	})
+}
