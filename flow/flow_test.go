@@ -18,9 +18,11 @@ func (c *clock) now() time.Time { return c.t }
 func newTestFlow(c *clock) *Flow {
 	tiers := accounts.DefaultTiers()
 	return New(Config{
-		Tiers:  func() accounts.TierSet { return tiers },
-		TierOf: func(a string) (accounts.Tier, bool) { return map[string]accounts.Tier{"acme": accounts.Strategic, "umbrella": accounts.Stable}[a], a == "acme" || a == "umbrella" },
-		Now:    c.now,
+		Tiers: func() accounts.TierSet { return tiers },
+		TierOf: func(a string) (accounts.Tier, bool) {
+			return map[string]accounts.Tier{"acme": accounts.Strategic, "umbrella": accounts.Stable}[a], a == "acme" || a == "umbrella"
+		},
+		Now: c.now,
 	}, nil, zap.NewNop())
 }
 
