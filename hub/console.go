@@ -4,11 +4,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/flow"
@@ -16,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/trace"
 )
 
 // consoleRoutes mounts what operators and integration engineers read about
@@ -34,6 +39,63 @@ func (h *Hub) consoleRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/admin/flow", h.adminOnly(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, h.flow.Snapshot())
 	}))
+	mux.Handle("GET /v1/admin/trace", h.adminOnly(h.trace))
+}
+
+// trace serves GET /v1/admin/trace?po=|id=|epc=|isa=|gs=|st=[&account=][&within=].
+func (h *Hub) trace(w http.ResponseWriter, r *http.Request) {
+	q, err := TraceQuery(r.URL.Query())
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), "")
+		return
+	}
+	res, err := h.Tracer().Trace(r.Context(), q)
+	switch {
+	case errors.Is(err, trace.ErrNotFound):
+		problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
+	case err != nil:
+		h.log.Error("trace", zap.Error(err))
+		problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, "trace failed: "+err.Error(), "")
+	default:
+		writeJSON(w, res)
+	}
+}
+
+// TraceQuery reads a trace query from URL parameters.
+func TraceQuery(v url.Values) (trace.Query, error) {
+	q := trace.Query{PO: v.Get("po"), ID: v.Get("id"), EPC: v.Get("epc"), ISA: v.Get("isa"), GS: v.Get("gs"), ST: v.Get("st"), Account: v.Get("account")}
+	if w := v.Get("within"); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d <= 0 || d > 90*24*time.Hour {
+			return q, fmt.Errorf("within %q: want a duration up to 2160h", w)
+		}
+		q.Within = d
+	}
+	return q, q.Valid()
+}
+
+// Tracer returns a tracer over the hub's streams.
+func (h *Hub) Tracer() *trace.Tracer {
+	return trace.New(h.bus.JetStream(), registryWebhooks{h.registry}, nil)
+}
+
+// registryWebhooks answers the tracer from the live registry.
+type registryWebhooks struct{ r *accounts.Registry }
+
+func (w registryWebhooks) Webhook(account, warehouse string) (has, batched bool) {
+	if warehouse != "" {
+		wh, ok := w.r.Warehouse(warehouse)
+		return ok && wh.Webhook != nil, false
+	}
+	e, ok := w.r.Account(account)
+	if !ok || e.Account.Webhook == nil {
+		return false, false
+	}
+	return true, e.Policy.Delivery == "batched"
+}
+
+func (w registryWebhooks) Accounts() []string {
+	return w.r.Select(func(*accounts.Entry) bool { return true })
 }
 
 // newFlow builds the flow figures and registers them in /metrics.
