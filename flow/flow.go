@@ -65,8 +65,12 @@ type Flow struct {
 	lanes    map[accounts.Lane]*series
 	open     map[string]time.Time // account/event id → intake (XD_IN stored time)
 	queue    []openKey            // open's keys, oldest first
-	policy   accounts.TierSet
-	lat      map[accounts.Tier]*latencies
+	// early holds acceptances seen before their intake: the streams are
+	// followed by separate consumers, so XD_OUT's may run ahead of XD_IN's.
+	early      map[string]time.Time
+	earlyQueue []openKey
+	policy     accounts.TierSet
+	lat        map[accounts.Tier]*latencies
 
 	polled    time.Time
 	consumers []Consumer
@@ -116,7 +120,7 @@ func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
 	f := &Flow{
 		cfg: cfg, js: js, log: log,
 		channels: map[string]*series{}, tiers: map[accounts.Tier]*series{}, lanes: map[accounts.Lane]*series{},
-		open: map[string]time.Time{}, lat: map[accounts.Tier]*latencies{},
+		open: map[string]time.Time{}, early: map[string]time.Time{}, lat: map[accounts.Tier]*latencies{},
 		following: make(chan struct{}),
 	}
 	for _, c := range []string{ChannelHTTP, ChannelNATS, ChannelIngest} {
@@ -236,26 +240,39 @@ func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 	if _, ok := f.open[key]; ok {
 		return // a retried publish: the first intake counts
 	}
+	if accepted, ok := f.early[key]; ok {
+		delete(f.early, key)
+		f.measure(account, at, accepted)
+		return
+	}
 	f.open[key] = at
 	f.queue = append(f.queue, openKey{key, at})
 	f.forget(f.cfg.Now())
 }
 
-// forget drops intakes older than Remember, or beyond MaxOpen.
+// forget drops intakes (and early acceptances) older than Remember, or
+// beyond MaxOpen.
 func (f *Flow) forget(now time.Time) {
+	f.queue = expire(f.open, f.queue, now, f.cfg.Remember, f.cfg.MaxOpen)
+	f.earlyQueue = expire(f.early, f.earlyQueue, now, time.Minute, f.cfg.MaxOpen)
+}
+
+// expire drops from m, oldest first, the keys older than age or beyond
+// max, and returns the queue of those left.
+func expire(m map[string]time.Time, queue []openKey, now time.Time, age time.Duration, max int) []openKey {
 	i := 0
-	for ; i < len(f.queue); i++ {
-		k := f.queue[i]
-		if t, ok := f.open[k.key]; ok && t.Equal(k.at) && now.Sub(k.at) < f.cfg.Remember && len(f.open) <= f.cfg.MaxOpen {
+	for ; i < len(queue); i++ {
+		k := queue[i]
+		t, ok := m[k.key]
+		current := ok && t.Equal(k.at)
+		if current && now.Sub(k.at) < age && len(m) <= max {
 			break
 		}
-		if t, ok := f.open[k.key]; ok && t.Equal(k.at) {
-			delete(f.open, k.key)
+		if current {
+			delete(m, k.key)
 		}
 	}
-	if i > 0 {
-		f.queue = append(f.queue[:0], f.queue[i:]...)
-	}
+	return append(queue[:0], queue[i:]...)
 }
 
 // onRouted counts an event in its tier lane.
@@ -295,13 +312,26 @@ func (f *Flow) onAccepted(m jetstream.Msg) {
 func (f *Flow) Accepted(account, causeID string, at time.Time) {
 	key := account + "/" + causeID
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	intake, ok := f.open[key]
-	delete(f.open, key)
-	p := f.policy
-	f.mu.Unlock()
-	if !ok || f.cfg.TierOf == nil {
+	if !ok {
+		if _, seen := f.early[key]; !seen {
+			f.early[key] = at
+			f.earlyQueue = append(f.earlyQueue, openKey{key, at})
+		}
 		return
 	}
+	delete(f.open, key)
+	f.measure(account, intake, at)
+}
+
+// measure records an order's intake → acceptance latency in its account's
+// tier. f.mu is held.
+func (f *Flow) measure(account string, intake, at time.Time) {
+	if f.cfg.TierOf == nil {
+		return
+	}
+	p := f.policy
 	tier, ok := f.cfg.TierOf(account)
 	if !ok {
 		return

@@ -170,3 +170,17 @@ func TestIntakesAreForgottenAfterAnHour(t *testing.T) {
 		t.Errorf("a forgotten intake was measured: %d orders", n)
 	}
 }
+
+func TestAnAcceptanceSeenBeforeItsIntakeIsMeasured(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	f.Accepted("acme", "fast", c.t)
+	f.Intake(ChannelHTTP, "acme", "order.placed", "fast", c.t.Add(-20*time.Millisecond))
+	l := tierOf(f.Snapshot(), accounts.Strategic).Latency[0]
+	if l.Orders != 1 || math.Abs(l.P50-0.020)/0.020 > 0.1 {
+		t.Errorf("latency %+v, want one order of about 20 ms", l)
+	}
+	if s := f.Snapshot(); s.Open != 0 {
+		t.Errorf("open = %d, want 0", s.Open)
+	}
+}
