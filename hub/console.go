@@ -40,6 +40,9 @@ func (h *Hub) consoleRoutes(mux *http.ServeMux) {
 		writeJSON(w, h.flow.Snapshot())
 	}))
 	mux.Handle("GET /v1/admin/trace", h.adminOnly(h.trace))
+	replays := h.adminOnly(h.replays.Handler().ServeHTTP)
+	mux.Handle("/v1/admin/replays", replays)
+	mux.Handle("/v1/admin/replays/", replays)
 }
 
 // trace serves GET /v1/admin/trace?po=|id=|epc=|isa=|gs=|st=[&account=][&within=].

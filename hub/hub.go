@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/flow"
+	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -52,6 +53,7 @@ type Hub struct {
 	httpAddr string
 	catalog  *catalog.Catalog
 	flow     *flow.Flow
+	replays  *ops.Replays
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -115,6 +117,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	door := gateway.NewDoor(h.registry, gateway.DoorConfig{})
 	runCtx, cancel := context.WithCancel(ctx)
 	h.cancel = cancel
+	h.replays = ops.NewReplays(runCtx, ops.New(h.bus.JetStream(), nil))
 	yield := cfg.BulkYield
 	if yield == 0 {
 		yield = DefaultBulkYield

@@ -146,6 +146,7 @@ func (h *Hub) run(ctx context.Context, runs []func(context.Context) error) {
 	}
 	wg.Wait()
 	cancel()
+	h.replays.Wait()
 	close(errs)
 	var all []error
 	for err := range errs {

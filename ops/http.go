@@ -31,6 +31,7 @@ type Flusher interface {
 //	GET  /v1/admin/dlq?account=&warehouse=&code=&limit=   dead letters, newest last
 //	GET  /v1/admin/dlq/{seq}                              one, with its original headers and body
 //	POST /v1/admin/dlq/{seq}/redrive                      send it back to where it failed
+//	POST /v1/admin/dlq/redrive?account=&warehouse=&code=&limit=   redrive every one the filter selects
 //	POST /v1/admin/replay   {"account" or "warehouse","since","until","types"}
 //	POST /v1/admin/delivery/flush?account=                send a batched account's digest now
 //
@@ -46,6 +47,7 @@ func Handler(o *Ops, flush Flusher, adminToken string, log *zap.Logger) http.Han
 	mux.HandleFunc("GET /v1/admin/dlq", h.list)
 	mux.HandleFunc("GET /v1/admin/dlq/{seq}", h.show)
 	mux.HandleFunc("POST /v1/admin/dlq/{seq}/redrive", h.redrive)
+	mux.HandleFunc("POST /v1/admin/dlq/redrive", h.redriveAll)
 	mux.HandleFunc("POST /v1/admin/replay", h.replay)
 	mux.HandleFunc("POST /v1/admin/delivery/flush", h.flushNow)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

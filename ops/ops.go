@@ -325,6 +325,9 @@ type ReplayRequest struct {
 	Since     time.Time `json:"since"`
 	Until     time.Time `json:"until,omitzero"`  // zero: up to now
 	Types     []string  `json:"types,omitempty"` // event names or types; empty: all
+	// Progress, when set, is called after each event sent or skipped, with
+	// the counts so far (the console's replay page follows it).
+	Progress func(Replayed) `json:"-"`
 }
 
 // Replayed says what a replay sent.
@@ -370,6 +373,9 @@ func (o *Ops) Replay(ctx context.Context, r ReplayRequest) (Replayed, error) {
 		}
 		if !typeOK(ev.Type()) {
 			res.Skipped++
+			if r.Progress != nil {
+				r.Progress(res)
+			}
 			return true
 		}
 		out := o.sender.Deliver(ctx, ep, delivery.BinaryPayload(ev), nil)
@@ -379,6 +385,9 @@ func (o *Ops) Replay(ctx context.Context, r ReplayRequest) (Replayed, error) {
 		}
 		res.Sent++
 		res.LastSeq = seq
+		if r.Progress != nil {
+			r.Progress(res)
+		}
 		return true
 	})
 	if err != nil {
