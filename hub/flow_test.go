@@ -74,7 +74,7 @@ func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
 	})
 	bustest.CheckFor(t, 20*time.Second, func() error {
 		for _, d := range h.flow.Snapshot().DLQ {
-			if d.Account == "globex" && d.Code == "schema_violation" && d.Count == 1 {
+			if d.Account == "globex" && d.Code == "schema_violation" && d.Count >= 1 {
 				return nil
 			}
 		}
