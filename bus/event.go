@@ -14,6 +14,21 @@ const (
 	ExtAccount     = "account"
 	ExtCausationID = "causationid"
 	ExtTraceparent = "traceparent"
+	// ExtChannel names how an event came in: "api" (POST /v1/events),
+	// "portal", or the format of the file it was made from ("x12", "csv");
+	// absent, it was published straight to NATS. The hub's intakes set it
+	// (a client's value is overwritten) and the order timeline shows it. A
+	// NATS publisher can set it on its own events: it is a label for the
+	// account's own view, never a reason for a decision.
+	ExtChannel = "channel"
+)
+
+// Channels an event can come in by (ExtChannel); an adapter's format name is
+// one too.
+const (
+	ChannelAPI    = "api"
+	ChannelPortal = "portal"
+	ChannelNATS   = "nats"
 )
 
 // idNamespace scopes the hub's derived ids (UUIDv5).

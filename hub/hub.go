@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	// hub: with the gateway as well as with the consumers that write their
 	// buckets, since they only read them.
 	if cfg.runs("orders") || cfg.runs("gateway") {
-		if h.orders, err = orders.New(setupCtx, orders.Config{Governor: gov, Schemas: validator}, h.bus, h.registry, log.Named("orders")); err != nil {
+		if h.orders, err = orders.New(setupCtx, orders.Config{Governor: gov, Schemas: validator, Tags: h.tagReads}, h.bus, h.registry, log.Named("orders")); err != nil {
 			cancel()
 			return nil, err
 		}

@@ -124,25 +124,7 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return // the client has gone
 	}
 	defer release()
-	seen := make(map[string]int, len(events))
-	for i, ev := range events {
-		if ev == nil {
-			continue
-		}
-		if j, dup := seen[ev.ID()]; dup && mode == modeBatch {
-			errs = append(errs, problemAt(mode, i, ev.ID(), bus.Problem{Code: bus.CodeDuplicate,
-				Message: fmt.Sprintf("event #%d of the batch has the same id; ids are unique within a batch", j), Field: "id"}))
-			continue
-		}
-		seen[ev.ID()] = i
-		size := len(ev.Data())
-		if len(events) == 1 {
-			size = len(body)
-		}
-		for _, p := range g.check.Check(ev, from, size) {
-			errs = append(errs, problemAt(mode, i, ev.ID(), p))
-		}
-	}
+	errs = append(errs, g.checkAll(mode, from, events, len(body))...)
 	if len(errs) > 0 {
 		status := http.StatusBadRequest
 		for _, e := range errs {
@@ -154,26 +136,7 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Events the gateway can route go to their lane first, then to XD_IN
-	// sealed (HeaderRouted), so that the router does not check and route
-	// them again and a strategic order posted over HTTP never queues behind
-	// other tiers' events at the router. XD_IN still holds every event as
-	// sent; a sealed one there is always in its lane already.
-	var lanes []bus.Outgoing
-	msgs := make([]*nats.Msg, len(events))
-	msgIDs := make([]string, len(events))
-	ids := make([]string, len(events))
-	for i, ev := range events {
-		msgs[i], msgIDs[i], ids[i] = bus.Encode(StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
-		if lane := g.check.Lane(ev); lane != "" {
-			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
-			msgs[i].Header.Set(HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
-		}
-	}
-	_, err = g.bus.Publish(r.Context(), lanes...)
-	if err == nil {
-		_, err = g.bus.PublishMsgs(r.Context(), msgs, msgIDs)
-	}
+	ids, err := g.store(r.Context(), from, bus.ChannelAPI, events)
 	if err != nil {
 		g.log.Error("store events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse), zap.Error(err))
 		w.Header().Set("Retry-After", "1")
@@ -191,6 +154,94 @@ func rateLimited(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(wait))
 	problem.One(w, http.StatusTooManyRequests, bus.CodeRateLimited,
 		fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", wait.Round(time.Millisecond)), "")
+}
+
+// store stores checked events as they came in by channel and returns their
+// ids. Events the gateway can route go to their lane first, then to XD_IN
+// sealed (HeaderRouted), so that the router does not check and route them
+// again and a strategic order posted over HTTP never queues behind other
+// tiers' events at the router. XD_IN still holds every event as sent; a
+// sealed one there is always in its lane already.
+func (g *Gateway) store(ctx context.Context, from bus.Sender, channel string, events []*event.Event) ([]string, error) {
+	var lanes []bus.Outgoing
+	msgs := make([]*nats.Msg, len(events))
+	msgIDs := make([]string, len(events))
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ev.SetExtension(bus.ExtChannel, channel)
+		msgs[i], msgIDs[i], ids[i] = bus.Encode(StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
+		if lane := g.check.Lane(ev); lane != "" {
+			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
+			msgs[i].Header.Set(HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
+		}
+	}
+	if _, err := g.bus.Publish(ctx, lanes...); err != nil {
+		return nil, err
+	}
+	if _, err := g.bus.PublishMsgs(ctx, msgs, msgIDs); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// checkAll returns the problems of decoded events (nil entries were not
+// decoded and are skipped): ids unique within a batch, and each event's
+// checks. size is the request's size, which a lone event is measured by.
+func (g *Gateway) checkAll(m mode, from bus.Sender, events []*event.Event, size int) []problem.EventErrors {
+	var errs []problem.EventErrors
+	seen := make(map[string]int, len(events))
+	for i, ev := range events {
+		if ev == nil {
+			continue
+		}
+		if j, dup := seen[ev.ID()]; dup && m == modeBatch {
+			errs = append(errs, problemAt(m, i, ev.ID(), bus.Problem{Code: bus.CodeDuplicate,
+				Message: fmt.Sprintf("event #%d of the batch has the same id; ids are unique within a batch", j), Field: "id"}))
+			continue
+		}
+		seen[ev.ID()] = i
+		n := len(ev.Data())
+		if len(events) == 1 {
+			n = size
+		}
+		for _, p := range g.check.Check(ev, from, n) {
+			errs = append(errs, problemAt(m, i, ev.ID(), p))
+		}
+	}
+	return errs
+}
+
+// Submit takes events from a sender authenticated by other means than an
+// API key (the portal's session) through the same path as POST
+// /v1/events: every event is checked (a batch is all or nothing) and, when
+// none has a problem, stored in XD_IN and its lane, marked with channel
+// (bus.ChannelPortal for the portal). It returns the stored ids, or the
+// problems (with nothing stored), or an error when JetStream did not store
+// them (retry with the same ids).
+func (g *Gateway) Submit(ctx context.Context, from bus.Sender, channel string, events ...*event.Event) ([]string, []problem.EventErrors, error) {
+	m, size := modeStructured, 0
+	if len(events) > 1 {
+		m = modeBatch
+	}
+	for _, ev := range events {
+		if ev == nil {
+			return nil, nil, errors.New("submit: a nil event")
+		}
+		size += len(ev.Data())
+	}
+	// The sender's quota holds here as over HTTP.
+	if wait, ok := g.door.Allow(from, max(len(events), 1), size); !ok {
+		return nil, []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeRateLimited,
+			Message: fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", min(wait, time.Hour).Round(time.Millisecond))}}}, nil
+	}
+	if errs := g.checkAll(m, from, events, size); len(errs) > 0 {
+		return nil, errs, nil
+	}
+	ids, err := g.store(ctx, from, channel, events)
+	if err != nil {
+		return nil, nil, fmt.Errorf("submit: store: %w", err)
+	}
+	return ids, nil, nil
 }
 
 type mode int

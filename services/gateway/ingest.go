@@ -103,6 +103,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 		res.problems = append(res.problems, problem.EventErrors{Problem: p})
 	}
 	for _, ev := range evs {
+		ev.SetExtension(bus.ExtChannel, format)
 		if ps := g.check.Check(ev, from, len(ev.Data())); len(ps) > 0 {
 			for _, p := range ps {
 				p.Message = fmt.Sprintf("event %s made from the file: %s", bus.Name(ev.Type()), p.Message)

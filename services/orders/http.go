@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -23,6 +25,10 @@ const MaxCheckSize = 1 << 20
 //   - GET /v1/orders/{po_number}: the order's state and history. Another
 //     account's PO is simply not found: the key is scoped by the caller's
 //     account, so it cannot even learn that the PO exists.
+//     With it, the order's timeline (Service.Timeline).
+//   - GET /v1/orders?po=&from=&to=&offset=&limit=: the account's orders,
+//     newest first (Service.List); from and to are dates (YYYY-MM-DD, UTC)
+//     or RFC 3339 times, from defaulting to 90 days ago.
 //   - POST /v1/orders/check: a dry run of an order (Service.Check),
 //     200 with the decision, reasons and rules; nothing is stored.
 func (s *Service) Handler() http.Handler {
@@ -33,7 +39,7 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		po := r.PathValue("po_number")
-		o, _, err := s.get(r.Context(), orderKey(account, po))
+		o, err := s.Timeline(r.Context(), account, po)
 		if err != nil {
 			s.log.Error("read order", zap.String("account", account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "orders are not readable right now", "")
@@ -45,6 +51,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeJSON(w, o)
 	})
+	mux.HandleFunc("GET /v1/orders", s.getList)
 	mux.HandleFunc("POST /v1/orders/check", s.postCheck)
 	return mux
 }
@@ -89,6 +96,68 @@ func (s *Service) postCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, res)
+}
+
+// ListWindow is how far back GET /v1/orders looks when from is not given.
+const ListWindow = 90 * 24 * time.Hour
+
+// getList serves GET /v1/orders.
+func (s *Service) getList(w http.ResponseWriter, r *http.Request) {
+	account, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	q := Query{POPrefix: r.URL.Query().Get("po"), From: s.cfg.Now().Add(-ListWindow)}
+	for _, p := range []struct {
+		name string
+		into *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		v := r.URL.Query().Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := ParseWhen(v)
+		if err != nil {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, p.name+": "+err.Error(), p.name)
+			return
+		}
+		*p.into = t
+	}
+	for _, p := range []struct {
+		name string
+		into *int
+	}{{"offset", &q.Offset}, {"limit", &q.Limit}} {
+		v := r.URL.Query().Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, fmt.Sprintf("%s %q: want a whole number, 0 or more", p.name, v), p.name)
+			return
+		}
+		*p.into = n
+	}
+	page, err := s.List(r.Context(), account, q)
+	if err != nil {
+		s.log.Error("list orders", zap.String("account", account), zap.Error(err))
+		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "orders are not readable right now", "")
+		return
+	}
+	writeJSON(w, page)
+}
+
+// ParseWhen reads a query's date (YYYY-MM-DD, the start of that day UTC)
+// or RFC 3339 time.
+func ParseWhen(v string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want a date (YYYY-MM-DD) or an RFC 3339 time", v)
+	}
+	return t.UTC(), nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

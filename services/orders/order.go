@@ -61,6 +61,46 @@ type Order struct {
 	Shipments     []string      `json:"shipments,omitempty"`
 	Traceparent   string        `json:"traceparent,omitempty"`
 	History       []Change      `json:"history"`
+	// Channel is how the order came in (bus.ExtChannel): api, portal, nats
+	// or a file format such as x12 or csv.
+	Channel string `json:"channel,omitempty"`
+	// Dispatches are the shipments against the order, as the warehouse
+	// reported them; Shipments lists their ids.
+	Dispatches []Dispatch `json:"dispatches,omitempty"`
+}
+
+// Dispatch is one shipment against an order, from its shipment.dispatched.
+type Dispatch struct {
+	ShipmentID string    `json:"shipment_id"`
+	At         time.Time `json:"at"` // when the hub stored the shipment event
+	EventID    string    `json:"event_id"`
+	Carrier    string    `json:"carrier,omitempty"`
+	SSCC       string    `json:"sscc,omitempty"`
+	Units      float64   `json:"units"` // the shipment's total quantity
+	Lines      []Line    `json:"lines,omitempty"`
+}
+
+// PlacedAt is when the order's current placement was decided (the time
+// JetStream stored its order.placed).
+func (o *Order) PlacedAt() time.Time {
+	for _, c := range o.History {
+		if c.EventID == o.PlacedEventID {
+			return c.At
+		}
+	}
+	if len(o.History) > 0 {
+		return o.History[0].At
+	}
+	return time.Time{}
+}
+
+// ShippedUnits is the total quantity of the order's dispatches.
+func (o *Order) ShippedUnits() float64 {
+	var n float64
+	for _, d := range o.Dispatches {
+		n += d.Units
+	}
+	return n
 }
 
 // Change is one step of an order's history.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -51,6 +52,8 @@ type Config struct {
 	Now func() time.Time
 	// Schemas validates orders in dry runs; nil means schemas.New().
 	Schemas *schemas.Validator
+	// Tags reads RFID observations for order timelines; nil leaves them out.
+	Tags TagReads
 }
 
 // Service is the order service.
@@ -175,6 +178,7 @@ func (s *Service) decided(d *bus.Delivery, ev *event.Event, entry *accounts.Entr
 	if tp := bus.Extension(ev, bus.ExtTraceparent); tp != "" {
 		o.Traceparent = tp
 	}
+	o.Channel = channelOf(ev)
 	o.History = append(o.History, Change{At: d.Stored.UTC(), State: dec.State, EventID: ev.ID(), Note: note})
 	return o
 }
@@ -313,6 +317,19 @@ func (s *Service) put(ctx context.Context, key string, o *Order, exists bool, re
 	}
 	return nil
 }
+
+// channelOf is how an order came in: the channel its intake marked, or
+// nats for an event published straight to NATS.
+func channelOf(ev *event.Event) string {
+	if c := bus.Extension(ev, bus.ExtChannel); channelPattern.MatchString(c) {
+		return c
+	}
+	return bus.ChannelNATS
+}
+
+// channelPattern is the shape of a channel: a word such as api, or an
+// adapter's format name.
+var channelPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // causeOf rebuilds the identity of the event that placed o, for answers made
 // outside its delivery (releases).

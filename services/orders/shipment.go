@@ -18,6 +18,9 @@ type dispatched struct {
 	ShipmentID      string `json:"shipment_id"`
 	OrderID         string `json:"order_id"`
 	ReplenishmentID string `json:"replenishment_id"`
+	Carrier         string `json:"carrier"`
+	SSCC            string `json:"sscc"`
+	Lines           []Line `json:"lines"`
 }
 
 // ship moves an order to shipped and forwards the warehouse's shipment event,
@@ -67,6 +70,11 @@ func (s *Service) ship(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 		o.State = StateShipped
 		o.Shipments = append(o.Shipments, sh.ShipmentID)
 		o.History = append(o.History, Change{At: d.Stored.UTC(), State: StateShipped, EventID: ev.ID(), Note: "shipment " + sh.ShipmentID})
+		rec := Dispatch{ShipmentID: sh.ShipmentID, At: d.Stored.UTC(), EventID: ev.ID(), Carrier: sh.Carrier, SSCC: sh.SSCC, Lines: sh.Lines}
+		for _, l := range sh.Lines {
+			rec.Units += l.Quantity
+		}
+		o.Dispatches = append(o.Dispatches, rec)
 		if err := s.put(ctx, key, o, true, rev); err != nil {
 			return nil, err
 		}

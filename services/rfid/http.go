@@ -1,6 +1,7 @@
 package rfid
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -64,4 +65,15 @@ func (s *Service) Handler() http.Handler {
 		_ = json.NewEncoder(w).Encode(st)
 	})
 	return mux
+}
+
+// Observations returns the recent observations (at most RecentMax, oldest
+// first) of an account's EPC, given as its pure identity URI; none when the
+// account never read it. The order timeline shows a shipment's tags with it.
+func (s *Service) Observations(ctx context.Context, account, uri string) ([]Observation, error) {
+	t, _, err := s.get(ctx, trackKey(account, uri))
+	if err != nil || t == nil {
+		return nil, err
+	}
+	return t.Recent, nil
 }
