@@ -16,11 +16,13 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/flow"
+	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/trace"
+	"github.com/crossdock/crossdock/web/console"
 )
 
 // consoleRoutes mounts what operators and integration engineers read about
@@ -43,6 +45,21 @@ func (h *Hub) consoleRoutes(mux *http.ServeMux) {
 	replays := h.adminOnly(h.replays.Handler().ServeHTTP)
 	mux.Handle("/v1/admin/replays", replays)
 	mux.Handle("/v1/admin/replays/", replays)
+	if h.cfg.AdminToken == "" {
+		return // no admin token, no console: /console is not found
+	}
+	con, err := console.New(console.Config{
+		AdminToken: h.cfg.AdminToken, Flow: h.flow, Catalog: h.catalog, Tracer: h.Tracer(),
+		Ops: ops.New(h.bus.JetStream(), nil), Replays: h.replays, Registry: h.registry,
+		JS: h.bus.JetStream(), Log: h.log.Named("console"),
+	})
+	if err != nil {
+		h.log.Error("console", zap.Error(err)) // its templates are embedded: a test catches this
+		return
+	}
+	pages := con.Handler()
+	mux.Handle(console.Base, pages)
+	mux.Handle(console.Base+"/", pages)
 }
 
 // trace serves GET /v1/admin/trace?po=|id=|epc=|isa=|gs=|st=[&account=][&within=].
