@@ -183,9 +183,7 @@ func (c *Console) startReplay(w http.ResponseWriter, r *http.Request) {
 			errs = append(errs, web.FieldError{Code: "schema_violation", Message: "want a date and time after since", Field: "until"})
 		}
 	}
-	for _, t := range strings.FieldsFunc(form["types"], func(r rune) bool { return r == ',' || r == ' ' }) {
-		req.Types = append(req.Types, t)
-	}
+	req.Types = strings.FieldsFunc(form["types"], func(r rune) bool { return r == ',' || r == ' ' })
 	if errs == nil {
 		var job ops.ReplayJob
 		if job, err = c.cfg.Replays.Start(req); err == nil {
