@@ -25,14 +25,19 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
-	"github.com/crossdock/crossdock/services/gateway"
 )
 
-// Intake channels: how an event reached XD_IN, told by its headers.
+// Intake channels are the events' channel extension (bus.ExtChannel), which
+// the hub's intakes set: api (POST /v1/events), portal, the format of the
+// file an event was made from (x12, csv, …); an event without one was
+// published on xd.in over NATS. A NATS publisher may set its own value, so
+// at most MaxChannels distinct ones are counted; the rest count as
+// ChannelOther.
 const (
-	ChannelHTTP   = "http"   // POST /v1/events (the gateway sealed it: Crossdock-Routed)
-	ChannelIngest = "ingest" // made from a partner's file by the gateway's adapters (POST /v1/ingest or xd.raw)
-	ChannelNATS   = "nats"   // published on xd.in by a customer, reader or warehouse
+	ChannelHTTP  = bus.ChannelAPI
+	ChannelNATS  = bus.ChannelNATS
+	ChannelOther = "other"
+	MaxChannels  = 16
 )
 
 // Config configures a Flow. Zero values are the documented defaults.
@@ -123,7 +128,7 @@ func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
 		open: map[string]time.Time{}, early: map[string]time.Time{}, lat: map[accounts.Tier]*latencies{},
 		following: make(chan struct{}),
 	}
-	for _, c := range []string{ChannelHTTP, ChannelNATS, ChannelIngest} {
+	for _, c := range []string{ChannelHTTP, ChannelNATS, bus.ChannelPortal} {
 		f.channels[c] = &series{}
 	}
 	for _, t := range accounts.Tiers {
@@ -209,20 +214,17 @@ func (f *Flow) onIntake(m jetstream.Msg) {
 	if account == "wh" {
 		account, name = "", ""
 	}
-	id := h.Get("ce-id")
-	if id == "" && name == "order.placed" {
+	id, channel := h.Get("ce-id"), h.Get("ce-"+bus.ExtChannel)
+	if h.Get("ce-specversion") == "" { // structured mode: the attributes are in the body
 		var ce struct {
-			ID string `json:"id"`
+			ID      string `json:"id"`
+			Channel string `json:"channel"`
 		}
 		_ = json.Unmarshal(m.Data(), &ce)
-		id = ce.ID
+		id, channel = ce.ID, ce.Channel
 	}
-	channel := ChannelNATS
-	switch {
-	case h.Get(gateway.HeaderRouted) != "":
-		channel = ChannelHTTP
-	case account != "" && id != "" && h.Get(jetstream.MsgIDHeader) == account+":"+id:
-		channel = ChannelIngest
+	if channel == "" {
+		channel = ChannelNATS
 	}
 	f.Intake(channel, account, name, id, stored(m))
 }
@@ -232,7 +234,17 @@ func (f *Flow) onIntake(m jetstream.Msg) {
 func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.channels[channel].add(at, 1)
+	se, ok := f.channels[channel]
+	if !ok {
+		if len(f.channels) >= MaxChannels || !validChannel(channel) {
+			channel = ChannelOther
+		}
+		if se, ok = f.channels[channel]; !ok {
+			se = &series{}
+			f.channels[channel] = se
+		}
+	}
+	se.add(at, 1)
 	if name != "order.placed" || id == "" {
 		return
 	}
@@ -514,6 +526,19 @@ func (f *Flow) Snapshot() Snapshot {
 func trimZero(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func fmtRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// validChannel reports whether a channel value is a short lower-case word.
+func validChannel(c string) bool {
+	if c == "" || len(c) > 32 {
+		return false
+	}
+	for _, r := range c {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // policyOf returns a tier's SLO latency bound.
 func (f *Flow) policyOf(t accounts.Tier) (time.Duration, bool) {

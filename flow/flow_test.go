@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -182,5 +183,26 @@ func TestAnAcceptanceSeenBeforeItsIntakeIsMeasured(t *testing.T) {
 	}
 	if s := f.Snapshot(); s.Open != 0 {
 		t.Errorf("open = %d, want 0", s.Open)
+	}
+}
+
+func TestChannelsAreBounded(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	f.Intake("x12", "acme", "order.placed", "", c.t)
+	f.Intake("Not A Channel!", "acme", "order.placed", "", c.t)
+	for i := range 50 {
+		f.Intake(fmt.Sprintf("made-up-%d", i), "acme", "order.placed", "", c.t)
+	}
+	s := f.Snapshot()
+	names := map[string]float64{}
+	for _, ch := range s.Channels {
+		names[ch.Name] = ch.Total
+	}
+	if len(names) > MaxChannels+1 {
+		t.Errorf("%d channels, want at most %d and other", len(names), MaxChannels)
+	}
+	if names["x12"] != 1 || names[ChannelOther] < 1 {
+		t.Errorf("channels %v, want x12 once and the rest under other", names)
 	}
 }

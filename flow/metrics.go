@@ -12,7 +12,7 @@ type Collector struct{ f *Flow }
 func (f *Flow) Collector() prometheus.Collector { return Collector{f} }
 
 var (
-	descIntake     = prometheus.NewDesc("crossdock_flow_intake_events_total", "Events stored in XD_IN since this process started following it, by intake channel (http, nats, ingest).", []string{"channel"}, nil)
+	descIntake     = prometheus.NewDesc("crossdock_flow_intake_events_total", "Events stored in XD_IN since this process started following it, by intake channel (the channel extension: api, portal, a file format; nats without one).", []string{"channel"}, nil)
 	descLane       = prometheus.NewDesc("crossdock_flow_routed_events_total", "Events stored in the tier lanes (XD_ROUTED) since this process started following them, by tier and lane.", []string{"tier", "lane"}, nil)
 	descRate       = prometheus.NewDesc("crossdock_flow_events_per_second", "Events in per second, the mean over the last 10 seconds, by dimension (channel, lane, tier) and its value.", []string{"dimension", "name"}, nil)
 	descLatency    = prometheus.NewDesc("crossdock_flow_accept_latency_seconds", "Intake (stored in XD_IN) to order.accepted (stored in XD_OUT), by tier, window (5m, 1h) and quantile (0.5, 0.99); within 10%.", []string{"tier", "window", "quantile"}, nil)

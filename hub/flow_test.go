@@ -64,7 +64,7 @@ func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
 			`crossdock_slo_breach{severity="page",tier="strategic"}`,
 			`crossdock_flow_events_per_second{dimension="lane",name="priority"}`,
 			`crossdock_consumer_pending{consumer="orders-priority",stream="XD_ROUTED"}`,
-			`crossdock_flow_intake_events_total{channel="http"}`,
+			`crossdock_flow_intake_events_total{channel="api"}`,
 		} {
 			if !strings.Contains(string(b), want) {
 				return fmt.Errorf("/metrics has no %s", want)

@@ -31,7 +31,6 @@ import (
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/adapters/x12"
 	"github.com/crossdock/crossdock/bus"
-	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 )
@@ -677,15 +676,21 @@ func beg03(s *x12.Set) string {
 	return ""
 }
 
-// channelOf tells how an intake came in, as the flow package does.
-func channelOf(m *msg, account string) string {
-	switch {
-	case m.get(gateway.HeaderRouted) != "":
-		return "http"
-	case m.get(jetstream.MsgIDHeader) == account+":"+m.id():
-		return "ingest"
+// channelOf tells how an intake came in: its channel extension (api,
+// portal, a file's format), or nats without one.
+func channelOf(m *msg, _ string) string {
+	c := m.get("ce-" + bus.ExtChannel)
+	if m.get("ce-specversion") == "" {
+		var ce struct {
+			Channel string `json:"channel"`
+		}
+		_ = json.Unmarshal(m.data, &ce)
+		c = ce.Channel
 	}
-	return "nats"
+	if c == "" {
+		return bus.ChannelNATS
+	}
+	return c
 }
 
 // ordered sorts hops by time and sets the time since the previous one.
