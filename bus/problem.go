@@ -97,3 +97,13 @@ const (
 	CodeUnknownReplenishment = "unknown_replenishment"
 	CodeUnknownPosition      = "unknown_position"
 )
+
+// Codes of shared planning (docs/planning.md).
+const (
+	// CodeWeekPast: a forecast bucket for a week that has already begun
+	// before the current one (forecasts are for the current and coming weeks).
+	CodeWeekPast = "week_past"
+	// CodeUnknownItem: a forecast for an item (GTIN) that is not the
+	// account's: neither in its VMI agreement nor ever reported by it.
+	CodeUnknownItem = "unknown_item"
+)

@@ -65,6 +65,7 @@ var checks = map[string]func(doc any) []Violation{
 	"crossdock.order.accepted.v1":        uniqueLines,
 	"crossdock.fulfillment.requested.v1": uniqueLines,
 	"crossdock.inventory.reported.v1":    uniqueGTINs,
+	"crossdock.forecast.shared.v1":       uniqueForecastLines,
 }
 
 // New compiles every embedded schema once.

@@ -29,6 +29,8 @@ var eventTypes = []string{
 	"crossdock.rfid.location.changed.v1",
 	"crossdock.event.rejected.v1",
 	"crossdock.account.tier.changed.v1",
+	"crossdock.forecast.shared.v1",
+	"crossdock.forecast.exception.v1",
 }
 
 const (
@@ -42,7 +44,13 @@ const (
 	epcisCaptured  = "crossdock.epcis.captured.v1"
 	locationChange = "crossdock.rfid.location.changed.v1"
 	replenishment  = "crossdock.replenishment.requested.v1"
+	forecast       = "crossdock.forecast.shared.v1"
 )
+
+// week returns bucket j of forecast line i.
+func week(m map[string]any, i, j int) map[string]any {
+	return line(m, i)["weeks"].([]any)[j].(map[string]any)
+}
 
 // gs1 appends the GS1 mod-10 check digit to digits (7, 11, 12 or 13 of them
 // for a GTIN, 12 for a GLN, 17 for an SSCC). It pads to 17 digits and weighs
@@ -496,6 +504,23 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"a tier change of an account id in capitals names account", tierChanged,
 			edit(t, tierChanged, func(m map[string]any) { m["account"] = "ACME" }),
 			[]string{"account"}, "is not an account id"},
+
+		// crossdock.forecast.shared.v1
+		{"a negative forecast quantity names the bucket", forecast,
+			edit(t, forecast, func(m map[string]any) { week(m, 0, 1)["quantity"] = -5 }),
+			[]string{"lines[0].weeks[1].quantity"}, "must be at least 0, not -5"},
+		{"a week written as a date names the week", forecast,
+			edit(t, forecast, func(m map[string]any) { week(m, 0, 0)["week"] = "2026-12-07" }),
+			[]string{"lines[0].weeks[0].week"}, `"2026-12-07" is not an ISO 8601 week`},
+		{"a week named twice in a line names the second", forecast,
+			edit(t, forecast, func(m map[string]any) { week(m, 0, 2)["week"] = "2026-W50" }),
+			[]string{"lines[0].weeks[2].week"}, "week 2026-W50 appears twice"},
+		{"a location and item forecast twice names the second line", forecast,
+			edit(t, forecast, func(m map[string]any) { line(m, 1)["location"] = "0614141000005" }),
+			[]string{"lines[1]"}, "forecast twice"},
+		{"version zero names the version", forecast,
+			edit(t, forecast, func(m map[string]any) { m["version"] = 0 }),
+			[]string{"version"}, "must be at least 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

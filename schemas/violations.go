@@ -447,3 +447,34 @@ func numberViolations(root, v any, loc []string, out []Violation) []Violation {
 	}
 	return out
 }
+
+// uniqueForecastLines reports a location and item forecast twice in one
+// forecast, and a week named twice in one line: either would leave which
+// quantity counts to chance.
+func uniqueForecastLines(doc any) []Violation {
+	lines, _ := doc.(map[string]any)["lines"].([]any)
+	var out []Violation
+	seen := make(map[string]struct{}, len(lines))
+	for i, el := range lines {
+		line, _ := el.(map[string]any)
+		gln, _ := line["location"].(string)
+		gtin, _ := line["gtin"].(string)
+		if len(gtin) < 14 {
+			gtin = "00000000000000"[len(gtin):] + gtin
+		}
+		k := gln + "/" + gtin
+		if _, dup := seen[k]; dup {
+			out = append(out, Violation{Field: "lines[" + strconv.Itoa(i) + "]", Message: "location " + gln + " and item " + gtin + " are forecast twice"})
+		}
+		seen[k] = struct{}{}
+		weeks, _ := line["weeks"].([]any)
+		out = append(out, unique(weeks, "lines["+strconv.Itoa(i)+"].weeks", "week", func(v any) string {
+			s, _ := v.(string)
+			return s
+		}, func(week any, _ string) string {
+			s, _ := week.(string)
+			return "week " + s + " appears twice"
+		})...)
+	}
+	return out
+}

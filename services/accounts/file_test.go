@@ -159,7 +159,7 @@ func TestParseFileErrors(t *testing.T) {
 		{
 			name: "an unknown policy key is refused",
 			old:  "    webhook:", new: "    policy: {discount: 5}\n    webhook:",
-			want: `account "acme": policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, quota, rfid, rfid_dedupe_window, ship_to, slo, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level`,
+			want: `account "acme": policy.discount: unknown key; want one of delivery, digest_every, experiments, factory_pickup, lane, min_order_units, order_days, planning, planning_exception_threshold, planning_safety_days, quota, rfid, rfid_dedupe_window, ship_to, slo, vmi, vmi_case_pack, vmi_cutoff, vmi_lead_days, vmi_review_days, vmi_service_level`,
 		},
 		{
 			name: "a lane override is refused because lanes follow tiers",

@@ -75,6 +75,18 @@ type Policy struct {
 	// order.placed events answered by order.accepted within AcceptWithin of
 	// intake. Zero: none (the console and /metrics then show no burn rate).
 	SLO SLO `yaml:"slo" json:"slo"`
+	// Planning is shared planning (docs/planning.md): "shared" takes the
+	// account's forecasts, plans VMI on them and reports exceptions and
+	// accuracy; "off" (or unset) refuses forecasts with not_in_tier_menu.
+	Planning string `yaml:"planning" json:"planning,omitempty"`
+	// PlanningSafetyDays is the safety stock of forecast-driven VMI, in days
+	// of the forecast's daily demand over the lead time; zero means the
+	// planning service's default.
+	PlanningSafetyDays float64 `yaml:"planning_safety_days" json:"planning_safety_days,omitempty"`
+	// PlanningExceptionThreshold is the share of a week's forecast by which
+	// actual sales may differ before a forecast exception is raised (0.25:
+	// 25%); zero means the planning service's default.
+	PlanningExceptionThreshold float64 `yaml:"planning_exception_threshold" json:"planning_exception_threshold,omitempty"`
 }
 
 // Quota is an account's intake quota, enforced at the gateway: over it, an
@@ -114,6 +126,15 @@ type SLO struct {
 // Set reports whether there is an objective.
 func (s SLO) Set() bool { return s.Objective > 0 }
 
+// Planning modes of the policy key planning.
+const (
+	PlanningShared = "shared"
+	PlanningOff    = "off"
+)
+
+// SharesPlanning reports whether the policy takes shared forecasts.
+func (p Policy) SharesPlanning() bool { return p.Planning == PlanningShared }
+
 // Validate reports the first thing wrong with p, naming its key.
 func (p Policy) Validate() error {
 	if !slices.Contains(Lanes, p.Lane) {
@@ -131,6 +152,9 @@ func (p Policy) Validate() error {
 		return err
 	}
 	if err := p.Quota.validate(); err != nil {
+		return err
+	}
+	if err := p.validatePlanning(); err != nil {
 		return err
 	}
 	if p.RFID != "on" && p.RFID != "off" {
@@ -186,6 +210,20 @@ func (p Policy) validateVMI() error {
 		return fmt.Errorf("vmi_service_level %v: want 0.5 to 0.9999, or 0 for the default", p.VMIServiceLevel)
 	case p.VMICasePack < 0:
 		return fmt.Errorf("vmi_case_pack %d: want 1 or more, or 0 for the default", p.VMICasePack)
+	}
+	return nil
+}
+
+// validatePlanning checks the shared planning keys; zero means unset (off,
+// and the planning service's defaults).
+func (p Policy) validatePlanning() error {
+	switch {
+	case p.Planning != "" && p.Planning != PlanningShared && p.Planning != PlanningOff:
+		return fmt.Errorf("planning %q: want shared or off", p.Planning)
+	case p.PlanningSafetyDays < 0 || p.PlanningSafetyDays > 90:
+		return fmt.Errorf("planning_safety_days %v: want 0 (the default) to 90 days", p.PlanningSafetyDays)
+	case p.PlanningExceptionThreshold < 0 || p.PlanningExceptionThreshold > 10:
+		return fmt.Errorf("planning_exception_threshold %v: want a share above 0 (0.25 is 25%%) up to 10, or 0 for the default", p.PlanningExceptionThreshold)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ const MaxEventSize = 1 << 20
 // inputTypes are the event types each kind of sender may send; everything
 // else is made by the hub.
 var (
-	accountTypes   = []string{bus.Type("order.placed"), bus.Type("inventory.reported"), bus.Type("rfid.observed")}
+	accountTypes   = []string{bus.Type("order.placed"), bus.Type("inventory.reported"), bus.Type("rfid.observed"), bus.Type("forecast.shared")}
 	warehouseTypes = []string{bus.Type("shipment.dispatched")}
 )
 

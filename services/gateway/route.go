@@ -23,9 +23,12 @@ const HeaderRouted = "Crossdock-Routed"
 
 // Menu names the service an event type goes to and whether the policy
 // includes that service: VMI reports need vmi other than off, RFID reads need
-// rfid on; orders and shipments are on every tier's menu.
+// rfid on, shared forecasts need planning shared; orders and shipments are
+// on every tier's menu.
 func Menu(p accounts.Policy, eventType string) (service string, ok bool) {
 	switch bus.Name(eventType) {
+	case "forecast.shared":
+		return "planning", p.SharesPlanning()
 	case "inventory.reported":
 		return "vmi", p.VMI != "off"
 	case "rfid.observed":

@@ -26,6 +26,10 @@ func TestMenu(t *testing.T) {
 		{accounts.Emerging, "crossdock.rfid.observed.v1", "rfid", false},
 		{accounts.Stable, "crossdock.rfid.observed.v1", "rfid", false},
 		{accounts.Strategic, "crossdock.order.accepted.v1", "", false},
+		{accounts.Strategic, "crossdock.forecast.shared.v1", "planning", true},
+		{accounts.Integrated, "crossdock.forecast.shared.v1", "planning", false},
+		{accounts.Emerging, "crossdock.forecast.shared.v1", "planning", false},
+		{accounts.Stable, "crossdock.forecast.shared.v1", "planning", false},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.tier)+" "+tc.eventType, func(t *testing.T) {
