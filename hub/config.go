@@ -15,10 +15,10 @@ import (
 )
 
 // Services a process can run (CONTRACT.md section 1).
-var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
+var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery", "planning"}
 
 // builtServices are those this build implements.
-var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery"}
+var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery", "planning"}
 
 // Config is everything a hub needs, one field per command-line flag.
 type Config struct {
@@ -50,6 +50,9 @@ type Config struct {
 	Adapters        *adapters.Registry
 	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
+	// Now is the planning service's clock (which forecast weeks are past,
+	// which are complete for accuracy); nil means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // The governor's defaults (lanes.Governor): the bulk lane slows once the

@@ -29,6 +29,7 @@ import (
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/orders"
+	"github.com/crossdock/crossdock/services/planning"
 	"github.com/crossdock/crossdock/services/rfid"
 	"github.com/crossdock/crossdock/services/router"
 	"github.com/crossdock/crossdock/services/vmi"
@@ -48,6 +49,7 @@ type Hub struct {
 	rfid     *rfid.Service
 	ingest   *gateway.Ingest // partners' files, when the gateway runs here
 	vmi      *vmi.Service
+	planning *planning.Service // shared planning: also serves accuracy where the gateway runs
 	delivery *delivery.Service
 	http     *http.Server
 	httpAddr string
@@ -176,6 +178,15 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 		runs = append(runs, h.vmi.Run)
+	}
+	if cfg.runs("planning") || cfg.runs("gateway") {
+		if h.planning, err = planning.New(setupCtx, planning.Config{Governor: gov, Now: cfg.Now}, h.bus, h.registry, log.Named("planning")); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if cfg.runs("planning") {
+		runs = append(runs, h.planning.Run)
 	}
 	if cfg.runs("delivery") {
 		if h.delivery, err = delivery.New(setupCtx, delivery.Config{

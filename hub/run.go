@@ -58,6 +58,9 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 		mux.Handle("/v1/inventory/", h.vmi.Handler())
 		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
 	}
+	if h.planning != nil {
+		mux.Handle("/v1/planning/", h.planning.Handler())
+	}
 	h.consoleRoutes(mux)
 	return instrument(mux, metrics)
 }

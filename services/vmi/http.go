@@ -33,6 +33,7 @@ type View struct {
 	Deviation         float64        `json:"deviation"`
 	ReorderPoint      float64        `json:"reorder_point"`
 	Target            float64        `json:"target"`
+	Rule              string         `json:"rule"` // the rule that set the levels: forecast | reported_demand
 	Mode              string         `json:"mode"` // the account's vmi: continuous | scheduled | off
 	AsOf              time.Time      `json:"as_of"`
 }
@@ -74,13 +75,19 @@ func (s *Service) Handler() http.Handler {
 			problem.One(w, http.StatusNotFound, bus.CodeUnknownPosition, "no report has named "+gtin+" at "+gln, "gtin")
 			return
 		}
-		l := LevelsOf(p, s.params(entry, gtin))
+		par, err := s.plan(r.Context(), entry, gln, gtin, s.cfg.Now())
+		if err != nil {
+			s.log.Error("read forecast", zap.String("account", id.Account), zap.Error(err))
+			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "positions are not readable right now", "")
+			return
+		}
+		l := LevelsOf(p, par)
 		v := View{
 			Account: p.Account, Location: p.Location, GTIN: p.GTIN, OnHand: p.OnHand,
 			OnOrder: p.OnOrder + p.Transit, CustomerOnOrder: p.OnOrder, InTransit: p.Transit,
 			OpenReplenishment: p.Open, Position: p.InventoryPosition(),
 			Demand: round2(p.Demand), Deviation: round2(p.Deviation()),
-			ReorderPoint: round2(l.Reorder), Target: round2(l.Target), Mode: entry.Policy.VMI, AsOf: p.AsOf,
+			ReorderPoint: round2(l.Reorder), Target: round2(l.Target), Rule: l.Rule, Mode: entry.Policy.VMI, AsOf: p.AsOf,
 		}
 		if p.Open != nil {
 			v.Open = p.Open.Unshipped()

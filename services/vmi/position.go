@@ -11,6 +11,8 @@ package vmi
 import (
 	"math"
 	"time"
+
+	"github.com/crossdock/crossdock/services/planning"
 )
 
 // Params is the replenishment policy of one position: the account's effective
@@ -25,7 +27,22 @@ type Params struct {
 	// Alpha is the smoothing constant of daily demand per day of elapsed
 	// time; zero means DefaultAlpha.
 	Alpha float64
+	// Forecast, for an account with shared planning, is the item's forecast
+	// in force at the location; nil plans on reported demand alone.
+	Forecast *planning.Forecast
+	// Now is when the forecast's demand is counted from (the report's
+	// as_of, or the scheduled run's time).
+	Now time.Time
+	// SafetyDays is the safety stock of the forecast rule in days of the
+	// forecast's daily demand over the lead time.
+	SafetyDays float64
 }
+
+// Rules that set a position's levels, as the replenishment event names them.
+const (
+	RuleForecast       = "forecast"
+	RuleReportedDemand = "reported_demand"
+)
 
 // DefaultAlpha weighs a day's observed demand against the smoothed history:
 // 0.2 reacts within about a week and ignores single odd days.
@@ -42,6 +59,7 @@ type Replenishment struct {
 	Position    int64     `json:"position"`           // inventory position when it was requested
 	Reorder     float64   `json:"reorder_point"`      // reorder point then
 	Target      float64   `json:"target"`             // order-up-to level then
+	Rule        string    `json:"rule,omitempty"`     // the rule that set them
 	ShipmentIDs []string  `json:"shipments,omitzero"` // shipments counted
 }
 
@@ -158,20 +176,36 @@ func (p *Position) observeDemand(d, days, alpha float64) {
 	p.Observed++
 }
 
-// Levels are a position's reorder point and order-up-to level.
+// Levels are a position's reorder point and order-up-to level, and the rule
+// that set them.
 type Levels struct {
 	Reorder float64 `json:"reorder_point"`
 	Target  float64 `json:"target"`
+	Rule    string  `json:"rule"`
 }
 
 // LevelsOf computes the reorder point (demand × lead time + z × deviation ×
 // √lead time) and the order-up-to level (reorder point + demand × review
 // period); the agreement's min replaces the reorder point and its max the
 // target.
+//
+// With a forecast that covers every week from par.Now to the end of the lead
+// time and review period, the forecast rule applies instead (docs/planning.md):
+// safety stock = SafetyDays × the forecast's daily demand over the lead time;
+// reorder point = the forecast's demand over the lead time + safety stock;
+// target = the forecast's demand over the lead time and review period +
+// safety stock.
 func LevelsOf(p *Position, par Params) Levels {
-	l := Levels{}
-	l.Reorder = p.Demand*par.LeadDays + Z(par.ServiceLevel)*p.Deviation()*math.Sqrt(par.LeadDays)
-	l.Target = l.Reorder + p.Demand*par.ReviewDays
+	l := Levels{Rule: RuleReportedDemand}
+	lead, ok1 := par.Forecast.Demand(par.Now, par.LeadDays)
+	cover, ok2 := par.Forecast.Demand(par.Now, par.LeadDays+par.ReviewDays)
+	if ok1 && ok2 {
+		safety := par.SafetyDays * lead / par.LeadDays
+		l.Reorder, l.Target, l.Rule = lead+safety, cover+safety, RuleForecast
+	} else {
+		l.Reorder = p.Demand*par.LeadDays + Z(par.ServiceLevel)*p.Deviation()*math.Sqrt(par.LeadDays)
+		l.Target = l.Reorder + p.Demand*par.ReviewDays
+	}
 	if par.Min != nil {
 		l.Reorder = float64(*par.Min)
 	}

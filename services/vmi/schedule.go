@@ -318,11 +318,14 @@ func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e kvEnt
 	if !ok {
 		return outcomeNone, nil // no longer a location of the account
 	}
-	par := s.params(entry, p.GTIN)
+	now := s.cfg.Now()
+	par, err := s.plan(ctx, entry, p.Location, p.GTIN, now)
+	if err != nil {
+		return outcomeNone, err
+	}
 	if p.Open == nil && Evaluate(&p, par).Quantity == 0 {
 		return outcomeNone, nil
 	}
-	now := s.cfg.Now()
 	change := func(p *Position) bool {
 		if p.Open != nil {
 			return false

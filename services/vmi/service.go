@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
+	"github.com/crossdock/crossdock/services/planning"
 )
 
 // Bucket is the KV bucket of positions (pos.<account>.<gln>.<gtin14>), the
@@ -78,6 +79,7 @@ type Service struct {
 	bus   *bus.Bus
 	reg   *accounts.Registry
 	kv    jetstream.KeyValue
+	plans *planning.Store // forecasts in force, for accounts with shared planning
 	log   *zap.Logger
 	runMu sync.Mutex // one scheduled run at a time in this process
 	items sync.Map   // account id → *agreement, cached per registry revision
@@ -100,7 +102,11 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, bus: b, reg: reg, kv: kv, log: log}, nil
+	plans, err := planning.OpenStore(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, bus: b, reg: reg, kv: kv, plans: plans, log: log}, nil
 }
 
 // Run consumes every lane and runs the daily schedule until ctx ends.
@@ -168,7 +174,10 @@ func (s *Service) reportItem(ctx context.Context, d *bus.Delivery, entry *accoun
 	ev := d.Event
 	acct := entry.Account.ID
 	gtin := accounts.GTIN14(it.GTIN)
-	par := s.params(entry, gtin)
+	par, err := s.plan(ctx, entry, loc.GLN, gtin, asOf)
+	if err != nil {
+		return nil, err
+	}
 	key := posKey(acct, loc.GLN, gtin)
 	p, err := s.update(ctx, key, func(p *Position) bool {
 		if p.ReportID == "" {
@@ -200,7 +209,7 @@ func (s *Service) reportItem(ctx context.Context, d *bus.Delivery, entry *accoun
 func newReplenishment(cause, gln, gtin, warehouse string, at time.Time, dec Decision) *Replenishment {
 	return &Replenishment{
 		ID: bus.DeriveID(cause, typeRequested+"/"+eventKind(gln, gtin)), Quantity: dec.Quantity, Cause: cause, Warehouse: warehouse,
-		RequestedAt: at.UTC(), Position: dec.Position, Reorder: round2(dec.Reorder), Target: round2(dec.Target),
+		RequestedAt: at.UTC(), Position: dec.Position, Reorder: round2(dec.Reorder), Target: round2(dec.Target), Rule: dec.Rule,
 	}
 }
 
@@ -221,6 +230,7 @@ type reason struct {
 	Position     int64   `json:"position"`
 	ReorderPoint float64 `json:"reorder_point"`
 	Target       float64 `json:"target"`
+	Rule         string  `json:"rule,omitempty"` // forecast | reported_demand
 }
 
 // announce indexes p's open replenishment by id (for shipments) and returns
@@ -233,7 +243,7 @@ func (s *Service) announce(ctx context.Context, cause *event.Event, p *Position)
 	}
 	data := requested{
 		ReplenishmentID: r.ID, Account: p.Account, Location: p.Location, Warehouse: r.Warehouse, GTIN: p.GTIN, Quantity: r.Quantity,
-		Reason: reason{Position: r.Position, ReorderPoint: r.Reorder, Target: r.Target},
+		Reason: reason{Position: r.Position, ReorderPoint: r.Reorder, Target: r.Target, Rule: r.Rule},
 	}
 	wh, err := bus.NewEvent(cause, typeRequested, eventKind(p.Location, p.GTIN), source, data)
 	if err != nil {
@@ -250,6 +260,25 @@ func (s *Service) announce(ctx context.Context, cause *event.Event, p *Position)
 		{Subject: bus.WarehouseSubject(r.Warehouse, bus.Name(typeRequested)), Event: wh},
 		{Subject: bus.OutSubject(p.Account, bus.Name(typeRequested)), Event: cp},
 	}, nil
+}
+
+// plan is the replenishment policy of one item at one location at time
+// now: params, with the forecast in force when the account shares planning.
+func (s *Service) plan(ctx context.Context, entry *accounts.Entry, gln, gtin string, now time.Time) (Params, error) {
+	par := s.params(entry, gtin)
+	if !entry.Policy.SharesPlanning() {
+		return par, nil
+	}
+	fc, err := s.plans.Forecast(ctx, entry.Account.ID, gln, gtin)
+	if err != nil {
+		return par, err
+	}
+	par.Forecast, par.Now = fc, now
+	par.SafetyDays = entry.Policy.PlanningSafetyDays
+	if par.SafetyDays == 0 {
+		par.SafetyDays = planning.DefaultSafetyDays
+	}
+	return par, nil
 }
 
 // params is the replenishment policy of one item of an account: the

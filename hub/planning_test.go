@@ -1,0 +1,269 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/planning"
+)
+
+// planClock is a test's settable clock for the planning service.
+type planClock struct{ t atomic.Int64 }
+
+func (c *planClock) set(t time.Time)      { c.t.Store(t.UnixNano()) }
+func (c *planClock) now() time.Time       { return time.Unix(0, c.t.Load()).UTC() }
+func newPlanClock(t time.Time) *planClock { c := &planClock{}; c.set(t); return c }
+
+// wednesdayW10 is in ISO week 2026-W10 (Monday 2 March to Sunday 8 March).
+var wednesdayW10 = time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+
+// startPlanningHub starts a hub whose planning clock is clock, with the
+// accounts' tiers overridden by tiers.
+func startPlanningHub(t *testing.T, clock *planClock, tiers map[string]string) *testHub {
+	t.Helper()
+	dir := t.TempDir()
+	writeAccounts(t, dir, tiers)
+	return startConfig(t, Config{
+		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Data: filepath.Join(dir, "data"), Accounts: filepath.Join(dir, "accounts.yaml"),
+		Services: []string{"all"}, AdminToken: adminToken, Replicas: 1, Fsync: "interval", Now: clock.now,
+	})
+}
+
+// bucket is one week of a forecast line.
+type bucket struct {
+	week string
+	qty  int
+}
+
+// forecastLine is one location and item of a forecast.
+func forecastLine(gln string, weeks ...bucket) map[string]any {
+	var ws []map[string]any
+	for _, b := range weeks {
+		ws = append(ws, map[string]any{"week": b.week, "quantity": b.qty})
+	}
+	return map[string]any{"location": gln, "gtin": vmiGTIN, "weeks": ws}
+}
+
+// forecastEvent is a structured-mode forecast.shared CloudEvent.
+func forecastEvent(account, id string, version int, lines ...map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": id, "source": "/accounts/" + account,
+		"type": "crossdock.forecast.shared.v1", "datacontenttype": "application/json",
+		"data": map[string]any{"forecast_id": "FC-" + account, "version": version, "lines": lines},
+	})
+	return b
+}
+
+// sendForecast posts a forecast and requires 202.
+func (h *testHub) sendForecast(account, id string, version int, lines ...map[string]any) {
+	h.t.Helper()
+	if status, body := h.post("/v1/events", key(account), "application/cloudevents+json", forecastEvent(account, id, version, lines...)); status != http.StatusAccepted {
+		h.t.Fatalf("post forecast %s: %d %v", id, status, body)
+	}
+}
+
+// planned waits until the planning service has handled everything in the
+// priority lane (HTTP intake stores an event in its lane before the 202).
+func (h *testHub) planned() {
+	h.t.Helper()
+	h.settled(bus.StreamRouted, "planning-priority")
+}
+
+// forecastInForce reads the forecast in force of vmiGTIN at gln.
+func (h *testHub) forecastInForce(account, gln string) *planning.Forecast {
+	h.t.Helper()
+	st, err := planning.OpenStore(context.Background(), h.bus)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	f, err := st.Forecast(context.Background(), account, gln, vmiGTIN)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return f
+}
+
+func weeksOf(f *planning.Forecast) map[string]string {
+	out := map[string]string{}
+	if f == nil {
+		return out
+	}
+	for w, q := range f.Weeks {
+		out[string(w)] = fmt.Sprintf("%d@v%d", q.Units, q.Version)
+	}
+	return out
+}
+
+func TestAForecastOverHTTPIsReplacedByANewerVersionAndNotByAnOlderOne(t *testing.T) {
+	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
+	toWarehouse := h.watch("xd.wh.dc-east.forecast.shared")
+
+	// The item becomes acme's by its first report.
+	h.vmiReport("acme", "fc-inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 500, -1))
+	h.planned()
+
+	h.sendForecast("acme", "fc-v2", 2, forecastLine(dcEast, bucket{"2026-W10", 70}, bucket{"2026-W11", 140}, bucket{"2026-W12", 210}))
+	first := next(t, toWarehouse)
+	d := dataOf(t, first)
+	if d["version"] != 2.0 || len(d["lines"].([]any)) != 1 || first.Extensions()[bus.ExtCausationID] != "fc-v2" {
+		t.Errorf("the warehouse got %v (causation %v), want version 2 of one line answering fc-v2", d, first.Extensions()[bus.ExtCausationID])
+	}
+
+	h.sendForecast("acme", "fc-v3", 3, forecastLine(dcEast, bucket{"2026-W11", 280}))
+	d = dataOf(t, next(t, toWarehouse))
+	if weeks := d["lines"].([]any)[0].(map[string]any)["weeks"].([]any); d["version"] != 3.0 || len(weeks) != 1 {
+		t.Errorf("the warehouse got %v, want version 3 with its one week", d)
+	}
+
+	// Version 1 arrives late: it changes nothing, and nobody hears of it.
+	h.sendForecast("acme", "fc-v1", 1, forecastLine(dcEast, bucket{"2026-W11", 999}, bucket{"2026-W13", 50}))
+	h.planned()
+	want := map[string]string{"2026-W10": "70@v2", "2026-W11": "280@v3", "2026-W12": "210@v2"}
+	if got := weeksOf(h.forecastInForce("acme", dcEast)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("forecast in force = %v, want %v", got, want)
+	}
+	if n := h.count(bus.StreamOut, "xd.wh.dc-east.forecast.shared"); n != 2 {
+		t.Errorf("the warehouse got %d forecasts, want 2 (the late version 1 is not news)", n)
+	}
+	// acme's store is served by dc-west: no line of it, nothing for dc-west.
+	if n := h.count(bus.StreamOut, "xd.wh.dc-west.forecast.shared"); n != 0 {
+		t.Errorf("dc-west got %d forecasts for a location it does not serve", n)
+	}
+}
+
+func TestABadForecastIsRefusedWithItsCodesAndDeadLettered(t *testing.T) {
+	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
+	h.vmiReport("acme", "bad-inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 500, -1))
+	h.planned()
+
+	t.Run("a stable account's forecast is not on its menu", func(t *testing.T) {
+		rejected := h.watch("xd.out.umbrella.event.rejected")
+		if status, body := h.post("/v1/events", key("umbrella"), "application/cloudevents+json",
+			forecastEvent("umbrella", "stable-fc", 1, forecastLine(stableDC, bucket{"2026-W11", 10}))); status != http.StatusAccepted && status != http.StatusBadRequest {
+			t.Fatalf("post: %d %v", status, body)
+		} else if status == http.StatusBadRequest {
+			if code := firstCode(t, body); code != "not_in_tier_menu" {
+				t.Errorf("code = %v, want not_in_tier_menu", code)
+			}
+			return
+		}
+		if code := firstCode(t, dataOf(t, next(t, rejected))); code != "not_in_tier_menu" {
+			t.Errorf("code = %v, want not_in_tier_menu", code)
+		}
+		h.lastDLQ(t, "xd.dlq.umbrella.not_in_tier_menu")
+	})
+
+	t.Run("over NATS, a past week, another account's location and an unknown item are each named", func(t *testing.T) {
+		js, err := jetstream.New(h.connect("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rejected := h.watch("xd.out.acme.event.rejected")
+		other := forecastLine(globexDC, bucket{"2026-W11", 10})
+		unknown := forecastLine(acmeStore, bucket{"2026-W11", 10})
+		unknown["gtin"] = "95012346" // a valid GTIN-8 acme never reported
+		body := forecastEvent("acme", "nats-bad-fc", 1, forecastLine(dcEast, bucket{"2026-W09", 10}, bucket{"2026-W11", 10}), other, unknown)
+		if _, err := js.Publish(context.Background(), "xd.in.acme.forecast.shared", body); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		rej := dataOf(t, next(t, rejected))
+		var got []string
+		for _, e := range rej["errors"].([]any) {
+			m := e.(map[string]any)
+			got = append(got, m["code"].(string)+" "+m["field"].(string))
+		}
+		want := []string{"week_past data.lines[0].weeks[0].week", "unknown_ship_to data.lines[1].location", "unknown_item data.lines[2].gtin"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("errors = %v, want %v", got, want)
+		}
+		if dl := h.lastDLQ(t, "xd.dlq.acme.week_past"); dl.Header.Get("ce-id") != "nats-bad-fc" {
+			t.Errorf("the dead letter is event %q, want nats-bad-fc", dl.Header.Get("ce-id"))
+		}
+		if f := h.forecastInForce("acme", dcEast); f != nil {
+			t.Errorf("a refused forecast was stored: %v", weeksOf(f))
+		}
+	})
+}
+
+func TestAForecastDrivesReplenishmentToAHandComputedTarget(t *testing.T) {
+	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
+	toWarehouse := h.watch("xd.wh.dc-east.replenishment.requested")
+	forecasts := h.watch("xd.wh.dc-east.forecast.shared")
+
+	h.vmiReport("acme", "drv-inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 500, -1))
+	h.vmiPosition("acme", dcEast, vmiGTIN, vmiDay(0))
+	h.planned()
+	h.sendForecast("acme", "drv-fc-1", 1, forecastLine(dcEast, bucket{"2026-W10", 140}, bucket{"2026-W11", 280}))
+	next(t, forecasts)
+
+	// Saturday 7 March 00:00: two days left of 2026-W10 at 20 a day, then
+	// 2026-W11 at 40 a day. Strategic policy: lead 2 days, review 1 day,
+	// safety 2 days. Demand over the lead time 2 x 20 = 40, safety stock
+	// 2 x 40/2 = 40, reorder point 80; over lead and review 40 + 40 = 80,
+	// target 120. Position 30: 90 units, by the forecast rule.
+	sat := time.Date(2026, 3, 7, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	h.vmiReport("acme", "drv-inv-1", dcEast, sat, vmiItem(vmiGTIN, 30, 470))
+	d := dataOf(t, next(t, toWarehouse))
+	reason := d["reason"].(map[string]any)
+	if d["quantity"] != 90.0 || reason["reorder_point"] != 80.0 || reason["target"] != 120.0 || reason["rule"] != "forecast" || reason["position"] != 30.0 {
+		t.Errorf("replenishment = %v, want 90 units (position 30, reorder point 80, target 120, rule forecast)", d)
+	}
+}
+
+func TestAnExceptionIsRaisedOnceWhenSalesMissTheForecast(t *testing.T) {
+	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
+	toCustomer := h.watch("xd.out.acme.forecast.exception")
+	toWarehouse := h.watch("xd.wh.dc-east.forecast.exception")
+
+	h.vmiReport("acme", "exc-inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 500, -1))
+	h.planned()
+	h.sendForecast("acme", "exc-fc-1", 1, forecastLine(dcEast, bucket{"2026-W10", 100}, bucket{"2026-W11", 100}))
+	h.planned()
+	h.vmiReport("acme", "exc-inv-1", dcEast, vmiDay(3), vmiItem(vmiGTIN, 460, 40))
+	h.planned()
+	// Monday of 2026-W11 closes 2026-W10: 40 sold against 100, 60% short.
+	h.vmiReport("acme", "exc-inv-2", dcEast, vmiDay(7), vmiItem(vmiGTIN, 455, 5))
+	cust := next(t, toCustomer)
+	wh := next(t, toWarehouse)
+	d := dataOf(t, cust)
+	if d["week"] != "2026-W10" || d["forecast"] != 100.0 || d["actual"] != 40.0 || d["difference"] != -60.0 || d["difference_ratio"] != -0.6 || d["threshold"] != 0.25 {
+		t.Errorf("exception = %v, want 2026-W10: forecast 100, actual 40, difference -60 (-0.6), threshold 0.25", d)
+	}
+	if dataOf(t, wh)["exception_id"] != d["exception_id"] || cust.Extensions()[bus.ExtCausationID] != "exc-inv-2" {
+		t.Errorf("the warehouse's copy is another exception, or the customer's does not answer exc-inv-2")
+	}
+	h.planned()
+
+	// The report that raised it, redelivered, announces the same events:
+	// JetStream stores neither again.
+	cause := event.New()
+	_ = json.Unmarshal(vmiReportEvent("acme", "exc-inv-2", dcEast, vmiDay(7), vmiItem(vmiGTIN, 455, 5)), &cause)
+	cause.SetExtension(bus.ExtAccount, "acme")
+	outs, err := h.planning.Handle(context.Background(), &bus.Delivery{Event: &cause, Subject: "xd.routed.strategic.acme.inventory.reported", Attempt: 2})
+	if err != nil || len(outs) != 2 {
+		t.Fatalf("redelivery: %d events, %v; want the two copies again", len(outs), err)
+	}
+	if dups, err := h.bus.Publish(context.Background(), outs...); err != nil || dups != 2 {
+		t.Errorf("publishing the redelivery's events: %d duplicates, %v; want 2 duplicates", dups, err)
+	}
+
+	// A later report of the same week's successor raises nothing more.
+	h.vmiReport("acme", "exc-inv-3", dcEast, vmiDay(8), vmiItem(vmiGTIN, 450, 5))
+	h.planned()
+	if n := h.count(bus.StreamOut, "xd.out.acme.forecast.exception"); n != 1 {
+		t.Errorf("the customer got %d exceptions, want 1", n)
+	}
+	if n := h.count(bus.StreamOut, "xd.wh.dc-east.forecast.exception"); n != 1 {
+		t.Errorf("the warehouse got %d exceptions, want 1", n)
+	}
+}
