@@ -43,7 +43,7 @@ var Routes = []Route{
 		Description: "Events from customers' ERPs and RFID readers, as sent.",
 		Publishers:  []string{"customer ERPs and readers (NATS user <account>)", "gateway (POST /v1/events, POST /v1/ingest)"},
 		Consumers:   []string{"router"},
-		Events:      []string{"order.placed", "inventory.reported", "rfid.observed"},
+		Events:      []string{"order.placed", "inventory.reported", "rfid.observed", "forecast.shared"},
 	},
 	{
 		Key: "intake-wh", Pattern: "xd.in.wh.{warehouse}", Stream: "XD_IN", Action: "receive",
@@ -71,10 +71,10 @@ var Routes = []Route{
 		Description: "Checked events in their account's tier lane; only the hub reads and writes them.",
 		Publishers:  []string{"router", "gateway (HTTP intake, already checked)"},
 		Consumers:   []string{},
-		Events:      []string{"order.placed", "inventory.reported", "rfid.observed", "shipment.dispatched"},
+		Events:      []string{"order.placed", "inventory.reported", "rfid.observed", "shipment.dispatched", "forecast.shared"},
 		Takers: map[string][]string{
 			"order.placed": {"orders"}, "shipment.dispatched": {"orders", "vmi"},
-			"inventory.reported": {"vmi"}, "rfid.observed": {"rfid"},
+			"inventory.reported": {"vmi", "planning"}, "rfid.observed": {"rfid"}, "forecast.shared": {"planning"},
 		},
 	},
 	{
@@ -83,13 +83,14 @@ var Routes = []Route{
 		Publishers:  []string{},
 		Consumers:   []string{"customer ERPs (durable consumers or core subscriptions)", "delivery (webhooks)"},
 		Events: []string{"order.accepted", "order.rejected", "order.held", "replenishment.requested", "shipment.dispatched",
-			"epcis.captured", "rfid.location.changed", "event.rejected", "account.tier.changed"},
+			"epcis.captured", "rfid.location.changed", "event.rejected", "account.tier.changed", "forecast.exception"},
 		Makers: map[string][]string{
 			"order.accepted": {"orders"}, "order.rejected": {"orders"}, "order.held": {"orders"},
 			"replenishment.requested": {"vmi"}, "shipment.dispatched": {"orders"},
 			"epcis.captured": {"rfid"}, "rfid.location.changed": {"rfid"},
-			"event.rejected":       {"gateway", "router", "orders", "vmi", "rfid"},
+			"event.rejected":       {"gateway", "router", "orders", "vmi", "rfid", "planning"},
 			"account.tier.changed": {"accounts registry (admin API, accounts file reload)"},
+			"forecast.exception":   {"planning"},
 		},
 		Takers: map[string][]string{
 			"order.accepted": {"edi (855)"}, "order.rejected": {"edi (855)"}, "shipment.dispatched": {"edi (856)"},
@@ -100,9 +101,10 @@ var Routes = []Route{
 		Description: "Work the hub gives a warehouse.",
 		Publishers:  []string{},
 		Consumers:   []string{"warehouse systems", "delivery (webhooks)"},
-		Events:      []string{"fulfillment.requested", "replenishment.requested", "event.rejected"},
+		Events:      []string{"fulfillment.requested", "replenishment.requested", "event.rejected", "forecast.shared", "forecast.exception"},
 		Makers: map[string][]string{
 			"fulfillment.requested": {"orders"}, "replenishment.requested": {"vmi"},
+			"forecast.shared": {"planning"}, "forecast.exception": {"planning"},
 			"event.rejected": {"gateway", "router", "orders", "vmi"},
 		},
 	},
