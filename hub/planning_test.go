@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/planning"
 )
 
@@ -266,4 +269,170 @@ func TestAnExceptionIsRaisedOnceWhenSalesMissTheForecast(t *testing.T) {
 	if n := h.count(bus.StreamOut, "xd.wh.dc-east.forecast.exception"); n != 1 {
 		t.Errorf("the warehouse got %d exceptions, want 1", n)
 	}
+}
+
+// TestAn830FileBecomesForecastsWithA997 sends X12 830s over NATS and HTTP:
+// the good sets become forecasts at the warehouses, the bad ones are named
+// by segment with their codes, the file over NATS lands in the DLQ, and
+// each file is acknowledged with a 997.
+func TestAn830FileBecomesForecastsWithA997(t *testing.T) {
+	h := startPlanningHub(t, newPlanClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)), nil)
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "adapters", "x12", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Both items become acme's by a report.
+	h.vmiReport("acme", "x830-inv", dcEast, "2026-12-01T08:00:00Z", vmiItem(vmiGTIN, 500, -1), vmiItem("04000417025005", 80, -1))
+	h.planned()
+
+	t.Run("over NATS, the good set is stored, the file is dead-lettered and answered with a 997", func(t *testing.T) {
+		docs := h.watch("xd.out.acme.edi.document")
+		rejected := h.watch("xd.out.acme.event.rejected")
+		js, err := jetstream.New(h.connect("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := read("acme-830-errors.edi")
+		if _, err := js.Publish(context.Background(), "xd.raw.acme.x12", file); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		if x12 := string(next(t, docs).Data()); !strings.Contains(x12, "AK1*PS*83101") || !strings.Contains(x12, "AK9*P*4*4*1") {
+			t.Errorf("997:\n%s", x12)
+		}
+		var got []string
+		for _, e := range dataOf(t, next(t, rejected))["errors"].([]any) {
+			m := e.(map[string]any)
+			if m["code"] != "parse_error" || strings.Contains(m["field"].(string), "element") {
+				got = append(got, m["code"].(string)+" "+m["field"].(string))
+			}
+		}
+		want := []string{"parse_error segment 14 SE element 01", "schema_violation ST 0003 (830) segment 5 FST element 01", "unknown_ship_to ST 0004 (830) segment 3 N1 element 04"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("errors = %v, want %v", got, want)
+		}
+		if dl := h.lastDLQ(t, "xd.dlq.acme.parse_error"); string(dl.Data) != string(file) {
+			t.Errorf("the dead letter is not the file as sent")
+		}
+		bustest.CheckFor(t, 10*time.Second, func() error {
+			if got := weeksOf(h.forecastInForce("acme", dcEast))["2026-W50"]; got != "100@v1" {
+				return fmt.Errorf("2026-W50 at the DC = %q, want set 0001's 100@v1", got)
+			}
+			return nil
+		})
+	})
+
+	t.Run("over HTTP, two good sets are two forecasts for two warehouses, with a 997 in the answer", func(t *testing.T) {
+		east := h.watch("xd.wh.dc-east.forecast.shared")
+		west := h.watch("xd.wh.dc-west.forecast.shared")
+		status, body := h.post("/v1/ingest/x12", key("acme"), "application/edi-x12", read("acme-830.edi"))
+		if status != http.StatusAccepted || len(body["accepted"].([]any)) != 2 {
+			t.Fatalf("ingest: %d %v", status, body)
+		}
+		if ack := body["acknowledgment"].(string); !strings.Contains(ack, "AK1*PS*83001") || !strings.Contains(ack, "AK9*A*2*2*2") {
+			t.Errorf("997:\n%s", ack)
+		}
+		gtins := map[string]bool{}
+		for range 2 {
+			for _, l := range dataOf(t, next(t, east))["lines"].([]any) {
+				gtins[l.(map[string]any)["gtin"].(string)] = true
+			}
+		}
+		if !gtins[vmiGTIN] || !gtins["04000417025005"] {
+			t.Errorf("dc-east got forecasts of %v, want both items", gtins)
+		}
+		// acme's store is dc-west's: the store's line of set 0001 goes there.
+		if l := dataOf(t, next(t, west))["lines"].([]any); len(l) != 1 || l[0].(map[string]any)["location"] != acmeStore {
+			t.Errorf("dc-west got %v, want the store's line", l)
+		}
+		h.planned()
+		want := map[string]string{"2026-W50": "140@v3", "2026-W51": "280@v3", "2026-W52": "210@v3"}
+		if got := weeksOf(h.forecastInForce("acme", dcEast)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("forecast in force at the DC = %v, want version 3's %v", got, want)
+		}
+	})
+}
+
+// TestAccuracyIsWeightedByWhatSold measures a small fixture computed by
+// hand: acme's DC sold 80 and 130 against 100 and 100 in 2026-W10 and W11,
+// its store 40 against 50 in W11; globex, also strategic, sold 100 against
+// 100 in W11.
+func TestAccuracyIsWeightedByWhatSold(t *testing.T) {
+	clock := newPlanClock(wednesdayW10)
+	h := startPlanningHub(t, clock, map[string]string{"globex": "strategic"})
+	h.vmiReport("acme", "acc-dc-w10", dcEast, "2026-03-03T08:00:00Z", vmiItem(vmiGTIN, 500, 80))
+	h.vmiReport("globex", "acc-gx-w10", globexDC, "2026-03-03T08:00:00Z", vmiItem(vmiGTIN, 500, -1))
+	h.planned()
+	h.sendForecast("acme", "acc-fc", 1, forecastLine(dcEast, bucket{"2026-W10", 100}, bucket{"2026-W11", 100}), forecastLine(acmeStore, bucket{"2026-W11", 50}))
+	h.sendForecast("globex", "acc-gx-fc", 1, forecastLine(globexDC, bucket{"2026-W11", 100}))
+	h.planned()
+	h.vmiReport("acme", "acc-dc-w11", dcEast, "2026-03-10T08:00:00Z", vmiItem(vmiGTIN, 400, 130))
+	h.vmiReport("acme", "acc-st-w11", acmeStore, "2026-03-10T08:00:00Z", vmiItem(vmiGTIN, 60, 40))
+	h.vmiReport("globex", "acc-gx-w11", globexDC, "2026-03-10T08:00:00Z", vmiItem(vmiGTIN, 400, 100))
+	h.planned()
+
+	type figures struct {
+		weeks          int
+		forecast, sold int
+		wmape, bias    float64
+	}
+	check := func(t *testing.T, what string, got any, want figures) {
+		t.Helper()
+		m, _ := got.(map[string]any)
+		if m == nil || m["weeks"] != float64(want.weeks) || m["forecast"] != float64(want.forecast) || m["actual"] != float64(want.sold) ||
+			m["wmape"] != want.wmape || m["bias"] != want.bias {
+			t.Errorf("%s = %v, want %+v", what, got, want)
+		}
+	}
+	accuracy := func(t *testing.T) map[string]any {
+		t.Helper()
+		status, body := h.get("/v1/planning/accuracy", key("acme"))
+		if status != http.StatusOK {
+			t.Fatalf("GET accuracy: %d %v", status, body)
+		}
+		return body
+	}
+	item := func(body map[string]any, gln string) map[string]any {
+		for _, it := range body["items"].([]any) {
+			if m := it.(map[string]any); m["location"] == gln {
+				return m
+			}
+		}
+		t.Fatalf("no item at %s in %v", gln, body["items"])
+		return nil
+	}
+
+	t.Run("in 2026-W12 both weeks are in both windows", func(t *testing.T) {
+		clock.set(time.Date(2026, 3, 18, 12, 0, 0, 0, time.UTC))
+		body := accuracy(t)
+		if body["through_week"] != "2026-W11" {
+			t.Errorf("through_week = %v, want 2026-W11", body["through_week"])
+		}
+		// DC: |80-100| + |130-100| = 50 over 210 sold; bias (20-30)/210.
+		check(t, "the DC's last 4 weeks", item(body, dcEast)["last_4_weeks"], figures{2, 200, 210, 0.2381, -0.0476})
+		// Store: 10 over 40; bias 10/40.
+		check(t, "the store's last 13 weeks", item(body, acmeStore)["last_13_weeks"], figures{1, 50, 40, 0.25, 0.25})
+		// acme: 60 over 250, bias 0; the tier adds globex's exact week: 60 over 350.
+		totals := body["account_totals"].(map[string]any)
+		check(t, "acme's last 4 weeks", totals["last_4_weeks"], figures{3, 250, 250, 0.24, 0})
+		check(t, "acme's last 13 weeks", totals["last_13_weeks"], figures{3, 250, 250, 0.24, 0})
+		check(t, "the strategic tier's last 13 weeks", body["tier_totals"].(map[string]any)["last_13_weeks"], figures{4, 350, 350, 0.1714, 0})
+	})
+
+	t.Run("in 2026-W15 the last 4 weeks have only W11", func(t *testing.T) {
+		clock.set(time.Date(2026, 4, 8, 12, 0, 0, 0, time.UTC))
+		body := accuracy(t)
+		totals := body["account_totals"].(map[string]any)
+		// W11: |130-100| + |40-50| = 40 over 170; bias (-30+10)/170.
+		check(t, "acme's last 4 weeks", totals["last_4_weeks"], figures{2, 150, 170, 0.2353, -0.1176})
+		check(t, "acme's last 13 weeks", totals["last_13_weeks"], figures{3, 250, 250, 0.24, 0})
+	})
+
+	t.Run("an account without shared planning has no accuracy", func(t *testing.T) {
+		if status, body := h.get("/v1/planning/accuracy", key("umbrella")); status != http.StatusConflict || firstCode(t, body) != "not_in_tier_menu" {
+			t.Errorf("GET as umbrella: %d %v, want 409 not_in_tier_menu", status, body)
+		}
+	})
 }

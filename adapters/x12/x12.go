@@ -14,6 +14,7 @@
 //	852 product activity   → crossdock.inventory.reported.v1  (accounts)
 //	846 inventory advice   → crossdock.inventory.reported.v1  (accounts)
 //	856 ship notice        → crossdock.shipment.dispatched.v1 (warehouses)
+//	830 planning schedule  → crossdock.forecast.shared.v1     (accounts)
 //
 // A transaction set is all or nothing: a set with an error makes no event,
 // and the other sets of the file still decode. An envelope error of a group
@@ -92,8 +93,8 @@ func (*Adapter) Info() adapters.Info {
 		Format:       Format,
 		Description:  "ANSI ASC X12 EDI interchanges (ISA/GS/ST envelopes, versions 004010 to 005010)",
 		ContentTypes: []string{"application/edi-x12"},
-		Takes:        []string{"850 purchase order", "852 product activity data", "846 inventory inquiry/advice", "856 ship notice (from warehouses)"},
-		Makes:        []string{typeOrder, typeInventory, typeShipment},
+		Takes:        []string{"850 purchase order", "852 product activity data", "846 inventory inquiry/advice", "830 planning schedule with release capability (weekly forecasts)", "856 ship notice (from warehouses)"},
+		Makes:        []string{typeOrder, typeInventory, typeShipment, typeForecast},
 		Encodes:      []string{bus.Type("order.accepted"), bus.Type("order.rejected"), typeShipment},
 		Senders:      []string{adapters.SenderAccounts, adapters.SenderWarehouses},
 	}
@@ -154,9 +155,11 @@ func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 		dec = decode846
 	case "856":
 		dec = decode856
+	case "830":
+		dec = decode830
 	default:
 		return nil, []bus.Problem{{Code: bus.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
-			Message: fmt.Sprintf("transaction set %s is not read by this hub (850, 852, 846 from accounts; 856 from warehouses)", s.Type)}}
+			Message: fmt.Sprintf("transaction set %s is not read by this hub (850, 852, 846, 830 from accounts; 856 from warehouses)", s.Type)}}
 	}
 	if fromWarehouse != (s.Type == "856") {
 		who := "accounts"
@@ -164,7 +167,7 @@ func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 			who = "warehouses"
 		}
 		return nil, []bus.Problem{{Code: bus.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
-			Message: fmt.Sprintf("%s do not send %s: accounts send 850, 852 and 846, warehouses send 856", who, s.Type)}}
+			Message: fmt.Sprintf("%s do not send %s: accounts send 850, 852, 846 and 830, warehouses send 856", who, s.Type)}}
 	}
 	return dec(s, in)
 }

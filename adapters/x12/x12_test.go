@@ -59,6 +59,10 @@ func TestConformance(t *testing.T) {
 			Fields: []string{"ST 250500001 (856)"}},
 		{Name: "a wrong SE count fails its set", Input: acct(t, "err-se-count.edi"), Fields: []string{"segment 9 SE element 01"}},
 		{Name: "a truncated ISA fails the file", Input: acct(t, "err-truncated-isa.edi"), Fields: []string{"segment 1 ISA"}},
+		{Name: "two 830s with weekly buckets for three items are two forecasts", Input: acct(t, "acme-830.edi"), Events: 2},
+		{Name: "of four 830s, the one with a wrong SE count, the negative bucket and another account's ship-to fail, the good one is a forecast",
+			Input:  adapters.Input{Account: "acme", AccountOf: owner, Data: read(t, "acme-830-errors.edi")},
+			Events: 1, Fields: []string{"segment 14 SE element 01", "ST 0003 (830) segment 5 FST element 01", "ST 0004 (830) segment 3 N1 element 04"}},
 	})
 }
 
@@ -206,6 +210,8 @@ func TestAcknowledge(t *testing.T) {
 		{"a good group is acknowledged A with each set accepted", "acme-850.edi", "997-accepted.edi"},
 		{"a group with one refused set of three is acknowledged R with AK3 naming N1", "officemax-850.edi", "997-rejected.edi"},
 		{"a wrong SE count rejects the set", "err-se-count.edi", "997-se-count.edi"},
+		{"two good 830s in a PS group are acknowledged A", "acme-830.edi", "997-830-accepted.edi"},
+		{"of four 830s one is accepted: the group is acknowledged P", "acme-830-errors.edi", "997-830-partial.edi"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
