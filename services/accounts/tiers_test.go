@@ -289,6 +289,22 @@ accounts:
 			want:      func() Policy { p := stable.clone(); p.RFID = "on"; return p },
 		},
 		{
+			name:      "an account of a tier without shared planning can be given it, with its own threshold",
+			tier:      Stable,
+			overrides: func(t *testing.T) map[string]any { return fromYAML(t, `{planning: shared, planning_exception_threshold: 0.4}`) },
+			want: func() Policy {
+				p := stable.clone()
+				p.Planning, p.PlanningExceptionThreshold = "shared", 0.4
+				return p
+			},
+		},
+		{
+			name:      "planning is shared or off",
+			tier:      Stable,
+			overrides: func(t *testing.T) map[string]any { return map[string]any{"planning": "joint"} },
+			wantErr:   `policy.planning "joint": want shared or off`,
+		},
+		{
 			name:      "lane cannot be overridden",
 			tier:      Stable,
 			overrides: func(t *testing.T) map[string]any { return map[string]any{"lane": "priority"} },
