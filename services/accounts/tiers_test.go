@@ -289,9 +289,11 @@ accounts:
 			want:      func() Policy { p := stable.clone(); p.RFID = "on"; return p },
 		},
 		{
-			name:      "an account of a tier without shared planning can be given it, with its own threshold",
-			tier:      Stable,
-			overrides: func(t *testing.T) map[string]any { return fromYAML(t, `{planning: shared, planning_exception_threshold: 0.4}`) },
+			name: "an account of a tier without shared planning can be given it, with its own threshold",
+			tier: Stable,
+			overrides: func(t *testing.T) map[string]any {
+				return fromYAML(t, `{planning: shared, planning_exception_threshold: 0.4}`)
+			},
 			want: func() Policy {
 				p := stable.clone()
 				p.Planning, p.PlanningExceptionThreshold = "shared", 0.4
