@@ -26,6 +26,7 @@ import (
 
 	"github.com/crossdock/crossdock/hub"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/gateway"
 )
 
 // Config says what to measure. The zero value of each field has a default.
@@ -176,6 +177,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NATSURL: cfg.NATSURL,
 		Data: filepath.Join(dir, "data"), Accounts: accountsFile, Services: []string{"all"},
 		AdminToken: admin, Replicas: 1, Fsync: "interval", BulkYield: cfg.BulkYield, BulkShare: cfg.BulkShare,
+		// A few accounts per tier take every sender's orders: each may
+		// have as many requests at work as its lane has slots.
+		AccountRequests: gateway.LaneRequests,
 	}, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("start hub: %w", err)
@@ -357,9 +361,13 @@ func writeFleet(dir string, n int) ([]*account, string, error) {
 			fleet = append(fleet, a)
 			fmt.Fprintf(&b, "  - id: %s\n    name: bench\n    tier: %s\n    api_keys: [%q]\n    locations: [{gln: %q, type: dc, warehouse: bench-wh}]\n",
 				a.id, t, accounts.HashKey(a.key), a.gln)
+			// The bench measures what the hub can take, not the tiers'
+			// quotas (docs/security.md): its accounts have none.
+			policy := "quota: {events_per_second: 0, bytes_per_second: 0, burst_seconds: 0}"
 			if t == accounts.Stable {
-				b.WriteString("    policy: {order_days: all}\n")
+				policy = "order_days: all, " + policy
 			}
+			fmt.Fprintf(&b, "    policy: {%s}\n", policy)
 		}
 	}
 	path := filepath.Join(dir, "bench-accounts.yaml")

@@ -204,7 +204,7 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 	r.mu.Unlock()
 	var err error
 	if r.cfg.Transport == "nats" {
-		_, err = a.js.PublishMsgAsync(orderMsg(a.id, id, body), jetstream.WithMsgID(a.id+":"+id))
+		_, err = a.js.PublishMsgAsync(orderMsg(a.id, id, body))
 	} else {
 		err = r.post(ctx, a, id, body)
 	}
@@ -224,7 +224,7 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 }
 
 // orderMsg is an order.placed as an account's ERP publishes it over NATS
-// (binary mode); its Nats-Msg-Id is account:id.
+// (binary mode); the hub's intake relay keys it by account and id.
 func orderMsg(account, id string, body []byte) *nats.Msg {
 	return &nats.Msg{Subject: "xd.in." + account + ".order.placed", Header: nats.Header{
 		"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/accounts/" + account},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 )
 
@@ -47,7 +48,11 @@ type Config struct {
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
-	Adapters        *adapters.Registry
+	Adapters *adapters.Registry
+	// AccountRequests is the gateway's per-sender cap on concurrent HTTP
+	// requests by lane; nil means gateway.AccountRequests. The bench lifts
+	// it for its few accounts driven by many senders.
+	AccountRequests map[accounts.Lane]int
 	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
 	// Now is the planning service's clock (which forecast weeks are past,

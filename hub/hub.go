@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 
 	check := gateway.NewChecker(h.registry, validator, 0)
-	door := gateway.NewDoor(h.registry, gateway.DoorConfig{})
+	door := gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests})
 	runCtx, cancel := context.WithCancel(ctx)
 	h.cancel = cancel
 	h.replays = ops.NewReplays(runCtx, ops.New(h.bus.JetStream(), nil))

@@ -171,10 +171,13 @@ func sendHTTP(ctx context.Context, o sendOptions, data []byte, stdout io.Writer)
 }
 
 // sendNATS publishes to JetStream and waits for the store acknowledgment: a
-// file to xd.raw.<account>.<format> (with the SHA-256 of its bytes as
-// Nats-Msg-Id, so that sending it twice stores it once), an event to
-// xd.in.<account>.<name> in structured mode. What the hub then makes of it
-// arrives on the sender's own subjects (event.rejected when it is refused).
+// file to xd.raw.<account>.<format> (with the SHA-256 of its bytes as its
+// id, so that sending it twice stores it once), an event to
+// xd.in.<account>.<name> in structured mode (the hub keys it by its id).
+// The hub's intake relay scopes either key by the sender. A refusal at the
+// door (too large, over quota) is the publish's error; what the hub then
+// makes of a stored message arrives on the sender's own subjects
+// (event.rejected when it is refused).
 func sendNATS(ctx context.Context, o sendOptions, data []byte, stdout io.Writer) error {
 	inbox := "_INBOX_" + o.user
 	prefix := o.user
@@ -201,11 +204,10 @@ func sendNATS(ctx context.Context, o sendOptions, data []byte, stdout io.Writer)
 		}
 		msg.Subject = "xd.in." + prefix + "." + bus.Name(ev.Type)
 		msg.Header.Set("Content-Type", bus.ContentTypeStructured)
-		msg.Header.Set("Nats-Msg-Id", o.user+":"+ev.ID)
 	} else {
 		sum := sha256.Sum256(data)
 		msg.Subject = "xd.raw." + prefix + "." + o.format
-		msg.Header.Set("Nats-Msg-Id", o.user+":file:"+hex.EncodeToString(sum[:16]))
+		msg.Header.Set("Nats-Msg-Id", "file:"+hex.EncodeToString(sum[:16]))
 		if o.account != "" {
 			msg.Header.Set("Crossdock-Account", o.account)
 		}

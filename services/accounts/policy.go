@@ -94,8 +94,8 @@ type Policy struct {
 // publish gets a 429 JetStream-shaped error. Each rate is a token bucket
 // that holds BurstSeconds of it, so that a sender idle for a while may send
 // that much at once. A zero rate is no bound (the bench's fleet, a
-// trusted internal sender). An account's policy override names all three
-// keys: the override replaces the tier's quota as a whole.
+// trusted internal sender). An account's policy override may name some of
+// the keys; the others keep the tier's value.
 type Quota struct {
 	EventsPerSecond float64 `yaml:"events_per_second" json:"events_per_second"` // CloudEvents (and partners' files) per second
 	BytesPerSecond  float64 `yaml:"bytes_per_second" json:"bytes_per_second"`   // request or message bytes per second

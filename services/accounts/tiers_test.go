@@ -325,6 +325,24 @@ accounts:
 			wantErr:   `policy.vmi_cutoff "25:00": want HH:MM (UTC)`,
 		},
 		{
+			name: "a quota override keeps the tier's values for the keys it leaves out",
+			tier: Stable,
+			overrides: func(t *testing.T) map[string]any {
+				return map[string]any{"quota": map[string]any{"events_per_second": 5}}
+			},
+			want: func() Policy {
+				p := contractTiers[Stable].clone()
+				p.Quota.EventsPerSecond = 5
+				return p
+			},
+		},
+		{
+			name:      "a negative quota is an error",
+			tier:      Stable,
+			overrides: func(t *testing.T) map[string]any { return map[string]any{"quota": map[string]any{"bytes_per_second": -1}} },
+			wantErr:   "policy.quota.bytes_per_second -1: must not be negative (0: no bound)",
+		},
+		{
 			name:    "an unknown tier is an error",
 			tier:    "gold",
 			wantErr: `tier "gold": want one of strategic, integrated, emerging, stable`,

@@ -214,19 +214,28 @@ func (r *Relay) decide(m *nats.Msg) (*nats.Msg, *verdict) {
 	if p != nil {
 		return nil, &verdict{from: from, status: 400, code: ErrCodeRefused, p: *p, id: id}
 	}
-	h := make(nats.Header, len(m.Header)+1)
-	for k, v := range m.Header {
-		if len(k) >= 5 && strings.EqualFold(k[:5], "nats-") {
-			continue // instructions to JetStream are the hub's to give
-		}
-		h[k] = v
-	}
-	h.Set("Nats-Msg-Id", key)
-	out := &nats.Msg{Subject: bus.IntakePrefix + m.Subject, Header: h, Data: m.Data}
+	out := &nats.Msg{Subject: bus.IntakePrefix + m.Subject, Header: storedHeader(m.Header, key), Data: m.Data}
 	if replyAllowed(m.Reply) {
 		out.Reply = m.Reply
 	}
 	return out, nil
+}
+
+// storedHeader is what the relay stores of a message's headers: all but
+// the client's JetStream instructions (Nats-*), which are the hub's to give,
+// and the hub's key as Nats-Msg-Id. It changes h in place (the relay owns
+// the message it received) and returns it.
+func storedHeader(h nats.Header, key string) nats.Header {
+	if h == nil {
+		h = make(nats.Header, 1)
+	}
+	for k := range h {
+		if len(k) >= 5 && strings.EqualFold(k[:5], "nats-") {
+			delete(h, k)
+		}
+	}
+	h["Nats-Msg-Id"] = []string{key}
+	return h
 }
 
 // intakeKey is the key a message is stored under, the event id it names

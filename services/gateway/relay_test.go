@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -282,6 +283,58 @@ func BenchmarkRelayDecide(b *testing.B) {
 				if out, v := r.decide(bc.msg); out == nil {
 					b.Fatalf("refused: %+v", v)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkIntakePublish is one order published with JetStream by a
+// customer, acknowledged once stored in XD_IN: straight onto the stream
+// (what customers did before the relay) and through the relay, which the
+// hub now puts on every NATS event's path. Publishes are asynchronous, up to
+// 4096 unacknowledged, as an ERP sending a backlog would.
+func BenchmarkIntakePublish(b *testing.B) {
+	e := newEnvWith(b, strings.Replace(doorYAML, "policy: {quota: {events_per_second: 2, bytes_per_second: 0, burst_seconds: 1}}", "policy: {quota: {events_per_second: 0, bytes_per_second: 0}}", 1))
+	relayNC, err := nats.Connect(e.bus.Conn().ConnectedUrl())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer relayNC.Close()
+	relay := NewRelay(relayNC, e.bus, NewDoor(e.reg, DoorConfig{}), bustest.Logger(b))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	if err := relay.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { done <- relay.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	nc, err := nats.Connect(e.bus.Conn().ConnectedUrl())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := orderData()
+	data["ship_to"] = "0614141000029"
+	for _, bc := range []struct {
+		name, subject string
+	}{{"direct", bus.IntakePrefix + "xd.in.umbrella.order.placed"}, {"relay", "xd.in.umbrella.order.placed"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				n++
+				msg := bus.Encode(bc.subject, newEvent(b, fmt.Sprintf("%s-%d", bc.name, n), "order.placed", "/accounts/umbrella", "", data))
+				if _, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(fmt.Sprintf("umbrella:%s-%d", bc.name, n))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(time.Minute):
+				b.Fatal("publishes not acknowledged within a minute")
 			}
 		})
 	}
