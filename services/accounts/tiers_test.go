@@ -337,10 +337,12 @@ accounts:
 			},
 		},
 		{
-			name:      "a negative quota is an error",
-			tier:      Stable,
-			overrides: func(t *testing.T) map[string]any { return map[string]any{"quota": map[string]any{"bytes_per_second": -1}} },
-			wantErr:   "policy.quota.bytes_per_second -1: must not be negative (0: no bound)",
+			name: "a negative quota is an error",
+			tier: Stable,
+			overrides: func(t *testing.T) map[string]any {
+				return map[string]any{"quota": map[string]any{"bytes_per_second": -1}}
+			},
+			wantErr: "policy.quota.bytes_per_second -1: must not be negative (0: no bound)",
 		},
 		{
 			name:    "an unknown tier is an error",
