@@ -32,6 +32,7 @@ import (
 	"github.com/crossdock/crossdock/services/planning"
 	"github.com/crossdock/crossdock/services/rfid"
 	"github.com/crossdock/crossdock/services/router"
+	"github.com/crossdock/crossdock/services/scorecard"
 	"github.com/crossdock/crossdock/services/vmi"
 )
 
@@ -46,16 +47,19 @@ type Hub struct {
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
-	rfid     *rfid.Service
-	ingest   *gateway.Ingest // partners' files, when the gateway runs here
-	vmi      *vmi.Service
-	planning *planning.Service // shared planning: also serves accuracy where the gateway runs
-	delivery *delivery.Service
-	http     *http.Server
-	httpAddr string
-	catalog  *catalog.Catalog
-	flow     *flow.Flow
-	replays  *ops.Replays
+	// scorecard serves GET /v1/scorecard wherever the orders API is served;
+	// other services add their sections to it (scorecard.Config.Sections).
+	scorecard *scorecard.Scorecard
+	rfid      *rfid.Service
+	ingest    *gateway.Ingest // partners' files, when the gateway runs here
+	vmi       *vmi.Service
+	planning  *planning.Service // shared planning: also serves accuracy where the gateway runs
+	delivery  *delivery.Service
+	http      *http.Server
+	httpAddr  string
+	catalog   *catalog.Catalog
+	flow      *flow.Flow
+	replays   *ops.Replays
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -159,6 +163,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			cancel()
 			return nil, err
 		}
+	}
+	if h.orders != nil {
+		h.scorecard = scorecard.New(scorecard.Config{}, h.orders, h.bus, h.registry, log.Named("scorecard"))
 	}
 	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)

@@ -131,3 +131,28 @@ func TestOrderTimelineAcrossChannelsEDIAndRFID(t *testing.T) {
 		t.Errorf("globex GET acme's order = %d, want 404", code)
 	}
 }
+
+func TestScorecardIsServedForTheCallingAccount(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	h.sendOrder("acme", "sc-1", order{PO: "SC-1", ShipTo: dcEast, Units: []float64{5}})
+	// The card of the month the order was placed in, by the hub's record.
+	var month string
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		code, body := h.get("/v1/orders/SC-1", key("acme"))
+		if code != http.StatusOK {
+			return fmt.Errorf("GET /v1/orders/SC-1 = %d", code)
+		}
+		month = body["history"].([]any)[0].(map[string]any)["at"].(string)[:10]
+		return nil
+	})
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		code, body := h.get("/v1/scorecard?period=month&from="+month, key("acme"))
+		if o, _ := body["orders"].(map[string]any); code != http.StatusOK || o["placed"] != 1.0 {
+			return fmt.Errorf("GET /v1/scorecard (acme) = %d %v, want one order placed", code, body)
+		}
+		return nil
+	})
+	if code, body := h.get("/v1/scorecard?period=month&from="+month, key("globex")); code != http.StatusOK || body["account"] != "globex" || body["orders"].(map[string]any)["placed"] != 0.0 {
+		t.Errorf("GET /v1/scorecard (globex) = %d %v, want globex's empty card", code, body)
+	}
+}

@@ -46,6 +46,7 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	if h.orders != nil {
 		mux.Handle("/v1/orders/", h.orders.Handler())
 		mux.Handle("GET /v1/orders", h.orders.Handler())
+		mux.Handle("GET /v1/scorecard", h.scorecard.Handler())
 	}
 	if h.ingest != nil {
 		mux.Handle("/v1/ingest/", h.ingest.Handler())

@@ -1,0 +1,145 @@
+package scorecard
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+)
+
+// Handler serves GET /v1/scorecard?period=week|month&from=<date>: the
+// calling account's card for the period containing from (a date or RFC 3339
+// time; default now), as JSON, or as CSV with Accept: text/csv. Another
+// account's card is never reachable: the account is the API key's.
+func (s *Scorecard) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/scorecard", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.reg.AuthenticateRequest(r)
+		if !ok || id.Account == "" {
+			problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
+			return
+		}
+		q := r.URL.Query()
+		p := Period(q.Get("period"))
+		if p == "" {
+			p = Week
+		}
+		if p != Week && p != Month {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, fmt.Sprintf("period %q: want week or month", p), "period")
+			return
+		}
+		var at time.Time
+		if v := q.Get("from"); v != "" {
+			t, err := parseWhen(v)
+			if err != nil {
+				problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "from: "+err.Error(), "from")
+				return
+			}
+			at = t
+		}
+		card, err := s.Compute(r.Context(), id.Account, p, at)
+		if err != nil {
+			s.log.Error("scorecard", zap.String("account", id.Account), zap.Error(err))
+			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the scorecard cannot be computed right now", "")
+			return
+		}
+		if wantsCSV(r) {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "scorecard-"+card.Account+"-"+card.Label+".csv"))
+			_ = WriteCSV(w, card)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(card)
+	})
+	return mux
+}
+
+// wantsCSV reports whether the Accept header asks for text/csv.
+func wantsCSV(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/csv" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseWhen reads a date (YYYY-MM-DD, UTC) or an RFC 3339 time.
+func parseWhen(v string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want a date (YYYY-MM-DD) or an RFC 3339 time", v)
+	}
+	return t, nil
+}
+
+// WriteCSV writes a card as two columns, metric and value, one row per
+// figure, named as in the JSON (orders.fill_rate); an empty value is a
+// figure with nothing to measure (a rate of no orders). Sections are
+// flattened the same way (sections.<name>.<key>).
+func WriteCSV(w interface{ Write([]byte) (int, error) }, c *Card) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	var rows [][]string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				walk(join(prefix, k), x[k])
+			}
+		case []any:
+			for i, e := range x {
+				walk(join(prefix, strconv.Itoa(i+1)), e)
+			}
+		case nil:
+			rows = append(rows, []string{prefix, ""})
+		case float64:
+			rows = append(rows, []string{prefix, strconv.FormatFloat(x, 'f', -1, 64)})
+		default:
+			rows = append(rows, []string{prefix, fmt.Sprint(x)})
+		}
+	}
+	// The header fields first, in reading order, then the figures.
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"metric", "value"})
+	for _, k := range []string{"account", "period", "label", "from", "to", "as_of"} {
+		_ = cw.Write([]string{k, fmt.Sprint(doc[k])})
+		delete(doc, k)
+	}
+	for _, k := range []string{"orders", "vmi", "sections"} {
+		if v, ok := doc[k]; ok {
+			walk(k, v)
+		}
+	}
+	_ = cw.WriteAll(rows)
+	return cw.Error()
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
