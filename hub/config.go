@@ -55,8 +55,9 @@ type Config struct {
 	AccountRequests map[accounts.Lane]int
 	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
-	// Now is the planning service's clock (which forecast weeks are past,
-	// which are complete for accuracy); nil means time.Now. Tests set it.
+	// Now is the clock of the planning service (which forecast weeks are past,
+	// which are complete for accuracy) and of the scorecard (the default
+	// period, as_of); nil means time.Now. Tests set it.
 	Now func() time.Time
 }
 

@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		}
 	}
 	if h.orders != nil {
-		h.scorecard = scorecard.New(scorecard.Config{}, h.orders, h.bus, h.registry, log.Named("scorecard"))
+		h.scorecard = scorecard.New(scorecard.Config{Now: cfg.Now}, h.orders, h.bus, h.registry, log.Named("scorecard"))
 	}
 	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)
