@@ -69,11 +69,11 @@ type Flow struct {
 	tiers    map[accounts.Tier]*series
 	lanes    map[accounts.Lane]*series
 	open     map[string]time.Time // account/event id → intake (XD_IN stored time)
-	queue    []openKey            // open's keys, oldest first
+	queue    fifo                 // open's keys, oldest first
 	// early holds acceptances seen before their intake: the streams are
 	// followed by separate consumers, so XD_OUT's may run ahead of XD_IN's.
 	early      map[string]time.Time
-	earlyQueue []openKey
+	earlyQueue fifo
 	policy     accounts.TierSet
 	lat        map[accounts.Tier]*latencies
 
@@ -258,33 +258,50 @@ func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 		return
 	}
 	f.open[key] = at
-	f.queue = append(f.queue, openKey{key, at})
+	f.queue.push(openKey{key, at})
 	f.forget(f.cfg.Now())
 }
 
 // forget drops intakes (and early acceptances) older than Remember, or
 // beyond MaxOpen.
 func (f *Flow) forget(now time.Time) {
-	f.queue = expire(f.open, f.queue, now, f.cfg.Remember, f.cfg.MaxOpen)
-	f.earlyQueue = expire(f.early, f.earlyQueue, now, time.Minute, f.cfg.MaxOpen)
+	f.queue.expire(f.open, now, f.cfg.Remember, f.cfg.MaxOpen)
+	f.earlyQueue.expire(f.early, now, time.Minute, f.cfg.MaxOpen)
 }
 
+// fifo is the keys of a map in the order they were added, with the time
+// each was added at: a slice read from head, compacted once half of it is
+// read, so that expiring is O(1) per key however long the queue.
+type fifo struct {
+	items []openKey
+	head  int
+}
+
+func (q *fifo) push(k openKey) { q.items = append(q.items, k) }
+
 // expire drops from m, oldest first, the keys older than age or beyond
-// max, and returns the queue of those left.
-func expire(m map[string]time.Time, queue []openKey, now time.Time, age time.Duration, max int) []openKey {
-	i := 0
-	for ; i < len(queue); i++ {
-		k := queue[i]
+// max. Keys deleted from m meanwhile (an order accepted) stay queued until
+// they reach the head, or until the queue holds twice max: then the oldest
+// go whatever their age, which bounds the queue's memory too.
+func (q *fifo) expire(m map[string]time.Time, now time.Time, age time.Duration, max int) {
+	for q.head < len(q.items) {
+		k := q.items[q.head]
 		t, ok := m[k.key]
 		current := ok && t.Equal(k.at)
-		if current && now.Sub(k.at) < age && len(m) <= max {
+		if current && now.Sub(k.at) < age && len(m) <= max && len(q.items)-q.head <= 2*max {
 			break
 		}
 		if current {
 			delete(m, k.key)
 		}
+		q.items[q.head] = openKey{}
+		q.head++
 	}
-	return append(queue[:0], queue[i:]...)
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
 }
 
 // onRouted counts an event in its tier lane.
@@ -329,7 +346,7 @@ func (f *Flow) Accepted(account, causeID string, at time.Time) {
 	if !ok {
 		if _, seen := f.early[key]; !seen {
 			f.early[key] = at
-			f.earlyQueue = append(f.earlyQueue, openKey{key, at})
+			f.earlyQueue.push(openKey{key, at})
 		}
 		return
 	}

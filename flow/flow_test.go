@@ -206,3 +206,26 @@ func TestChannelsAreBounded(t *testing.T) {
 		t.Errorf("channels %v, want x12 once and the rest under other", names)
 	}
 }
+
+func TestTheIntakeQueueStaysBoundedBehindAHeldOrder(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	tiers := accounts.DefaultTiers()
+	f := New(Config{
+		Tiers:   func() accounts.TierSet { return tiers },
+		TierOf:  func(string) (accounts.Tier, bool) { return accounts.Strategic, true },
+		Now:     c.now,
+		MaxOpen: 100,
+	}, nil, zap.NewNop())
+	f.Intake(ChannelNATS, "acme", "order.placed", "held", c.t) // never accepted
+	for i := range 10_000 {
+		id := fmt.Sprintf("o-%d", i)
+		f.Intake(ChannelNATS, "acme", "order.placed", id, c.t)
+		f.Accepted("acme", id, c.t.Add(time.Millisecond))
+	}
+	if n := len(f.queue.items) - f.queue.head; n > 2*100+1 {
+		t.Errorf("queue holds %d keys, want at most %d", n, 2*100+1)
+	}
+	if n := tierOf(f.Snapshot(), accounts.Strategic).Latency[0].Orders; n != 10_000 {
+		t.Errorf("measured %d orders, want 10000", n)
+	}
+}
