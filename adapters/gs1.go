@@ -1,6 +1,10 @@
 package adapters
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/crossdock/crossdock/gs1"
+)
 
 // CheckGTIN reports why s is not a GTIN (8, 12, 13 or 14 digits with a valid
 // GS1 check digit), or nil. Adapters check identifiers themselves, so that the
@@ -29,24 +33,8 @@ func checkDigits(s, what string) error {
 			return fmt.Errorf("%q is not a %s: it must be digits only", s, what)
 		}
 	}
-	// GS1 General Specifications §7.9.1: weights 3,1,3,… from the right,
-	// starting with the digit left of the check digit.
-	sum := 0
-	for i, w := len(s)-2, 3; i >= 0; i, w = i-1, 4-w {
-		sum += int(s[i]-'0') * w
-	}
-	if want := byte('0' + (10-sum%10)%10); s[len(s)-1] != want {
+	if want := gs1.CheckDigit(s[:len(s)-1]); s[len(s)-1] != want {
 		return fmt.Errorf("%q is not a %s: the check digit is %c, want %c", s, what, s[len(s)-1], want)
 	}
 	return nil
-}
-
-// GTIN14 pads a GTIN-8, -12 or -13 with leading zeros to 14 digits, the form
-// the hub writes, so that one item has one identifier whatever the partner
-// sent (UPC-A, EAN-13 or GTIN-14).
-func GTIN14(s string) string {
-	for len(s) < 14 {
-		s = "0" + s
-	}
-	return s
 }

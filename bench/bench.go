@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/hub"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
@@ -376,16 +377,7 @@ func writeFleet(dir string, n int) ([]*account, string, error) {
 
 // gln makes a valid GLN for location number i (GS1 mod-10 check digit).
 func gln(i int) string {
-	s := fmt.Sprintf("0614141%05d", i)
-	sum := 0
-	for j := len(s) - 1; j >= 0; j-- {
-		d := int(s[j] - '0')
-		if (len(s)-1-j)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return s + strconv.Itoa((10-sum%10)%10)
+	return gs1.Complete(fmt.Sprintf("0614141%05d", i))
 }
 
 // runner holds a run's connections and the orders in flight.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // glnFormat is the custom JSON Schema format "gln": a GS1 Global Location
@@ -66,22 +68,8 @@ func allDigits(s string) bool {
 // checkDigit checks the last digit of s, a string of digits, against the GS1
 // mod-10 check digit of the others (GS1 General Specifications §7.9.1).
 func checkDigit(s string) error {
-	if want := gs1CheckDigit(s[:len(s)-1]); s[len(s)-1] != want {
+	if want := gs1.CheckDigit(s[:len(s)-1]); s[len(s)-1] != want {
 		return fmt.Errorf("check digit should be %c", want)
 	}
 	return nil
-}
-
-// gs1CheckDigit returns the GS1 mod-10 check digit for digits: weights 3 and 1
-// alternate from the rightmost digit, which weighs 3.
-func gs1CheckDigit(digits string) byte {
-	sum := 0
-	for i := 0; i < len(digits); i++ {
-		d := int(digits[len(digits)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return byte('0' + (10-sum%10)%10)
 }

@@ -40,6 +40,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -280,7 +281,7 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 	}
 	o.lineNos[n] = lineNo
 	if len(ps) == 0 {
-		o.Lines = append(o.Lines, adapters.OrderLine{Line: n, GTIN: adapters.GTIN14(gtin), Quantity: qty, Unit: unit})
+		o.Lines = append(o.Lines, adapters.OrderLine{Line: n, GTIN: gs1.GTIN14(gtin), Quantity: qty, Unit: unit})
 	}
 	return o, ps
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -164,7 +165,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 			if err := adapters.CheckGTIN(l.GTIN); err != nil {
 				bad(lineNo, where("ItemID"), "no GTIN: give IdReference domain=\"GTIN\" (or a GTIN as SupplierPartID): %v", err)
 			}
-			l.GTIN = adapters.GTIN14(l.GTIN)
+			l.GTIN = gs1.GTIN14(l.GTIN)
 			if date, err := requested(it.Requested); err != nil {
 				bad(lineNo, where("requestedDeliveryDate"), "%v", err)
 			} else if o.RequestedDate == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // writer builds an interchange with the hub's default delimiters: * between
@@ -279,7 +280,7 @@ func write856(w *writer, ev *event.Event, ctl string) error {
 		if l.Line > 0 {
 			line = strconv.Itoa(l.Line)
 		}
-		w.seg("LIN", line, "UK", adapters.GTIN14(l.GTIN))
+		w.seg("LIN", line, "UK", gs1.GTIN14(l.GTIN))
 		unit := l.Unit
 		if unit == "" {
 			unit = "EA"

@@ -43,6 +43,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -207,7 +208,7 @@ func productGTIN(p *problems, seg Segment, first int) (string, bool) {
 			p.add(seg, i+1, "%s %v", q, err)
 			return "", false
 		}
-		return adapters.GTIN14(id), true
+		return gs1.GTIN14(id), true
 	}
 	p.add(seg, first, "no GTIN among the product ids (qualifiers %s): the hub needs UP, UK or EN", strings.Join(seen, ", "))
 	return "", false

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // File is the content of an accounts file (CONTRACT.md section 4): who may
@@ -244,7 +246,7 @@ func (f *File) validate(tiers TierSet) error {
 		}
 		for j, l := range a.Locations {
 			at := fmt.Sprintf("%s: locations[%d]", who, j)
-			if err := CheckGLN(l.GLN); err != nil {
+			if err := gs1.CheckGLN(l.GLN); err != nil {
 				return fmt.Errorf("%s.gln %q: %w", at, l.GLN, err)
 			}
 			if other, dup := glns[l.GLN]; dup {
@@ -311,13 +313,13 @@ func checkVMI(v *VMIAgreement) error {
 	for _, g := range slices.Sorted(maps.Keys(v.Items)) {
 		it := v.Items[g]
 		at := "vmi.items." + g
-		if err := CheckGTIN(g); err != nil {
+		if err := gs1.CheckGTIN(g); err != nil {
 			return fmt.Errorf("%s: not a GTIN: %w", at, err)
 		}
-		if other, dup := seen[GTIN14(g)]; dup {
+		if other, dup := seen[gs1.GTIN14(g)]; dup {
 			return fmt.Errorf("%s: the same item as %s", at, other)
 		}
-		seen[GTIN14(g)] = g
+		seen[gs1.GTIN14(g)] = g
 		switch {
 		case it.Min != nil && *it.Min < 0:
 			return fmt.Errorf("%s.min %d: want 0 or more units", at, *it.Min)
@@ -330,73 +332,6 @@ func checkVMI(v *VMIAgreement) error {
 		case it.LeadDays < 0 || it.LeadDays > 365:
 			return fmt.Errorf("%s.lead_days %v: want more than 0 and at most 365 days", at, it.LeadDays)
 		}
-	}
-	return nil
-}
-
-// CheckGTIN reports whether s is a GS1 Global Trade Item Number: 8, 12, 13 or
-// 14 digits whose last is the GS1 mod-10 check digit of the others.
-func CheckGTIN(s string) error {
-	switch len(s) {
-	case 8, 12, 13, 14:
-	default:
-		return fmt.Errorf("want 8, 12, 13 or 14 digits, got %d characters", len(s))
-	}
-	sum := 0
-	for i := range len(s) {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return fmt.Errorf("want digits only, got %q at position %d", c, i+1)
-		}
-		if i < len(s)-1 {
-			// Weight 3 on the digit next to the check digit, alternating leftwards.
-			w := 1
-			if (len(s)-2-i)%2 == 0 {
-				w = 3
-			}
-			sum += int(c-'0') * w
-		}
-	}
-	if want := byte('0' + (10-sum%10)%10); s[len(s)-1] != want {
-		return fmt.Errorf("check digit should be %c", want)
-	}
-	return nil
-}
-
-// GTIN14 writes a GTIN of 8, 12 or 13 digits as the GTIN-14 it stands for
-// (left-padded with zeros), so that the same item has one key.
-func GTIN14(s string) string {
-	if len(s) < 14 {
-		return "00000000000000"[len(s):] + s
-	}
-	return s
-}
-
-// CheckGLN reports whether gln is a GS1 Global Location Number: 13 digits
-// whose last is the GS1 mod-10 check digit of the first 12 (GS1 General
-// Specifications 7.9.1).
-func CheckGLN(gln string) error {
-	if len(gln) != 13 {
-		return fmt.Errorf("want 13 digits, got %d characters", len(gln))
-	}
-	sum := 0
-	for i := range 13 {
-		c := gln[i]
-		if c < '0' || c > '9' {
-			return fmt.Errorf("want 13 digits, got %q at position %d", c, i+1)
-		}
-		if i < 12 {
-			// Weights 3 and 1 alternate from the digit next to the check
-			// digit leftwards: for 13 digits, odd positions (1-based) weigh 1.
-			w := 1
-			if i%2 == 1 {
-				w = 3
-			}
-			sum += int(c-'0') * w
-		}
-	}
-	if want := byte('0' + (10-sum%10)%10); gln[12] != want {
-		return fmt.Errorf("check digit should be %c", want)
 	}
 	return nil
 }

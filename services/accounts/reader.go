@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // Reader is an RFID reader (or a reader's antenna group) an account
@@ -52,17 +54,9 @@ func ReadPointGLN(readPoint string) (string, error) {
 		if len(body) != 12 {
 			return "", fmt.Errorf("read point %q: company prefix and location reference must have 12 digits together", readPoint)
 		}
-		sum := 0
-		for i := 0; i < 12; i++ {
-			d := int(body[i] - '0')
-			if i%2 == 1 {
-				d *= 3
-			}
-			sum += d
-		}
-		return body + string(rune('0'+(10-sum%10)%10)), nil
+		return gs1.Complete(body), nil
 	}
-	if err := CheckGLN(readPoint); err != nil {
+	if err := gs1.CheckGLN(readPoint); err != nil {
 		return "", fmt.Errorf("read point %q is neither an SGLN URI nor a GLN: %w", readPoint, err)
 	}
 	return readPoint, nil

@@ -44,26 +44,3 @@ func TestParseFileVMIAgreement(t *testing.T) {
 		})
 	}
 }
-
-func TestCheckGTIN(t *testing.T) {
-	tests := []struct{ name, gtin, wantErr string }{
-		{"a GTIN-14 with its check digit is valid", "00614141123452", ""},
-		{"the same item as GTIN-12 is valid", "614141123452", ""},
-		{"a GTIN-13 is valid", "0614141123452", ""},
-		{"a GTIN-8 is valid", "96385074", ""},
-		{"a wrong check digit names the right one", "00614141123453", "check digit should be 2"},
-		{"a GTIN of 10 digits is refused", "0614141123", "want 8, 12, 13 or 14 digits, got 10 characters"},
-		{"letters are refused", "0061414112345x", `want digits only, got 'x' at position 14`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if err := CheckGTIN(tc.gtin); err != nil {
-				got = err.Error()
-			}
-			if got != tc.wantErr {
-				t.Errorf("CheckGTIN(%q) = %q, want %q", tc.gtin, got, tc.wantErr)
-			}
-		})
-	}
-}

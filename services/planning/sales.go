@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // report is the part of crossdock.inventory.reported.v1 planning reads.
@@ -66,7 +67,7 @@ func (s *Service) report(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 	}
 	var outs []bus.Outgoing
 	for _, it := range r.Items {
-		gtin := accounts.GTIN14(it.GTIN)
+		gtin := gs1.GTIN14(it.GTIN)
 		o, err := s.reportItem(ctx, ev, entry.Account.ID, loc, gtin, WeekOf(asOf), it.SoldSinceLast, threshold)
 		if err != nil {
 			return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // source is the CloudEvents source of the events this service makes.
@@ -178,7 +179,7 @@ func (s *Service) check(ctx context.Context, entry *accounts.Entry, f *ForecastD
 			ps = append(ps, bus.Problem{Code: bus.CodeUnknownShipTo, Field: at + ".location",
 				Message: fmt.Sprintf("%s is not a location of account %s", l.Location, entry.Account.ID)})
 		}
-		gtin := accounts.GTIN14(l.GTIN)
+		gtin := gs1.GTIN14(l.GTIN)
 		ok, seen := known[gtin]
 		if !seen {
 			var err error
@@ -213,7 +214,7 @@ func (s *Service) check(ctx context.Context, entry *accounts.Entry, f *ForecastD
 func (s *Service) isItem(ctx context.Context, entry *accounts.Entry, gtin string) (bool, error) {
 	if entry.Account.VMI != nil {
 		for g := range entry.Account.VMI.Items {
-			if accounts.GTIN14(g) == gtin {
+			if gs1.GTIN14(g) == gtin {
 				return true, nil
 			}
 		}
@@ -227,7 +228,7 @@ func (s *Service) isItem(ctx context.Context, entry *accounts.Entry, gtin string
 // unless a higher version set it. The same forecast again sets the same
 // weeks to the same quantities (a redelivery announces the same events).
 func (s *Service) apply(ctx context.Context, account string, f ForecastData, l ForecastLine, now Week) (ForecastLine, error) {
-	gtin := accounts.GTIN14(l.GTIN)
+	gtin := gs1.GTIN14(l.GTIN)
 	applied := ForecastLine{Location: l.Location, GTIN: gtin}
 	_, _, err := update(ctx, s.store, fcKey(account, l.Location, gtin), func(fc *Forecast, created bool) bool {
 		applied.Weeks = nil

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/services/accounts"
 )
@@ -56,15 +57,15 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		gln, gtin := r.PathValue("gln"), r.PathValue("gtin")
-		if accounts.CheckGLN(gln) != nil {
+		if gs1.CheckGLN(gln) != nil {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gln+" is not a GLN", "gln")
 			return
 		}
-		if err := accounts.CheckGTIN(gtin); err != nil {
+		if err := gs1.CheckGTIN(gtin); err != nil {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gtin+" is not a GTIN: "+err.Error(), "gtin")
 			return
 		}
-		gtin = accounts.GTIN14(gtin)
+		gtin = gs1.GTIN14(gtin)
 		p, _, err := s.get(r.Context(), posKey(id.Account, gln, gtin))
 		if err != nil {
 			s.log.Error("read position", zap.String("account", id.Account), zap.Error(err))

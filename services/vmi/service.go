@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/planning"
@@ -173,7 +174,7 @@ func (s *Service) report(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 func (s *Service) reportItem(ctx context.Context, d *bus.Delivery, entry *accounts.Entry, loc accounts.Location, asOf time.Time, it Item) ([]bus.Outgoing, error) {
 	ev := d.Event
 	acct := entry.Account.ID
-	gtin := accounts.GTIN14(it.GTIN)
+	gtin := gs1.GTIN14(it.GTIN)
 	par, err := s.plan(ctx, entry, loc.GLN, gtin, asOf)
 	if err != nil {
 		return nil, err
@@ -327,7 +328,7 @@ func (s *Service) agreement(entry *accounts.Entry) map[string]accounts.VMIItem {
 	}
 	a := &agreement{revision: entry.Revision, items: make(map[string]accounts.VMIItem, len(entry.Account.VMI.Items))}
 	for g, it := range entry.Account.VMI.Items {
-		a.items[accounts.GTIN14(g)] = it
+		a.items[gs1.GTIN14(g)] = it
 	}
 	s.items.Store(entry.Account.ID, a)
 	return a.items

@@ -13,24 +13,12 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
-// gs1 appends the GS1 mod-10 check digit to digits.
-func gs1(digits string) string {
-	sum := 0
-	for i := range len(digits) {
-		d := int(digits[len(digits)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return digits + string(rune('0'+(10-sum%10)%10))
-}
-
-func testGLN(i int) string  { return gs1(fmt.Sprintf("061414%06d", i)) }
-func testGTIN(i int) string { return gs1(fmt.Sprintf("0061414%06d", i)) }
+func testGLN(i int) string  { return gs1.Complete(fmt.Sprintf("061414%06d", i)) }
+func testGTIN(i int) string { return gs1.Complete(fmt.Sprintf("0061414%06d", i)) }
 
 // testAccounts writes an accounts file: "big" (integrated, scheduled VMI)
 // with locations GLNs, and "fast" (strategic) with one location.

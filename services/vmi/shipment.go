@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
-	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // dispatched is the part of crossdock.shipment.dispatched.v1 the VMI service
@@ -67,7 +67,7 @@ func (s *Service) ship(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 		}
 		var qty float64
 		for _, l := range sh.Lines {
-			if accounts.GTIN14(l.GTIN) == p.GTIN {
+			if gs1.GTIN14(l.GTIN) == p.GTIN {
 				qty += l.Quantity
 			}
 		}

@@ -1,5 +1,7 @@
 package epc
 
+import "github.com/crossdock/crossdock/gs1"
+
 // DigitalLink is the canonical GS1 Digital Link URI of the EPC
 // (https://id.gs1.org/…), the form of identifiers the CBV 2.0 event hash
 // (and EPCIS 2.0 JSON, where either is allowed) uses: SGTIN →
@@ -16,17 +18,17 @@ func (e EPC) DigitalLink() string {
 			return ""
 		}
 		body := e.Reference[:1] + e.CompanyPrefix + e.Reference[1:]
-		return base + "00/" + body + string(rune('0'+CheckDigit(body)))
+		return base + "00/" + gs1.Complete(body)
 	case SGLN96:
 		body := e.CompanyPrefix + e.Reference
-		s := base + "414/" + body + string(rune('0'+CheckDigit(body)))
+		s := base + "414/" + gs1.Complete(body)
 		if e.Serial != "0" {
 			s += "/254/" + e.Serial
 		}
 		return s
 	case GRAI96:
 		body := "0" + e.CompanyPrefix + e.Reference
-		return base + "8003/" + body + string(rune('0'+CheckDigit(body))) + e.Serial
+		return base + "8003/" + gs1.Complete(body) + e.Serial
 	case GIAI96:
 		return base + "8004/" + e.CompanyPrefix + e.Reference
 	}

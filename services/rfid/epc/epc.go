@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // Scheme is an EPC binary encoding scheme, named as in the tag URI.
@@ -320,21 +322,7 @@ func (e EPC) GTIN() string {
 		return ""
 	}
 	body := e.Reference[:1] + e.CompanyPrefix + e.Reference[1:]
-	return body + string(rune('0'+CheckDigit(body)))
-}
-
-// CheckDigit is the GS1 mod-10 check digit of a string of digits (GTIN,
-// GLN, SSCC without their last digit).
-func CheckDigit(digits string) int {
-	sum := 0
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if (len(digits)-1-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return (10 - sum%10) % 10
+	return gs1.Complete(body)
 }
 
 // Hex encodes e as the 24 hex digits (upper case) of its 96-bit binary

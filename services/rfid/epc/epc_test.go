@@ -193,24 +193,6 @@ func TestRoundTripEveryPartition(t *testing.T) {
 	}
 }
 
-func TestGTINCheckDigit(t *testing.T) {
-	cases := []struct {
-		name, body string
-		want       int
-	}{
-		{"the GTIN of the standard's example", "8061414112345", 8},
-		{"a GLN of the example company", "061414100000", 5},
-		{"all zeros", "0000000000000", 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := CheckDigit(tc.body); got != tc.want {
-				t.Errorf("CheckDigit(%s) = %d, want %d", tc.body, got, tc.want)
-			}
-		})
-	}
-}
-
 // FuzzDecode feeds the hex decoder arbitrary strings: it must never panic,
 // and whatever it accepts must be 24 hex digits that encode back to the same
 // 96 bits (so it never accepts garbage it cannot reproduce).
