@@ -27,7 +27,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/envelope"
+	"github.com/crossdock/crossdock/problem"
 )
 
 // Adapter decodes one format into events. Implementations must be safe for
@@ -128,9 +129,9 @@ const (
 
 // Error is the failure of some units of a payload. Each problem names its
 // unit and place in Field ("ST 0002 segment 5 (PO1) element 02",
-// "line 4 column quantity") and carries a stable code (bus.Code*).
+// "line 4 column quantity") and carries a stable code (problem.Code*).
 type Error struct {
-	Problems []bus.Problem
+	Problems []problem.Problem
 }
 
 func (e *Error) Error() string {
@@ -146,12 +147,12 @@ func (e *Error) Error() string {
 
 // Errorf returns an *Error with one parse_error problem at field.
 func Errorf(field, format string, args ...any) *Error {
-	return &Error{Problems: []bus.Problem{{Code: bus.CodeParseError, Message: fmt.Sprintf(format, args...), Field: field}}}
+	return &Error{Problems: []problem.Problem{{Code: problem.CodeParseError, Message: fmt.Sprintf(format, args...), Field: field}}}
 }
 
 // Problems returns the problems of err: those of an *Error, or one
 // parse_error with err's text for any other error.
-func Problems(err error) []bus.Problem {
+func Problems(err error) []problem.Problem {
 	if err == nil {
 		return nil
 	}
@@ -159,7 +160,7 @@ func Problems(err error) []bus.Problem {
 	if errors.As(err, &e) {
 		return e.Problems
 	}
-	return []bus.Problem{{Code: bus.CodeParseError, Message: err.Error()}}
+	return []problem.Problem{{Code: problem.CodeParseError, Message: err.Error()}}
 }
 
 // idNamespace scopes adapter-made event ids (UUIDv5).
@@ -189,7 +190,7 @@ func NewEvent(format string, in Input, account, eventType, key string, data any)
 	ev.SetType(eventType)
 	ev.SetSource(in.Source())
 	if account != "" {
-		ev.SetExtension(bus.ExtAccount, account)
+		ev.SetExtension(envelope.ExtAccount, account)
 	}
 	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", eventType, err)

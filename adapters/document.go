@@ -5,7 +5,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/envelope"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // TypeDocument is the event type of a document written in a partner format
@@ -15,7 +16,7 @@ import (
 // EDI system takes. The ediformat extension names the format and edifor what
 // the document renders: the name of the event it encodes (order.accepted),
 // or "receipt" for the format's acknowledgment of a file (an X12 997).
-var TypeDocument = bus.Type("edi.document")
+var TypeDocument = schemas.EDIDocument
 
 // Extension attributes of a document event.
 const (
@@ -30,7 +31,7 @@ const ForReceipt = "receipt"
 // event answering cause: its id derived from the cause's, the format and
 // what it renders, so a redelivered cause publishes it once.
 func NewDocument(cause *event.Event, source, format, renders, contentType string, doc []byte) (*event.Event, error) {
-	ev, err := bus.NewEvent(cause, TypeDocument, format+"/"+renders, source, struct{}{})
+	ev, err := envelope.New(cause, TypeDocument, format+"/"+renders, source, struct{}{})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
+
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // Header names the hub reads and writes besides the ce- attributes.
@@ -105,18 +107,12 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 	return ev, nil
 }
 
-// Name is the short name of an event type used in subjects: the type without
-// its "crossdock." prefix and ".vN" suffix ("order.placed").
-func Name(eventType string) string {
-	n := strings.TrimPrefix(eventType, "crossdock.")
-	if i := strings.LastIndex(n, ".v"); i > 0 && i+2 < len(n) && strings.Trim(n[i+2:], "0123456789") == "" {
-		n = n[:i]
-	}
-	return n
-}
+// Name is schemas.Name, kept for compatibility: event-type names belong to
+// package schemas.
+func Name(eventType string) string { return schemas.Name(eventType) }
 
-// Type is the inverse of Name for version 1 of a type.
-func Type(name string) string { return "crossdock." + name + ".v1" }
+// Type is schemas.Type, kept for compatibility.
+func Type(name string) string { return schemas.Type(name) }
 
 // CheckAttributes refuses what the hub cannot store as sent: other
 // CloudEvents versions than 1.0 (the hub reads and writes 1.0 only),

@@ -1,66 +1,38 @@
 package bus
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/google/uuid"
+
+	"github.com/crossdock/crossdock/envelope"
 )
 
-// Extension attribute names the hub uses (CONTRACT.md section 2).
+// Extension attribute names the hub uses, kept here for compatibility: they
+// belong to package envelope.
 const (
-	ExtAccount     = "account"
-	ExtCausationID = "causationid"
-	ExtTraceparent = "traceparent"
-	// ExtChannel names how an event came in: "api" (POST /v1/events),
-	// "portal", or the format of the file it was made from ("x12", "csv");
-	// absent, it was published straight to NATS. The hub's intakes set it
-	// (a client's value is overwritten) and the order timeline shows it. A
-	// NATS publisher can set it on its own events: it is a label for the
-	// account's own view, never a reason for a decision.
-	ExtChannel = "channel"
+	ExtAccount     = envelope.ExtAccount
+	ExtCausationID = envelope.ExtCausationID
+	ExtTraceparent = envelope.ExtTraceparent
+	ExtChannel     = envelope.ExtChannel
 )
 
-// Channels an event can come in by (ExtChannel); an adapter's format name is
-// one too.
+// Channels an event can come in by, kept here for compatibility: see
+// envelope.ExtChannel.
 const (
-	ChannelAPI    = "api"
-	ChannelPortal = "portal"
-	ChannelNATS   = "nats"
+	ChannelAPI    = envelope.ChannelAPI
+	ChannelPortal = envelope.ChannelPortal
+	ChannelNATS   = envelope.ChannelNATS
 )
 
-// idNamespace scopes the hub's derived ids (UUIDv5).
-var idNamespace = uuid.MustParse("6f1c1d5e-5f0c-4c43-9b8a-63a4c1f0e7a2")
+// DeriveID is envelope.DeriveID, kept for compatibility.
+func DeriveID(causeID, kind string) string { return envelope.DeriveID(causeID, kind) }
 
-// DeriveID returns a stable id for the event that cause produces as its
-// `kind`: the same cause always yields the same id, so a redelivered cause
-// publishes nothing new (JetStream drops the duplicate by Nats-Msg-Id).
-func DeriveID(causeID, kind string) string {
-	return uuid.NewSHA1(idNamespace, []byte(causeID+"\x00"+kind)).String()
-}
+// Account is envelope.Account, kept for compatibility.
+func Account(ev *event.Event) string { return envelope.Account(ev) }
 
-// Account returns the event's account extension, or "".
-func Account(ev *event.Event) string { return Extension(ev, ExtAccount) }
-
-// Extension returns ev's extension name as a string, or "". Unlike
-// ev.Extensions(), which copies the map on every call (5% of the hub's
-// allocations when it was used on the order path), and GetExtension,
-// which copies the context, it reads the map in place.
-func Extension(ev *event.Event, name string) string {
-	var v any
-	switch c := ev.Context.(type) {
-	case nil:
-		return ""
-	case *event.EventContextV1:
-		v = c.Extensions[name]
-	default:
-		v, _ = c.GetExtension(name)
-	}
-	s, _ := v.(string)
-	return s
-}
+// Extension is envelope.Extension, kept for compatibility.
+func Extension(ev *event.Event, name string) string { return envelope.Extension(ev, name) }
 
 // extensions returns ev's extensions for reading, without a copy where the
 // context allows it.
@@ -80,33 +52,9 @@ func MsgID(ev *event.Event) string {
 	return ev.ID()
 }
 
-// maxTraceparent is the longest traceparent an answer carries over: a W3C
-// traceparent is 55 bytes; one far longer is not a trace context but an
-// attempt to make the answer unstorable (the gateway refuses it at the door,
-// this keeps answers to events stored before that safe).
-const maxTraceparent = 512
-
-// NewEvent makes an event that answers cause: its id derived from the
-// cause's (distinguished by kind when one cause makes several events of a
-// type), causationid set to the cause's id, the account and traceparent
-// carried over, and data encoded as JSON.
+// NewEvent is envelope.New, kept for compatibility.
 func NewEvent(cause *event.Event, eventType, kind, source string, data any) (*event.Event, error) {
-	ev := event.New()
-	ev.SetID(DeriveID(cause.ID(), eventType+"/"+kind))
-	ev.SetType(eventType)
-	ev.SetSource(source)
-	ev.SetTime(time.Now().UTC())
-	ev.SetExtension(ExtCausationID, cause.ID())
-	if a := Account(cause); a != "" {
-		ev.SetExtension(ExtAccount, a)
-	}
-	if tp := Extension(cause, ExtTraceparent); tp != "" && len(tp) <= maxTraceparent {
-		ev.SetExtension(ExtTraceparent, tp)
-	}
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
-	}
-	return &ev, nil
+	return envelope.New(cause, eventType, kind, source, data)
 }
 
 // Sender is who sent an event: an account or a warehouse.
@@ -181,20 +129,7 @@ func OutSubject(account, name string) string { return "xd.out." + account + "." 
 // WarehouseSubject is a warehouse's subject for events named name.
 func WarehouseSubject(warehouse, name string) string { return "xd.wh." + warehouse + "." + name }
 
-// NewRootEvent makes an event the hub originates, with no cause (a tier
-// change, a scheduled run). id should be deterministic where the same fact
-// may be announced by several processes, so that they publish it once.
+// NewRootEvent is envelope.NewRoot, kept for compatibility.
 func NewRootEvent(id, eventType, source, account string, data any) (*event.Event, error) {
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetType(eventType)
-	ev.SetSource(source)
-	ev.SetTime(time.Now().UTC())
-	if account != "" {
-		ev.SetExtension(ExtAccount, account)
-	}
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
-	}
-	return &ev, nil
+	return envelope.NewRoot(id, eventType, source, account, data)
 }

@@ -8,27 +8,6 @@ import (
 	"github.com/crossdock/crossdock/bus"
 )
 
-func TestDeriveID(t *testing.T) {
-	tests := []struct {
-		name      string
-		a, b      [2]string // cause id, kind
-		wantEqual bool
-	}{
-		{"the same cause and kind give the same id", [2]string{"po-417", "accepted"}, [2]string{"po-417", "accepted"}, true},
-		{"another kind gives another id", [2]string{"po-417", "accepted"}, [2]string{"po-417", "fulfillment"}, false},
-		{"another cause gives another id", [2]string{"po-417", "accepted"}, [2]string{"po-418", "accepted"}, false},
-		{"cause and kind do not run into each other", [2]string{"po-4", "17accepted"}, [2]string{"po-417", "accepted"}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			a, b := bus.DeriveID(tc.a[0], tc.a[1]), bus.DeriveID(tc.b[0], tc.b[1])
-			if (a == b) != tc.wantEqual {
-				t.Errorf("DeriveID(%q, %q) = %s, DeriveID(%q, %q) = %s; want equal: %v", tc.a[0], tc.a[1], a, tc.b[0], tc.b[1], b, tc.wantEqual)
-			}
-		})
-	}
-}
-
 func TestMsgID(t *testing.T) {
 	acme := orderPlaced(t, "po-417")
 	umbrella := newEvent(t, "po-417", bus.Type("order.placed"), "/accounts/umbrella", "umbrella", orderData())
@@ -78,25 +57,6 @@ func TestNewEvent(t *testing.T) {
 	}
 	if err := ev.Validate(); err != nil {
 		t.Errorf("NewEvent(po-417).Validate() = %v, want nil", err)
-	}
-}
-
-func TestExtensionReadsInPlace(t *testing.T) {
-	ev := event.New()
-	ev.SetExtension(bus.ExtAccount, "acme")
-	if got := bus.Extension(&ev, bus.ExtAccount); got != "acme" {
-		t.Errorf("Extension(account) = %q, want acme", got)
-	}
-	if got := bus.Extension(&ev, bus.ExtTraceparent); got != "" {
-		t.Errorf("Extension(traceparent) = %q, want empty", got)
-	}
-	if got := bus.Extension(&event.Event{}, bus.ExtAccount); got != "" {
-		t.Errorf("Extension of an event without context = %q, want empty", got)
-	}
-	// ev.Extensions() copies the map on every call: on the order path that
-	// was 5% of the hub's allocations.
-	if n := testing.AllocsPerRun(100, func() { bus.Account(&ev) }); n != 0 {
-		t.Errorf("Account allocates %.0f times per call, want 0", n)
 	}
 }
 

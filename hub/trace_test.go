@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/services/rfid/epc"
 	"github.com/crossdock/crossdock/trace"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // ssccTag is the hex of an SSCC-96 of the test company prefix, and its 18 digits.
@@ -22,7 +23,7 @@ func ssccTag(t testing.TB) (hex, digits string) {
 		t.Fatal(err)
 	}
 	body := "1" + "0614141" + "234567890"
-	return h, body + fmt.Sprint(epc.CheckDigit(body))
+	return h, gs1.Complete(body)
 }
 
 // x12OrderShippedAndRead sends acme (an EDI account) an 850 over NATS,

@@ -1,12 +1,14 @@
-// Package problem writes HTTP error responses as RFC 9457 problem details,
-// with the hub's stable error codes in errors[] (CONTRACT.md section 5).
+// Package problem is the hub's shared vocabulary of refusals: a Problem (a
+// stable snake_case code, a sentence and the field that caused it), the
+// codes themselves, the Rejection that makes an error permanent, and HTTP
+// error responses as RFC 9457 problem details with the codes in errors[].
+// It is a leaf: adapters, services and HTTP handlers speak it without
+// linking NATS, and bus re-exports it for the consume loop.
 package problem
 
 import (
 	"encoding/json"
 	"net/http"
-
-	"github.com/crossdock/crossdock/bus"
 )
 
 // ContentType is the media type of a problem response.
@@ -24,7 +26,7 @@ type Details struct {
 // EventErrors are the problems of one input: an event of a batch (Index, ID),
 // or the request as a whole.
 type EventErrors struct {
-	bus.Problem
+	Problem
 	Index *int   `json:"index,omitempty"` // position in a batch
 	ID    string `json:"id,omitempty"`    // the event's id, when it has one
 }
@@ -50,18 +52,18 @@ func Write(w http.ResponseWriter, status int, detail string, errs []EventErrors)
 
 // One sends a problem response with a single problem.
 func One(w http.ResponseWriter, status int, code, message, field string) {
-	Write(w, status, message, []EventErrors{{Problem: bus.Problem{Code: code, Message: message, Field: field}}})
+	Write(w, status, message, []EventErrors{{Problem: Problem{Code: code, Message: message, Field: field}}})
 }
 
 // Unauthorized sends 401 with the WWW-Authenticate challenge RFC 9110 asks
 // for, naming the bearer realm.
 func Unauthorized(w http.ResponseWriter, realm, message string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
-	One(w, http.StatusUnauthorized, bus.CodeUnauthorized, message, "")
+	One(w, http.StatusUnauthorized, CodeUnauthorized, message, "")
 }
 
 // Of turns problems into errors[] entries for the request as a whole.
-func Of(ps []bus.Problem) []EventErrors {
+func Of(ps []Problem) []EventErrors {
 	out := make([]EventErrors, len(ps))
 	for i, p := range ps {
 		out[i] = EventErrors{Problem: p}

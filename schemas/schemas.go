@@ -61,11 +61,11 @@ type entry struct {
 
 // checks are the rules beyond JSON Schema, by event type.
 var checks = map[string]func(doc any) []Violation{
-	"crossdock.order.placed.v1":          uniqueLines,
-	"crossdock.order.accepted.v1":        uniqueLines,
-	"crossdock.fulfillment.requested.v1": uniqueLines,
-	"crossdock.inventory.reported.v1":    uniqueGTINs,
-	"crossdock.forecast.shared.v1":       uniqueForecastLines,
+	OrderPlaced:          uniqueLines,
+	OrderAccepted:        uniqueLines,
+	FulfillmentRequested: uniqueLines,
+	InventoryReported:    uniqueGTINs,
+	ForecastShared:       uniqueForecastLines,
 }
 
 // New compiles every embedded schema once.

@@ -32,7 +32,7 @@ import (
 	"github.com/crossdock/crossdock/adapters/x12"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/orders"
-	"github.com/crossdock/crossdock/services/rfid/epc"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 // ErrNotFound is returned when nothing matches the query within the window.
@@ -568,7 +568,7 @@ func ssccDigits(prefix, ref string) string {
 		return ""
 	}
 	body := ref[:1] + prefix + ref[1:]
-	return body + strconv.Itoa(epc.CheckDigit(body))
+	return gs1.Complete(body)
 }
 
 // epcisHops picks the EPCIS events that name one of the SSCCs, and those

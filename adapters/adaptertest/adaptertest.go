@@ -31,7 +31,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/envelope"
+	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas"
 )
 
@@ -116,7 +117,7 @@ func Run(t *testing.T, a adapters.Adapter, cases []Case) {
 			ev := event.New()
 			ev.SetID("kit-1")
 			ev.SetSource("/crossdock/kit")
-			ev.SetType(bus.Type("rfid.observed"))
+			ev.SetType(schemas.RFIDObserved)
 			if slices.Contains(info.Encodes, ev.Type()) {
 				return
 			}
@@ -204,7 +205,7 @@ func checkOutcome(t *testing.T, c Case, evs []*event.Event, err error) {
 	}
 	ps := checkError(t, err)
 	for _, f := range c.Fields {
-		if !slices.ContainsFunc(ps, func(p bus.Problem) bool { return strings.Contains(p.Field, f) }) {
+		if !slices.ContainsFunc(ps, func(p problem.Problem) bool { return strings.Contains(p.Field, f) }) {
 			t.Errorf("no problem names %q; problems: %+v", f, ps)
 		}
 	}
@@ -212,7 +213,7 @@ func checkOutcome(t *testing.T, c Case, evs []*event.Event, err error) {
 
 // checkError checks that err is an *adapters.Error whose problems have a code,
 // a message and a place.
-func checkError(t *testing.T, err error) []bus.Problem {
+func checkError(t *testing.T, err error) []problem.Problem {
 	t.Helper()
 	var e *adapters.Error
 	if !errors.As(err, &e) {
@@ -258,10 +259,10 @@ func checkEvent(t *testing.T, info adapters.Info, in adapters.Input, i int, ev *
 		t.Errorf("event %d source = %q, want %q", i, got, want)
 	}
 	if in.Warehouse == "" {
-		if got := bus.Account(ev); got != in.Account {
+		if got := envelope.Account(ev); got != in.Account {
 			t.Errorf("event %d account = %q, want the sender %q", i, got, in.Account)
 		}
-	} else if bus.Account(ev) == "" {
+	} else if envelope.Account(ev) == "" {
 		t.Errorf("event %d from warehouse %s names no account", i, in.Warehouse)
 	}
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/envelope"
+	"github.com/crossdock/crossdock/problem"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of adapter tests")
@@ -27,8 +28,8 @@ type goldenEvent struct {
 }
 
 type golden struct {
-	Events []goldenEvent `json:"events"`
-	Errors []bus.Problem `json:"errors,omitempty"`
+	Events []goldenEvent     `json:"events"`
+	Errors []problem.Problem `json:"errors,omitempty"`
 }
 
 // Golden decodes every file matching pattern (e.g. "testdata/*.edi") for in's
@@ -78,7 +79,7 @@ func CompareGolden(t *testing.T, path string, got []byte) {
 func Render(evs []*event.Event, err error) []byte {
 	g := golden{Events: []goldenEvent{}, Errors: adapters.Problems(err)}
 	for _, ev := range evs {
-		g.Events = append(g.Events, goldenEvent{ID: ev.ID(), Type: ev.Type(), Source: ev.Source(), Account: bus.Account(ev), Data: ev.Data()})
+		g.Events = append(g.Events, goldenEvent{ID: ev.ID(), Type: ev.Type(), Source: ev.Source(), Account: envelope.Account(ev), Data: ev.Data()})
 	}
 	b, _ := json.MarshalIndent(g, "", "  ")
 	return append(b, '\n')

@@ -39,8 +39,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -65,7 +66,7 @@ func (*Adapter) Info() adapters.Info {
 		Description:  "Purchase orders as CSV: a header row, then one row per order line, grouped into orders by po_number",
 		ContentTypes: []string{"text/csv"},
 		Takes:        []string{"order lines with columns " + strings.Join(columns, ", ") + " (separator , or ;)"},
-		Makes:        []string{bus.Type("order.placed")},
+		Makes:        []string{schemas.OrderPlaced},
 		Senders:      []string{adapters.SenderAccounts},
 	}
 }
@@ -102,7 +103,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	if perr != nil {
 		return nil, perr
 	}
-	var problems []bus.Problem
+	var problems []problem.Problem
 	var orders []*order
 	byPO := map[string]*order{}
 	rows := 0
@@ -133,11 +134,11 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	var evs []*event.Event
 	for _, o := range orders {
 		if o.failed {
-			problems = append(problems, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("line %d column po_number", o.firstLine),
+			problems = append(problems, problem.Problem{Code: problem.CodeParseError, Field: fmt.Sprintf("line %d column po_number", o.firstLine),
 				Message: fmt.Sprintf("order %s is not sent: it has errors on the lines listed", o.PONumber)})
 			continue
 		}
-		ev, err := adapters.NewEvent(Format, in, in.Account, bus.Type("order.placed"), "po/"+o.PONumber, o)
+		ev, err := adapters.NewEvent(Format, in, in.Account, schemas.OrderPlaced, "po/"+o.PONumber, o)
 		if err != nil {
 			return nil, err
 		}
@@ -168,25 +169,25 @@ func syntaxError(err error) error {
 
 func readHeader(header []string) (map[string]int, error) {
 	col := map[string]int{}
-	var ps []bus.Problem
+	var ps []problem.Problem
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(h))
 		field := fmt.Sprintf("line 1 column %d", i+1)
 		switch {
 		case name == "":
-			ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: field, Message: "a header cell is empty"})
+			ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: field, Message: "a header cell is empty"})
 		case !slices.Contains(columns, name):
-			ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: field,
+			ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: field,
 				Message: fmt.Sprintf("%q is not a column of CSV orders (%s)", h, strings.Join(columns, ", "))})
 		case col[name] != 0:
-			ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: field, Message: fmt.Sprintf("column %s appears twice", name)})
+			ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: field, Message: fmt.Sprintf("column %s appears twice", name)})
 		default:
 			col[name] = i + 1 // 1-based, so that 0 means absent
 		}
 	}
 	for _, r := range required {
 		if col[r] == 0 {
-			ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: "line 1",
+			ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: "line 1",
 				Message: fmt.Sprintf("the header row has no %s column; required: %s", r, strings.Join(required, ", "))})
 		}
 	}
@@ -198,10 +199,10 @@ func readHeader(header []string) (map[string]int, error) {
 
 // addRow adds one row to its order and returns the order (nil when the row
 // names none) and the row's problems.
-func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[string]*order, orders *[]*order) (*order, []bus.Problem) {
-	var ps []bus.Problem
+func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[string]*order, orders *[]*order) (*order, []problem.Problem) {
+	var ps []problem.Problem
 	bad := func(name, format string, args ...any) {
-		ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("line %d column %s", lineNo, name), Message: fmt.Sprintf(format, args...)})
+		ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: fmt.Sprintf("line %d column %s", lineNo, name), Message: fmt.Sprintf(format, args...)})
 	}
 	get := func(name string) string {
 		i := col[name]

@@ -29,8 +29,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -51,7 +52,7 @@ func (*Adapter) Info() adapters.Info {
 		Description:  "cXML 1.2 OrderRequest purchase orders, as sent by procurement networks",
 		ContentTypes: []string{"text/xml", "application/xml"},
 		Takes:        []string{"OrderRequest (type new) with a GLN ship-to and GTIN items"},
-		Makes:        []string{bus.Type("order.placed")},
+		Makes:        []string{schemas.OrderPlaced},
 		Senders:      []string{adapters.SenderAccounts},
 	}
 }
@@ -88,9 +89,9 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 		return nil, adapters.Errorf("document", "cXML orders come from accounts, not warehouses")
 	}
 	d := xml.NewDecoder(bytes.NewReader(in.Data))
-	var ps []bus.Problem
+	var ps []problem.Problem
 	bad := func(lineNo int, where, format string, args ...any) {
-		ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("line %d %s", lineNo, where), Message: fmt.Sprintf(format, args...)})
+		ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: fmt.Sprintf("line %d %s", lineNo, where), Message: fmt.Sprintf(format, args...)})
 	}
 	var o adapters.Order
 	var h *header
@@ -187,7 +188,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	if len(ps) > 0 {
 		return nil, &adapters.Error{Problems: ps}
 	}
-	ev, err := adapters.NewEvent(Format, in, in.Account, bus.Type("order.placed"), "po/"+o.PONumber, o)
+	ev, err := adapters.NewEvent(Format, in, in.Account, schemas.OrderPlaced, "po/"+o.PONumber, o)
 	if err != nil {
 		return nil, err
 	}

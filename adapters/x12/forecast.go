@@ -11,10 +11,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
-var typeForecast = bus.Type("forecast.shared")
+var typeForecast = schemas.ForecastShared
 
 type forecastWeek struct {
 	Week     string `json:"week"`
@@ -48,7 +49,7 @@ type forecast struct {
 // weeks already past and items not the account's are the planning service's
 // to refuse. The id derives from the forecast id, the version and the
 // locations and items, so a resent 830 is the same forecast.
-func decode830(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decode830(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	p := &problems{s: s}
 	var f forecast
 	bfr, ok := find(s.Segments, "BFR")
@@ -89,7 +90,7 @@ func decode830(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 		}
 		if in.AccountOf != nil && in.Account != "" {
 			if owner, ok := in.AccountOf(seg.E(4)); !ok || owner != in.Account {
-				p.ps = append(p.ps, bus.Problem{Code: bus.CodeUnknownShipTo, Field: s.Where(seg, 4),
+				p.ps = append(p.ps, problem.Problem{Code: problem.CodeUnknownShipTo, Field: s.Where(seg, 4),
 					Message: fmt.Sprintf("%s is not a location of account %s", seg.E(4), in.Account)})
 				return ""
 			}
@@ -159,7 +160,7 @@ func decode830(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	slices.Sort(keys)
 	ev, err := adapters.NewEvent(Format, in, in.Account, typeForecast, fmt.Sprintf("830/%s/%d/%s", f.ForecastID, f.Version, strings.Join(keys, ",")), f)
 	if err != nil {
-		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
+		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
 }
@@ -173,7 +174,7 @@ func forecastBucket(p *problems, s *Set, seg Segment) *forecastWeek {
 		p.add(seg, 1, "%q is not a quantity", seg.E(1))
 		return nil
 	case q < 0:
-		p.ps = append(p.ps, bus.Problem{Code: bus.CodeSchemaViolation, Field: s.Where(seg, 1),
+		p.ps = append(p.ps, problem.Problem{Code: problem.CodeSchemaViolation, Field: s.Where(seg, 1),
 			Message: fmt.Sprintf("quantity %s is negative: a forecast quantity is zero or more", seg.E(1))})
 		return nil
 	case q != math.Trunc(q) || q > 1e9:

@@ -10,7 +10,8 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/adapters/x12"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // set830 is an interchange holding one 830 with the given body segments.
@@ -29,21 +30,21 @@ func TestThe830IsReadSegmentBySegment(t *testing.T) {
 		field string
 	}{
 		{"a negative bucket is a schema violation at its FST",
-			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*-1*C*W*20261207"}, bus.CodeSchemaViolation, "ST 0001 (830) segment 5 FST element 01"},
+			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*-1*C*W*20261207"}, problem.CodeSchemaViolation, "ST 0001 (830) segment 5 FST element 01"},
 		{"a release number that is no version is refused at BFR03",
-			[]string{"BFR*00*FC-1*A7*DL*A*20261207*20261220*20261201", "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, bus.CodeParseError, "ST 0001 (830) segment 2 BFR element 03"},
+			[]string{"BFR*00*FC-1*A7*DL*A*20261207*20261220*20261201", "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, problem.CodeParseError, "ST 0001 (830) segment 2 BFR element 03"},
 		{"cumulative quantities are not read",
-			[]string{"BFR*00*FC-1*2*DL*C*20261207*20261220*20261201", "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, bus.CodeParseError, "ST 0001 (830) segment 2 BFR element 05"},
+			[]string{"BFR*00*FC-1*2*DL*C*20261207*20261220*20261201", "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, problem.CodeParseError, "ST 0001 (830) segment 2 BFR element 05"},
 		{"a monthly bucket is refused at FST03",
-			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*M*20261201"}, bus.CodeParseError, "ST 0001 (830) segment 5 FST element 03"},
+			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*M*20261201"}, problem.CodeParseError, "ST 0001 (830) segment 5 FST element 03"},
 		{"two buckets in one week are refused at the second",
-			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207", "FST*2*C*W*20261209"}, bus.CodeParseError, "ST 0001 (830) segment 6 FST element 04"},
+			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207", "FST*2*C*W*20261209"}, problem.CodeParseError, "ST 0001 (830) segment 6 FST element 04"},
 		{"another account's ship-to is unknown_ship_to",
-			[]string{bfr, "N1*ST*DC*UL*0614141000029", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, bus.CodeUnknownShipTo, "ST 0001 (830) segment 3 N1 element 04"},
+			[]string{bfr, "N1*ST*DC*UL*0614141000029", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, problem.CodeUnknownShipTo, "ST 0001 (830) segment 3 N1 element 04"},
 		{"an item without a ship-to is refused at its LIN",
-			[]string{bfr, "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, bus.CodeParseError, "ST 0001 (830) segment 3 LIN"},
+			[]string{bfr, "LIN*1*UK*00614141123452", "FST*1*C*W*20261207"}, problem.CodeParseError, "ST 0001 (830) segment 3 LIN"},
 		{"a CTT that miscounts the items is refused",
-			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207", "CTT*2"}, bus.CodeParseError, "ST 0001 (830) segment 6 CTT element 01"},
+			[]string{bfr, "N1*ST*DC*UL*0614141000005", "LIN*1*UK*00614141123452", "FST*1*C*W*20261207", "CTT*2"}, problem.CodeParseError, "ST 0001 (830) segment 6 CTT element 01"},
 	}
 	a := x12.New(fixed)
 	for _, tc := range tests {
@@ -94,7 +95,7 @@ func FuzzDecode830(f *testing.F) {
 			}
 		}
 		for _, ev := range evs {
-			if ev.Type() != bus.Type("forecast.shared") {
+			if ev.Type() != schemas.ForecastShared {
 				continue
 			}
 			var fc struct {

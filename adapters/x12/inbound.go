@@ -8,7 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
 )
 
 // decode850 reads a purchase order: BEG03 the PO number, N1 ST (UL) the
@@ -17,7 +17,7 @@ import (
 // product ids). CTT01, when present, must count the PO1 segments. The event
 // id derives from the PO number, so a retransmission under new control
 // numbers is still the same order.
-func decode850(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	p := &problems{s: s}
 	var o adapters.Order
 	beg, ok := find(s.Segments, "BEG")
@@ -77,7 +77,7 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	}
 	ev, err := adapters.NewEvent(Format, in, in.Account, typeOrder, "po/"+o.PONumber, o)
 	if err != nil {
-		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
+		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
 }
@@ -108,7 +108,7 @@ func addQty(f **int, n int) {
 
 // inventoryEvent finishes an inventory report: every item has an on-hand
 // quantity, each GTIN once.
-func inventoryEvent(p *problems, s *Set, in adapters.Input, inv inventory, key string) (*event.Event, []bus.Problem) {
+func inventoryEvent(p *problems, s *Set, in adapters.Input, inv inventory, key string) (*event.Event, []problem.Problem) {
 	seen := map[string]bool{}
 	for _, it := range inv.Items {
 		if !it.hasHand && it.GTIN != "" {
@@ -127,7 +127,7 @@ func inventoryEvent(p *problems, s *Set, in adapters.Input, inv inventory, key s
 	}
 	ev, err := adapters.NewEvent(Format, in, in.Account, typeInventory, key, inv)
 	if err != nil {
-		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
+		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
 }
@@ -136,7 +136,7 @@ func inventoryEvent(p *problems, s *Set, in adapters.Input, inv inventory, key s
 // of its last day, UTC), N1 ST or RL (UL) the location, per LIN a GTIN and ZA
 // quantities: QA on hand, QS sold, QO on order (the sum when one repeats).
 // The id derives from location and period.
-func decode852(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decode852(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	p := &problems{s: s}
 	var inv inventory
 	inv.Location, _ = glnParty(p, s.Segments, "reporting location", "ST", "RL")
@@ -185,7 +185,7 @@ func decode852(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 // QTY 17 (quantity on hand) or 33 (available for sale) as on hand; other QTY
 // qualifiers are not read.
 // The id derives from BIA03, the report's reference.
-func decode846(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decode846(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	p := &problems{s: s}
 	var inv inventory
 	inv.Location, _ = glnParty(p, s.Segments, "location", "ST", "WH", "RL")
@@ -243,7 +243,7 @@ type shipment struct {
 // item LIN (GTIN) and SN1 (SN102 quantity, SN103 unit). The account is the
 // sender's, or the one owning the N1 ST (UL) ship-to. The id derives from
 // BSN02.
-func decode856(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decode856(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	p := &problems{s: s}
 	var sh shipment
 	bsn, ok := find(s.Segments, "BSN")
@@ -332,7 +332,7 @@ func decode856(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	}
 	ev, err := adapters.NewEvent(Format, in, account, typeShipment, "856/"+sh.ShipmentID, sh)
 	if err != nil {
-		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
+		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // writer builds an interchange with the hub's default delimiters: * between
@@ -111,7 +112,7 @@ func (a *Adapter) Encode(evs []*event.Event, to adapters.Party) ([]byte, error) 
 	var acks, ships []*event.Event
 	for _, ev := range evs {
 		switch ev.Type() {
-		case bus.Type("order.accepted"), bus.Type("order.rejected"):
+		case schemas.OrderAccepted, schemas.OrderRejected:
 			acks = append(acks, ev)
 		case typeShipment:
 			ships = append(ships, ev)
@@ -167,7 +168,7 @@ type ackData struct {
 		Quantity float64 `json:"quantity"`
 		Unit     string  `json:"unit"`
 	} `json:"lines"`
-	Reasons []bus.Problem `json:"reasons"`
+	Reasons []problem.Problem `json:"reasons"`
 }
 
 // un2x12 is the inverse of x12Units.
@@ -199,7 +200,7 @@ func write855(w *writer, ev *event.Event, ctl string) error {
 		return fmt.Errorf("x12: 855 from %s %s: %w", ev.Type(), ev.ID(), err)
 	}
 	w.st("855", ctl)
-	if ev.Type() == bus.Type("order.rejected") {
+	if ev.Type() == schemas.OrderRejected {
 		w.seg("BAK", "00", "RJ", clean(d.PONumber), eventDate(ev))
 		w.seg("N9", "L1", "REJECTION REASONS")
 		for _, r := range d.Reasons {
@@ -356,7 +357,7 @@ func (a *Adapter) Acknowledge(data []byte, in adapters.Input, control int) ([]by
 }
 
 // failing finds the segment of the first problem that names one.
-func failing(s *Set, ps []bus.Problem) (Segment, bool) {
+func failing(s *Set, ps []problem.Problem) (Segment, bool) {
 	for _, p := range ps {
 		rest, ok := strings.CutPrefix(p.Field, "ST "+s.Control+" ("+s.Type+") segment ")
 		if !ok {
@@ -370,7 +371,7 @@ func failing(s *Set, ps []bus.Problem) (Segment, bool) {
 	return Segment{}, false
 }
 
-func ak5Code(ps []bus.Problem) string {
+func ak5Code(ps []problem.Problem) string {
 	for _, p := range ps {
 		switch {
 		case strings.Contains(p.Message, "does not match ST02"):

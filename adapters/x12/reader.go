@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/problem"
 )
 
 // isaLen is the length of the fixed-width ISA segment, terminator excluded:
@@ -56,7 +56,7 @@ type Interchange struct {
 	Groups   []*Group
 	// Problems are envelope errors of the interchange itself (IEA); they
 	// fail every set in it.
-	Problems []bus.Problem
+	Problems []problem.Problem
 }
 
 // Group is a GS/GE functional group.
@@ -68,7 +68,7 @@ type Group struct {
 	Sets       []*Set
 	// Problems are envelope errors of the group (GE); they fail every set
 	// in it.
-	Problems []bus.Problem
+	Problems []problem.Problem
 }
 
 // Set is an ST/SE transaction set.
@@ -78,7 +78,7 @@ type Set struct {
 	Segments []Segment // ST to SE inclusive
 	// Problems are the set's own envelope errors (SE count or control
 	// number), filled by Read; decoders add content errors.
-	Problems []bus.Problem
+	Problems []problem.Problem
 }
 
 // Where names a place in the set for a problem's Field.
@@ -94,7 +94,7 @@ func (s *Set) Where(seg Segment, element int) string {
 // unreadable (a truncated or malformed ISA) come back as problems with no
 // interchanges; the others are attached to the interchange, group or set
 // they concern.
-func Read(data []byte) ([]*Interchange, []bus.Problem) {
+func Read(data []byte) ([]*Interchange, []problem.Problem) {
 	var out []*Interchange
 	text := string(data)
 	pos := 0 // segments read so far, for Pos
@@ -106,39 +106,40 @@ func Read(data []byte) ([]*Interchange, []bus.Problem) {
 		}
 		ic, rest, n, p := readInterchange(text, pos, &a)
 		if p != nil {
-			return out, []bus.Problem{*p}
+			return out, []problem.Problem{*p}
 		}
 		out = append(out, ic)
 		text, pos = rest, pos+n
 	}
 	if len(out) == 0 {
-		return nil, []bus.Problem{{Code: bus.CodeParseError, Field: "segment 1 ISA", Message: "the file is empty: an X12 interchange starts with an ISA segment"}}
+		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "segment 1 ISA", Message: "the file is empty: an X12 interchange starts with an ISA segment"}}
 	}
 	return out, nil
 }
 
-func problem(field, format string, args ...any) *bus.Problem {
-	return &bus.Problem{Code: bus.CodeParseError, Field: field, Message: fmt.Sprintf(format, args...)}
+// parseProblem is a parse_error at field.
+func parseProblem(field, format string, args ...any) *problem.Problem {
+	return &problem.Problem{Code: problem.CodeParseError, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // readISA checks the fixed-width ISA and returns its delimiters.
-func readISA(text string, pos int) (Delimiters, *bus.Problem) {
+func readISA(text string, pos int) (Delimiters, *problem.Problem) {
 	field := fmt.Sprintf("segment %d ISA", pos+1)
 	if !strings.HasPrefix(text, "ISA") {
-		return Delimiters{}, problem(field, "an interchange must start with ISA, found %q", head(text, 10))
+		return Delimiters{}, parseProblem(field, "an interchange must start with ISA, found %q", head(text, 10))
 	}
 	if len(text) < isaLen {
-		return Delimiters{}, problem(field, "truncated ISA: %d bytes, an ISA segment is %d bytes with its terminator", len(text), isaLen)
+		return Delimiters{}, parseProblem(field, "truncated ISA: %d bytes, an ISA segment is %d bytes with its terminator", len(text), isaLen)
 	}
 	d := Delimiters{Element: text[3], Component: text[104], Segment: text[105]}
 	for i, off := range isaSeparators {
 		if text[off] != d.Element {
-			return Delimiters{}, problem(fmt.Sprintf("%s element %02d", field, i+1),
+			return Delimiters{}, parseProblem(fmt.Sprintf("%s element %02d", field, i+1),
 				"the ISA is fixed width: the element separator %q should be at byte %d, found %q (are ISA06/ISA08 padded to 15 characters?)", d.Element, off+1, text[off])
 		}
 	}
 	if isAlnum(d.Element) || isAlnum(d.Segment) || d.Element == d.Segment || d.Component == d.Element || d.Component == d.Segment {
-		return Delimiters{}, problem(field+" element 16", "separators %q (element), %q (component), %q (segment) must be distinct and not letters or digits", d.Element, d.Component, d.Segment)
+		return Delimiters{}, parseProblem(field+" element 16", "separators %q (element), %q (component), %q (segment) must be distinct and not letters or digits", d.Element, d.Component, d.Segment)
 	}
 	if ver := text[84:89]; ver >= "00402" && !isAlnum(text[82]) {
 		d.Repetition = text[82]
@@ -226,7 +227,7 @@ func trimSegment(raw string) string {
 func where(seg Segment) string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
 
 // readInterchange reads one ISA … IEA from text, returning the rest.
-func readInterchange(text string, pos int, a *arena) (*Interchange, string, int, *bus.Problem) {
+func readInterchange(text string, pos int, a *arena) (*Interchange, string, int, *problem.Problem) {
 	d, p := readISA(text, pos)
 	if p != nil {
 		return nil, "", 0, p
@@ -256,22 +257,22 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 		switch seg.ID() {
 		case "ISA":
 			if n != 1 {
-				return nil, "", 0, problem(where(seg), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
+				return nil, "", 0, parseProblem(where(seg), "ISA %s is not closed by an IEA before the next ISA", ic.Control)
 			}
 			ic.ISA = seg
 			ic.Control, ic.Sender, ic.Receiver, ic.Version = seg.E(13), strings.TrimSpace(seg.E(6)), strings.TrimSpace(seg.E(8)), seg.E(12)
 		case "GS":
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where(seg), "GS %s has no GE before the next GS", group.Control))
+				group.Problems = append(group.Problems, *parseProblem(where(seg), "GS %s has no GE before the next GS", group.Control))
 			}
 			group = &Group{GS: seg, Functional: seg.E(1), Control: seg.E(6), Version: seg.E(8)}
 			ic.Groups = append(ic.Groups, group)
 		case "ST":
 			if group == nil {
-				return nil, "", 0, problem(where(seg), "ST outside a functional group: a GS must come first")
+				return nil, "", 0, parseProblem(where(seg), "ST outside a functional group: a GS must come first")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE before the next ST", set.Control))
+				set.Problems = append(set.Problems, *parseProblem(where(seg), "ST %s has no SE before the next ST", set.Control))
 				set.Segments = a.close(set.Segments)
 			}
 			seg.SetPos = 1
@@ -279,47 +280,47 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 			group.Sets = append(group.Sets, set)
 		case "SE":
 			if set == nil {
-				return nil, "", 0, problem(where(seg), "SE without an ST")
+				return nil, "", 0, parseProblem(where(seg), "SE without an ST")
 			}
 			set.Segments = append(set.Segments, seg)
 			checkCount(&set.Problems, where(seg), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
 			if seg.E(2) != set.Control {
-				set.Problems = append(set.Problems, *problem(where(seg)+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
+				set.Problems = append(set.Problems, *parseProblem(where(seg)+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
 			}
 			set.Segments = a.close(set.Segments)
 			set = nil
 		case "GE":
 			if group == nil {
-				return nil, "", 0, problem(where(seg), "GE without a GS")
+				return nil, "", 0, parseProblem(where(seg), "GE without a GS")
 			}
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *parseProblem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
 				set.Segments = a.close(set.Segments)
 				set = nil
 			}
 			checkCount(&group.Problems, where(seg), "GE", seg.E(1), len(group.Sets), "transaction sets")
 			if seg.E(2) != group.Control {
-				group.Problems = append(group.Problems, *problem(where(seg)+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
+				group.Problems = append(group.Problems, *parseProblem(where(seg)+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
 			}
 			group = nil
 		case "IEA":
 			if set != nil {
-				set.Problems = append(set.Problems, *problem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
+				set.Problems = append(set.Problems, *parseProblem(where(seg), "ST %s has no SE: the set is cut short", set.Control))
 				set.Segments = a.close(set.Segments)
 				set = nil
 			}
 			if group != nil {
-				group.Problems = append(group.Problems, *problem(where(seg), "GS %s has no GE", group.Control))
+				group.Problems = append(group.Problems, *parseProblem(where(seg), "GS %s has no GE", group.Control))
 				group = nil
 			}
 			checkCount(&ic.Problems, where(seg), "IEA", seg.E(1), len(ic.Groups), "functional groups")
 			if seg.E(2) != ic.Control {
-				ic.Problems = append(ic.Problems, *problem(where(seg)+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
+				ic.Problems = append(ic.Problems, *parseProblem(where(seg)+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
 			}
 			closed = true
 		default:
 			if set == nil {
-				return nil, "", 0, problem(where(seg), "segment %s outside a transaction set (ST … SE)", seg.ID())
+				return nil, "", 0, parseProblem(where(seg), "segment %s outside a transaction set (ST … SE)", seg.ID())
 			}
 			set.Segments = append(set.Segments, seg)
 		}
@@ -327,24 +328,24 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 	if !closed {
 		where := fmt.Sprintf("segment %d", pos+n)
 		if set != nil {
-			set.Problems = append(set.Problems, *problem(where, "the file ends inside ST %s: no SE, GE or IEA", set.Control))
+			set.Problems = append(set.Problems, *parseProblem(where, "the file ends inside ST %s: no SE, GE or IEA", set.Control))
 			set.Segments = a.close(set.Segments)
 		}
 		if group != nil {
-			group.Problems = append(group.Problems, *problem(where, "the file ends inside GS %s: no GE", group.Control))
+			group.Problems = append(group.Problems, *parseProblem(where, "the file ends inside GS %s: no GE", group.Control))
 		}
-		ic.Problems = append(ic.Problems, *problem(where, "the file ends inside interchange %s: no IEA", ic.Control))
+		ic.Problems = append(ic.Problems, *parseProblem(where, "the file ends inside interchange %s: no IEA", ic.Control))
 	}
 	return ic, rest, n, nil
 }
 
 // checkCount compares a trailer's count element with what was read.
-func checkCount(ps *[]bus.Problem, where, trailer, text string, got int, what string) {
+func checkCount(ps *[]problem.Problem, where, trailer, text string, got int, what string) {
 	want, err := strconv.Atoi(text)
 	switch {
 	case err != nil:
-		*ps = append(*ps, *problem(where+" element 01", "%s01 %q is not a count", trailer, text))
+		*ps = append(*ps, *parseProblem(where+" element 01", "%s01 %q is not a count", trailer, text))
 	case want != got:
-		*ps = append(*ps, *problem(where+" element 01", "%s01 says %d %s, the envelope has %d", trailer, want, what, got))
+		*ps = append(*ps, *parseProblem(where+" element 01", "%s01 says %d %s, the envelope has %d", trailer, want, what, got))
 	}
 }

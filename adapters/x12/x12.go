@@ -42,8 +42,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/adapters"
-	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // Format is the adapter's name in /v1/ingest/{format}.
@@ -83,9 +84,9 @@ func New(cfg Config) *Adapter {
 }
 
 var (
-	typeOrder     = bus.Type("order.placed")
-	typeInventory = bus.Type("inventory.reported")
-	typeShipment  = bus.Type("shipment.dispatched")
+	typeOrder     = schemas.OrderPlaced
+	typeInventory = schemas.InventoryReported
+	typeShipment  = schemas.ShipmentDispatched
 )
 
 // Info describes the format.
@@ -96,13 +97,13 @@ func (*Adapter) Info() adapters.Info {
 		ContentTypes: []string{"application/edi-x12"},
 		Takes:        []string{"850 purchase order", "852 product activity data", "846 inventory inquiry/advice", "830 planning schedule with release capability (weekly forecasts)", "856 ship notice (from warehouses)"},
 		Makes:        []string{typeOrder, typeInventory, typeShipment, typeForecast},
-		Encodes:      []string{bus.Type("order.accepted"), bus.Type("order.rejected"), typeShipment},
+		Encodes:      []string{schemas.OrderAccepted, schemas.OrderRejected, typeShipment},
 		Senders:      []string{adapters.SenderAccounts, adapters.SenderWarehouses},
 	}
 }
 
 // decoder turns one transaction set into one event, or problems.
-type decoder func(s *Set, in adapters.Input) (*event.Event, []bus.Problem)
+type decoder func(s *Set, in adapters.Input) (*event.Event, []problem.Problem)
 
 // Decode reads every transaction set of every interchange in in.Data.
 func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
@@ -121,8 +122,8 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 							// The same document twice in one file (an order's PO
 							// number, a shipment's BSN02): one event, the second
 							// set is refused so the partner sees it.
-							sp = []bus.Problem{{Code: bus.CodeDuplicate, Field: s.Where(s.Segments[0], 0),
-								Message: fmt.Sprintf("the same %s as set %s of this file (same document number)", bus.Name(ev.Type()), first)}}
+							sp = []problem.Problem{{Code: problem.CodeDuplicate, Field: s.Where(s.Segments[0], 0),
+								Message: fmt.Sprintf("the same %s as set %s of this file (same document number)", schemas.Name(ev.Type()), first)}}
 						}
 						made[ev.ID()] = s.Control
 					}
@@ -133,7 +134,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 					}
 				}
 				ps = append(ps, s.Problems...)
-				ps = append(ps, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("ST %s (%s)", s.Control, s.Type),
+				ps = append(ps, problem.Problem{Code: problem.CodeParseError, Field: fmt.Sprintf("ST %s (%s)", s.Control, s.Type),
 					Message: fmt.Sprintf("transaction set %s (%s) in group %s of interchange %s is not sent", s.Control, s.Type, g.Control, ic.Control)})
 			}
 		}
@@ -144,7 +145,7 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	return evs, nil
 }
 
-func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
+func decodeSet(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	var dec decoder
 	fromWarehouse := in.Warehouse != ""
 	switch s.Type {
@@ -159,7 +160,7 @@ func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 	case "830":
 		dec = decode830
 	default:
-		return nil, []bus.Problem{{Code: bus.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
+		return nil, []problem.Problem{{Code: problem.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
 			Message: fmt.Sprintf("transaction set %s is not read by this hub (850, 852, 846, 830 from accounts; 856 from warehouses)", s.Type)}}
 	}
 	if fromWarehouse != (s.Type == "856") {
@@ -167,7 +168,7 @@ func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 		if fromWarehouse {
 			who = "warehouses"
 		}
-		return nil, []bus.Problem{{Code: bus.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
+		return nil, []problem.Problem{{Code: problem.CodeUnknownType, Field: s.Where(s.Segments[0], 1),
 			Message: fmt.Sprintf("%s do not send %s: accounts send 850, 852, 846 and 830, warehouses send 856", who, s.Type)}}
 	}
 	return dec(s, in)
@@ -176,15 +177,15 @@ func decodeSet(s *Set, in adapters.Input) (*event.Event, []bus.Problem) {
 // problems collects a set's problems.
 type problems struct {
 	s  *Set
-	ps []bus.Problem
+	ps []problem.Problem
 }
 
 func (p *problems) add(seg Segment, element int, format string, args ...any) {
-	p.ps = append(p.ps, bus.Problem{Code: bus.CodeParseError, Field: p.s.Where(seg, element), Message: fmt.Sprintf(format, args...)})
+	p.ps = append(p.ps, problem.Problem{Code: problem.CodeParseError, Field: p.s.Where(seg, element), Message: fmt.Sprintf(format, args...)})
 }
 
 func (p *problems) missing(what string) {
-	p.ps = append(p.ps, bus.Problem{Code: bus.CodeParseError, Field: fmt.Sprintf("ST %s (%s)", p.s.Control, p.s.Type), Message: what})
+	p.ps = append(p.ps, problem.Problem{Code: problem.CodeParseError, Field: fmt.Sprintf("ST %s (%s)", p.s.Control, p.s.Type), Message: what})
 }
 
 // gtinQualifiers are the product id qualifiers (X12 element 235) that carry

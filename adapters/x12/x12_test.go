@@ -13,7 +13,9 @@ import (
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/adapters/adaptertest"
 	"github.com/crossdock/crossdock/adapters/x12"
-	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/envelope"
+	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -126,7 +128,7 @@ func event_(t *testing.T, typ, id string, data string) *event.Event {
 	ev.SetType(typ)
 	ev.SetSource("/crossdock/orders")
 	ev.SetTime(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	ev.SetExtension(bus.ExtAccount, "acme")
+	ev.SetExtension(envelope.ExtAccount, "acme")
 	if err := ev.SetData(event.ApplicationJSON, []byte(data)); err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +143,11 @@ func compareGolden(t *testing.T, name string, got []byte) {
 
 func TestEncode(t *testing.T) {
 	a := x12.New(fixed)
-	accepted := event_(t, bus.Type("order.accepted"), "e1", `{"po_number":"ACME-4501","ship_to":"0614141000005","requested_date":"2026-12-15",
+	accepted := event_(t, schemas.OrderAccepted, "e1", `{"po_number":"ACME-4501","ship_to":"0614141000005","requested_date":"2026-12-15",
 		"lines":[{"line":1,"gtin":"00614141123452","quantity":24,"unit":"EA"},{"line":2,"gtin":"00614141123452","quantity":2,"unit":"CS"}],
 		"order_id":"7d3f3c1e-2b7a-5c55-9f0e-2f1e6c3b9a10","warehouse":"dc-east"}`)
-	rejected := event_(t, bus.Type("order.rejected"), "e2", `{"po_number":"ACME-4502","reasons":[{"code":"ship_to_not_dc","message":"stable accounts deliver to DCs only","field":"ship_to"}]}`)
-	shipped := event_(t, bus.Type("shipment.dispatched"), "e3", `{"shipment_id":"SH-1","order_id":"7d3f3c1e-2b7a-5c55-9f0e-2f1e6c3b9a10",
+	rejected := event_(t, schemas.OrderRejected, "e2", `{"po_number":"ACME-4502","reasons":[{"code":"ship_to_not_dc","message":"stable accounts deliver to DCs only","field":"ship_to"}]}`)
+	shipped := event_(t, schemas.ShipmentDispatched, "e3", `{"shipment_id":"SH-1","order_id":"7d3f3c1e-2b7a-5c55-9f0e-2f1e6c3b9a10",
 		"lines":[{"line":1,"gtin":"00614141123452","quantity":24,"unit":"EA"}],"carrier":"UPSN","sscc":"106141411234567897"}`)
 	tests := []struct {
 		name   string
@@ -196,7 +198,7 @@ func TestEncode(t *testing.T) {
 		}
 	})
 	t.Run("an event type X12 cannot carry is refused", func(t *testing.T) {
-		if _, err := a.Encode([]*event.Event{event_(t, bus.Type("order.held"), "e4", `{}`)}, adapters.Party{Account: "acme"}); err == nil {
+		if _, err := a.Encode([]*event.Event{event_(t, schemas.OrderHeld, "e4", `{}`)}, adapters.Party{Account: "acme"}); err == nil {
 			t.Error("Encode(order.held) succeeded")
 		}
 	})
@@ -277,7 +279,7 @@ func TestTheSameOrderTwiceInOneFileIsRefusedTheSecondTime(t *testing.T) {
 		t.Errorf("Decode made %d events, want 1", len(evs))
 	}
 	ps := adapters.Problems(err)
-	if len(ps) == 0 || ps[0].Code != bus.CodeDuplicate || ps[0].Field != "ST 0002 (850) segment 1 ST" {
+	if len(ps) == 0 || ps[0].Code != problem.CodeDuplicate || ps[0].Field != "ST 0002 (850) segment 1 ST" {
 		t.Errorf("problems = %+v, want a duplicate at ST 0002", ps)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/rfid/epc"
+	"github.com/crossdock/crossdock/schemas"
 )
 
 // Bucket is the KV bucket of EPC tracks: one entry per account and EPC with
@@ -40,9 +41,9 @@ const source = "/crossdock/rfid"
 
 // Event types the service takes and makes.
 var (
-	typeObserved = bus.Type("rfid.observed")
-	typeCaptured = bus.Type("epcis.captured")
-	typeChanged  = bus.Type("rfid.location.changed")
+	typeObserved = schemas.RFIDObserved
+	typeCaptured = schemas.EPCISCaptured
+	typeChanged  = schemas.RFIDLocationChanged
 )
 
 // maxConflicts bounds the re-reads of one EPC's track when other workers

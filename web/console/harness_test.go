@@ -24,6 +24,7 @@ import (
 	"github.com/crossdock/crossdock/web/webtest"
 
 	_ "github.com/crossdock/crossdock/adapters/all"
+	"github.com/crossdock/crossdock/gs1"
 )
 
 func TestMain(m *testing.M) { os.Exit(webtest.Main(m)) }
@@ -192,7 +193,7 @@ func sscc(t *testing.T) (hex, digits string) {
 		t.Fatal(err)
 	}
 	body := "10614141234567890"
-	return h, body + fmt.Sprint(epc.CheckDigit(body))
+	return h, gs1.Complete(body)
 }
 
 // sgtin is an SGTIN-96 tag's hex.
