@@ -13,10 +13,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/rfid/epc"
-	"github.com/crossdock/crossdock/schemas"
 )
 
 // Bucket is the KV bucket of EPC tracks: one entry per account and EPC with
