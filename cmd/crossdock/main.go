@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,22 +23,41 @@ import (
 	"github.com/crossdock/crossdock/hub"
 )
 
-// subcommands are the tools beside the hub itself; `crossdock` with flags
-// and no subcommand runs the hub.
-var subcommands = map[string]func(args []string) error{
-	"bench":  runBench,
-	"send":   func(args []string) error { return send(args, os.Stdout, os.Stderr) },
-	"dlq":    dlqCommand,
-	"replay": replayCommand,
-	"user":   userCommand,
+// subcommand is a tool beside the hub itself.
+type subcommand struct {
+	name, summary string
+	run           func(args []string) error
+}
+
+// subcommands are the tools beside the hub; `crossdock` with flags and no
+// subcommand runs the hub. The usage is made from this list.
+var subcommands = []subcommand{
+	{"send", "send a partner's file or a CloudEvent to a running hub, as an account or a warehouse would",
+		func(args []string) error { return send(args, os.Stdout, os.Stderr) }},
+	{"dlq", "list, show and redrive dead letters (operator: the admin token)", dlqCommand},
+	{"replay", "send an account's or a warehouse's stored events to its webhook again (operator)", replayCommand},
+	{"user", "add a person who signs in to the portal to the accounts file", userCommand},
+	{"bench", "measure a hub end to end: orders per second, latency per tier, lane isolation", runBench},
+}
+
+// findSubcommand returns the subcommand called name, or nil.
+func findSubcommand(name string) *subcommand {
+	for i := range subcommands {
+		if subcommands[i].name == name {
+			return &subcommands[i]
+		}
+	}
+	return nil
 }
 
 func main() {
 	args := os.Args[1:]
 	cmd := run
 	if len(args) > 0 {
-		if sub, ok := subcommands[args[0]]; ok {
-			cmd, args = sub, args[1:]
+		if args[0] == "help" {
+			cmd, args = help, args[1:]
+		} else if sub := findSubcommand(args[0]); sub != nil {
+			cmd, args = sub.run, args[1:]
 		}
 	}
 	if err := cmd(args); err != nil {
@@ -47,6 +67,49 @@ func main() {
 		fmt.Fprintln(os.Stderr, "crossdock:", err)
 		os.Exit(1)
 	}
+}
+
+// help is `crossdock help [command]`: the hub's usage on standard output, or
+// the command's.
+func help(args []string) error { return helpTo(os.Stdout, args) }
+
+func helpTo(stdout io.Writer, args []string) error {
+	if len(args) == 0 {
+		defer func(w io.Writer) { usageOutput = w }(usageOutput)
+		usageOutput = stdout
+		_, _, _, err := parseFlags([]string{"--help"})
+		return err
+	}
+	sub := findSubcommand(args[0])
+	if sub == nil {
+		return fmt.Errorf("help: no command %q (crossdock help lists them)", args[0])
+	}
+	return sub.run([]string{"--help"})
+}
+
+// usageOutput is where the hub's usage goes: standard error for --help and
+// a bad flag, standard output for crossdock help.
+var usageOutput io.Writer = os.Stderr
+
+// usage writes the hub's usage: the commands, then the flags.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `usage: crossdock [flags]            run the hub (embedded NATS, every service, the HTTP API)
+       crossdock <command> [flags]  a tool beside the hub
+       crossdock help [command]     this text, or a command's
+
+commands:
+`)
+	for _, c := range subcommands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Every flag is also an environment variable CROSSDOCK_<NAME> (upper
+case, - as _); the command line wins.
+
+flags:
+`)
+	fs.PrintDefaults()
 }
 
 func run(args []string) error {
@@ -59,6 +122,9 @@ func run(args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if cfg.Accounts, err = accountsFile(cfg.Accounts, cfg.Data, log); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -83,12 +149,14 @@ func run(args []string) error {
 // parseFlags reads the command line over the environment over the defaults.
 func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err error) {
 	fs := flag.NewFlagSet("crossdock", flag.ContinueOnError)
+	fs.SetOutput(usageOutput)
+	fs.Usage = func() { usage(fs) }
 	var services string
 	fs.StringVar(&cfg.HTTP, "http", "127.0.0.1:8080", "HTTP API listen address (none: no HTTP API)")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (none: in-process only)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS server or cluster instead of embedding one")
 	fs.StringVar(&cfg.Data, "data", "./data", "JetStream storage directory of the embedded server")
-	fs.StringVar(&cfg.Accounts, "accounts", "deploy/accounts.example.yaml", "accounts file; re-read on SIGHUP")
+	fs.StringVar(&cfg.Accounts, "accounts", "deploy/accounts.example.yaml", "accounts file; re-read on SIGHUP (when this default is absent: the built-in example, written to <data>/accounts.example.yaml)")
 	fs.StringVar(&cfg.Tiers, "tiers", "", "tier policy file (default: built in, the same as deploy/tiers.yaml)")
 	fs.StringVar(&services, "services", "all", "comma list of gateway,router,orders,vmi,rfid,delivery,planning to run here")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /v1/admin/* (empty: admin endpoints off)")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
+	"go.uber.org/zap"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossdock/crossdock/deploy"
 	"github.com/crossdock/crossdock/hub"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // clearEnv unsets every CROSSDOCK_ variable for the test, so that the
@@ -300,5 +304,79 @@ accounts:
 				}
 			}
 		})
+	}
+}
+
+func TestHelpListsEveryCommand(t *testing.T) {
+	clearEnv(t)
+	var out bytes.Buffer
+	usageOutput = &out
+	t.Cleanup(func() { usageOutput = os.Stderr })
+	for _, args := range [][]string{{"--help"}, nil} {
+		out.Reset()
+		var err error
+		if args == nil {
+			err = helpTo(&out, nil) // crossdock help
+		} else {
+			_, _, _, err = parseFlags(args)
+		}
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("help %v = %v, want the usage", args, err)
+		}
+		for _, want := range []string{"crossdock help", "send", "dlq", "replay", "bench", "-accounts", "-nats-url"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("help %v printed %q, want it to name %q", args, out.String(), want)
+			}
+		}
+	}
+	if err := help([]string{"teleport"}); err == nil {
+		t.Errorf("help teleport = nil, want an error naming no such command")
+	}
+}
+
+func TestAccountsFileOutsideACheckout(t *testing.T) {
+	// The test runs in cmd/crossdock, where deploy/accounts.example.yaml is
+	// not: as a binary run anywhere but the repository's root.
+	data := t.TempDir()
+	log := zap.NewNop()
+	got, err := accountsFile(defaultAccounts, data, log)
+	if err != nil {
+		t.Fatalf("accountsFile(default) = %v", err)
+	}
+	if want := filepath.Join(data, "accounts.example.yaml"); got != want {
+		t.Errorf("accountsFile(default) = %q, want the built-in example written to %q", got, want)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, deploy.AccountsExample) {
+		t.Errorf("the written example differs from deploy/accounts.example.yaml")
+	}
+	f, err := accounts.ParseFile(b, accounts.DefaultTiers())
+	if err != nil {
+		t.Fatalf("the built-in example does not load: %v", err)
+	}
+	for _, a := range f.Accounts {
+		if a.Webhook != nil {
+			t.Errorf("the example gives %s a webhook (%s): two dev hubs on one machine would post into each other's receivers", a.ID, a.Webhook.URL)
+		}
+	}
+
+	// An edited copy is kept, not overwritten by the next start.
+	if err := os.WriteFile(got, append(b, "# edited\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := accountsFile(defaultAccounts, data, log); err != nil || again != got {
+		t.Fatalf("accountsFile(default) again = %q, %v; want %q", again, err, got)
+	}
+	if b2, _ := os.ReadFile(got); !bytes.HasSuffix(b2, []byte("# edited\n")) {
+		t.Errorf("the second start overwrote the edited copy")
+	}
+
+	// A named file is the hub's to open, even a missing one.
+	named := filepath.Join(data, "mine.yaml")
+	if got, err := accountsFile(named, data, log); err != nil || got != named {
+		t.Errorf("accountsFile(%q) = %q, %v; want it unchanged", named, got, err)
 	}
 }

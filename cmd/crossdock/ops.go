@@ -27,7 +27,8 @@ const dlqUsage = `usage:
   crossdock dlq redrive <seq> [<seq>...]
 common flags (also CROSSDOCK_NATS_URL, CROSSDOCK_ADMIN_TOKEN):
   --nats-url URL  the hub's NATS (default nats://127.0.0.1:4222)
-  --token T       the operator's NATS token: the hub's admin token`
+  --token T       the operator's NATS token: the hub's admin token
+                  (the hub must run with --admin-token or CROSSDOCK_ADMIN_TOKEN)`
 
 // opsFlags are the connection flags every operator command takes.
 func opsFlags(name string) (*flag.FlagSet, *string, *string) {
@@ -52,7 +53,7 @@ func connectOps(url, token string) (*ops.Ops, func(), error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+		return nil, nil, explainConnect(url, token, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -60,6 +61,19 @@ func connectOps(url, token string) (*ops.Ops, func(), error) {
 		return nil, nil, err
 	}
 	return ops.New(js, nil), nc.Close, nil
+}
+
+// explainConnect turns a refused connection into what the operator should
+// do: the hub's NATS lets the operator in with the admin token only.
+func explainConnect(url, token string, err error) error {
+	if !errors.Is(err, nats.ErrAuthorization) {
+		return fmt.Errorf("connect to %s: %w", url, err)
+	}
+	if token == "" {
+		return fmt.Errorf("connect to %s: %w: operator commands need the hub's admin token as the NATS token "+
+			"(--token or CROSSDOCK_ADMIN_TOKEN, the value the hub was started with as --admin-token; a hub without one has no operator access)", url, err)
+	}
+	return fmt.Errorf("connect to %s: %w: the hub refused this token; use the hub's --admin-token (CROSSDOCK_ADMIN_TOKEN)", url, err)
 }
 
 func opsContext() (context.Context, context.CancelFunc) {
@@ -75,6 +89,11 @@ func dlq(args []string, stdout io.Writer) error {
 		return errors.New(dlqUsage)
 	}
 	verb := args[0]
+	switch verb {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, dlqUsage)
+		return nil
+	}
 	fs, url, token := opsFlags("dlq " + verb)
 	var f ops.Filter
 	var asJSON bool
@@ -201,6 +220,7 @@ func replay(args []string, stdout io.Writer, now time.Time) error {
 	fs.StringVar(&since, "since", "", "from this time (RFC 3339, or a duration back from now such as 24h)")
 	fs.StringVar(&until, "until", "", "up to this time (default: now)")
 	fs.StringVar(&types, "types", "", "comma list of event names or types (default: all)")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), replayUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

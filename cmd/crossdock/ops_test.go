@@ -98,4 +98,36 @@ func TestOperatorCommandsListShowAndRedriveDeadLetters(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  string
+	}{
+		{"list without the token explains the admin token", "", "admin token"},
+		{"list with a wrong token says the hub refused it", "not-the-token", "refused this token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			args := []string{"list", "--nats-url", h.NATSURL()}
+			if tc.token != "" {
+				args = append(args, "--token", tc.token)
+			}
+			err := dlq(args, new(bytes.Buffer))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--admin-token") {
+				t.Errorf("dlq %v = %v, want an error that names %q and --admin-token", args, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDLQHelpIsNotAFailure(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out bytes.Buffer
+		if err := dlq([]string{arg}, &out); err != nil {
+			t.Errorf("dlq %s = %v, want nil (the usage is the answer)", arg, err)
+		}
+		if !strings.Contains(out.String(), "crossdock dlq list") {
+			t.Errorf("dlq %s printed %q, want the usage", arg, out.String())
+		}
+	}
 }

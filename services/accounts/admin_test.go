@@ -107,6 +107,17 @@ func TestAdminSetTier(t *testing.T) {
 
 func TestAdminGetAccount(t *testing.T) {
 	r, _ := withExample(t)
+	// The example has no webhooks; give acme one, so that its secret is
+	// there to leak.
+	f := exampleFile(t)
+	for i := range f.Accounts {
+		if f.Accounts[i].ID == "acme" {
+			f.Accounts[i].Webhook = &Webhook{URL: "http://127.0.0.1:1/hooks/acme", Secret: "dev-webhook-secret-acme"}
+		}
+	}
+	if _, err := r.Apply(testContext(t), f); err != nil {
+		t.Fatalf("Apply(example with a webhook) = %v", err)
+	}
 	srv := httptest.NewServer(AdminHandler(r, adminToken, bustest.Logger(t)))
 	t.Cleanup(srv.Close)
 
