@@ -55,9 +55,11 @@ type Config struct {
 	AccountRequests map[accounts.Lane]int
 	WebhookAttempts int           // POSTs per event before it is dead-lettered; 0 means 10
 	WebhookMaxAge   time.Duration // how long after its first attempt an event is retried; 0 means 24h
-	// Now is the clock of the planning service (which forecast weeks are past,
-	// which are complete for accuracy) and of the scorecard (the default
-	// period, as_of); nil means time.Now. Tests set it.
+	// Now is the clock of the planning service (which forecast weeks are
+	// past, which are complete for accuracy), of the scorecard (the default
+	// period, as_of) and of the VMI service's scheduled runs
+	// (vmi.Config.Now); nil means time.Now. Tests set it so that they do not
+	// depend on the time of day.
 	Now func() time.Time
 }
 

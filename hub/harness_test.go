@@ -116,7 +116,16 @@ type testHub struct {
 // file; pass the same dir to restart on the same storage.
 func startHub(t testing.TB, dir string) *testHub {
 	t.Helper()
+	return startHubAt(t, dir, nil)
+}
+
+// startHubAt is startHub with the clock of the hub's scheduled work (nil:
+// time.Now), for tests whose outcome would otherwise depend on the time of
+// day.
+func startHubAt(t testing.TB, dir string, now func() time.Time) *testHub {
+	t.Helper()
 	cfg := Config{
+		Now:        now,
 		HTTP:       "127.0.0.1:0",
 		NATSListen: "127.0.0.1:0",
 		Data:       filepath.Join(dir, "data"),

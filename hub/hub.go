@@ -180,7 +180,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		runs = append(runs, h.rfid.Run)
 	}
 	if cfg.runs("vmi") {
-		if h.vmi, err = vmi.New(setupCtx, vmi.Config{Governor: gov}, h.bus, h.registry, log.Named("vmi")); err != nil {
+		if h.vmi, err = vmi.New(setupCtx, vmi.Config{Governor: gov, Now: cfg.Now}, h.bus, h.registry, log.Named("vmi")); err != nil {
 			cancel()
 			return nil, err
 		}

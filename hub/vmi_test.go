@@ -294,7 +294,10 @@ func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {
 }
 
 func TestVMITierPromotionSwitchesToContinuous(t *testing.T) {
-	h := startHub(t, t.TempDir())
+	// Before the integrated tier's 18:00 UTC cut-off, whatever the real time:
+	// past it, the scheduled run would take the replenishment first.
+	morning := func() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
+	h := startHubAt(t, t.TempDir(), morning)
 	toWarehouse := h.watch("xd.wh.dc-east.replenishment.requested")
 	h.vmiReport("globex", "t-0", globexDC, vmiDay(0), vmiItem(vmiGTIN, 100, -1))
 	h.vmiPosition("globex", globexDC, vmiGTIN, vmiDay(0))

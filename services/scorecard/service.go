@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/orders"
@@ -142,7 +143,7 @@ func (s *Scorecard) replenishments(ctx context.Context, account string, since ti
 		if bus.Name(ev.Type()) == "replenishment.requested" {
 			if _, dup := index[d.ReplenishmentID]; !dup {
 				index[d.ReplenishmentID] = len(reps)
-				reps = append(reps, Replenishment{ID: d.ReplenishmentID, Location: d.Location, GTIN: accounts.GTIN14(d.GTIN), RequestedAt: at})
+				reps = append(reps, Replenishment{ID: d.ReplenishmentID, Location: d.Location, GTIN: gs1.GTIN14(d.GTIN), RequestedAt: at})
 			}
 			return true
 		}
