@@ -78,6 +78,7 @@ func wrongCheckDigit(digits string) string {
 }
 
 func TestGS1CheckDigitHelper(t *testing.T) {
+	t.Parallel()
 	// Published examples: EAN-13 of a Stabilo pen, UPC-A from the GS1 US
 	// guide, and the GLN and GTINs that CONTRACT.md and testdata use.
 	for _, want := range []string{"4006381333931", "036000291452", "0614141000005", "0614141000012", "00614141123452", "614141123452", "95012346", "006141410000009176"} {
@@ -133,6 +134,7 @@ func orderLine(n int, gtin string) map[string]any {
 }
 
 func TestSchemaFilesMatchTheContract(t *testing.T) {
+	t.Parallel()
 	entries, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +167,7 @@ func TestSchemaFilesMatchTheContract(t *testing.T) {
 }
 
 func TestSchemaReturnsTheRawSchema(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	for _, typ := range eventTypes {
 		t.Run("the schema of "+typ+" is a 2020-12 schema titled with its type", func(t *testing.T) {
@@ -194,6 +197,7 @@ func TestSchemaReturnsTheRawSchema(t *testing.T) {
 }
 
 func TestValidateAcceptsValidData(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	type testCase struct {
 		name string
@@ -260,6 +264,7 @@ func TestValidateAcceptsValidData(t *testing.T) {
 }
 
 func TestValidateNamesTheField(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	tests := []struct {
 		name string
@@ -550,6 +555,7 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 func TestValidateReportsWhereJSONBreaks(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	tests := []struct {
 		name   string
@@ -581,6 +587,7 @@ func TestValidateReportsWhereJSONBreaks(t *testing.T) {
 }
 
 func TestValidateRefusesAnUnknownType(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	for _, typ := range []string{"crossdock.order.placed.v2", "", "order.placed"} {
 		t.Run("type "+strconv.Quote(typ)+" is unknown", func(t *testing.T) {
@@ -596,6 +603,7 @@ func TestValidateRefusesAnUnknownType(t *testing.T) {
 }
 
 func TestViolationErrorJoinsTheViolations(t *testing.T) {
+	t.Parallel()
 	err := &schemas.ViolationError{Violations: []schemas.Violation{
 		{Field: "", Message: "must be an object, not an array"},
 		{Field: "lines[0].unit", Message: `missing required field "unit"`},
@@ -607,6 +615,7 @@ func TestViolationErrorJoinsTheViolations(t *testing.T) {
 }
 
 func TestValidateIsSafeForConcurrentUse(t *testing.T) {
+	t.Parallel()
 	v := newValidator(t)
 	bad := edit(t, orderPlaced, func(m map[string]any) { delete(m, "lines") })
 	valid := map[string][]byte{}

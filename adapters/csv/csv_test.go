@@ -21,6 +21,7 @@ func read(t testing.TB, name string) []byte {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	in := func(name string) adapters.Input { return adapters.Input{Account: "acme", Data: read(t, name)} }
 	adaptertest.Run(t, csv.New(), []adaptertest.Case{
 		{Name: "two POs in three rows are two orders", Input: in("orders.csv"), Events: 2},
@@ -33,10 +34,12 @@ func TestConformance(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	adaptertest.Golden(t, csv.New(), "testdata/*.csv", adapters.Input{Account: "acme"})
 }
 
 func TestAResentFileMakesTheSameOrders(t *testing.T) {
+	t.Parallel()
 	a := csv.New()
 	first, err := a.Decode(adapters.Input{Account: "acme", Data: read(t, "orders.csv")})
 	if err != nil {

@@ -20,6 +20,7 @@ func read(t testing.TB, name string) []byte {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	in := func(name string) adapters.Input { return adapters.Input{Account: "acme", Data: read(t, name)} }
 	adaptertest.Run(t, cxml.New(), []adaptertest.Case{
 		{Name: "an OrderRequest with two items is one order", Input: in("order.xml"), Events: 1},
@@ -29,6 +30,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	adaptertest.Golden(t, cxml.New(), "testdata/*.xml", adapters.Input{Account: "acme"})
 }
 

@@ -37,6 +37,7 @@ accounts:
 }
 
 func TestParseFileAcceptsAValidFile(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFile([]byte(testFile()), DefaultTiers())
 	if err != nil {
 		t.Fatalf("ParseFile() error = %v", err)
@@ -50,6 +51,7 @@ func TestParseFileAcceptsAValidFile(t *testing.T) {
 }
 
 func TestParseFileErrors(t *testing.T) {
+	t.Parallel()
 	acme := HashKey("k-acme")
 	tests := []struct {
 		name     string
@@ -225,6 +227,7 @@ func TestParseFileErrors(t *testing.T) {
 }
 
 func TestParseFileRefusesAnEmptyFile(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in string }{
 		{"an empty file is refused", ""},
 		{"a file of comments only is refused", "# nothing yet\n"},
@@ -240,6 +243,7 @@ func TestParseFileRefusesAnEmptyFile(t *testing.T) {
 }
 
 func TestLoadFileNamesThePath(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.yaml")
 	if err := os.WriteFile(path, []byte(strings.Replace(testFile(), "0614141000012", "0614141000006", 1)), 0o600); err != nil {
 		t.Fatal(err)
@@ -252,6 +256,7 @@ func TestLoadFileNamesThePath(t *testing.T) {
 }
 
 func TestHashKey(t *testing.T) {
+	t.Parallel()
 	// printf %s xd_dev_acme | sha256sum
 	const want = "sha256:d2d46cd50a6110d3e41f3a501e1469254eda0eea7709f2dae5b731a97311e269"
 	if got := HashKey("xd_dev_acme"); got != want {
@@ -264,6 +269,7 @@ func TestHashKey(t *testing.T) {
 var devKeyLine = regexp.MustCompile(`api_keys: \["(sha256:[0-9a-f]{64})"\]\s+# dev key: (\S+)`)
 
 func TestExampleFileDocumentsItsKeys(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../deploy/accounts.example.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ var contractTiers = TierSet{
 }
 
 func TestDefaultTiersAreTheContractTable(t *testing.T) {
+	t.Parallel()
 	got := DefaultTiers()
 	if len(got) != len(Tiers) {
 		t.Fatalf("DefaultTiers() has %d tiers, want %d", len(got), len(Tiers))
@@ -65,6 +66,7 @@ func TestDefaultTiersAreTheContractTable(t *testing.T) {
 }
 
 func TestDefaultTiersReturnsACopy(t *testing.T) {
+	t.Parallel()
 	a := DefaultTiers()
 	p := a[Stable]
 	p.ShipTo[0] = "store"
@@ -75,6 +77,7 @@ func TestDefaultTiersReturnsACopy(t *testing.T) {
 }
 
 func TestBuiltinTierFileIsTheDeployCopy(t *testing.T) {
+	t.Parallel()
 	deployed, err := os.ReadFile("../../deploy/tiers.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +95,7 @@ func TestBuiltinTierFileIsTheDeployCopy(t *testing.T) {
 }
 
 func TestParseTiers(t *testing.T) {
+	t.Parallel()
 	tierFile := func(strategic string) string {
 		return "tiers:\n  strategic: " + strategic + `
   integrated: {lane: standard, vmi: scheduled, vmi_cutoff: "18:00", rfid: "on", delivery: realtime, experiments: none, order_days: all, ship_to: [dc, store]}
@@ -180,6 +184,7 @@ func TestParseTiers(t *testing.T) {
 }
 
 func TestTiersIn(t *testing.T) {
+	t.Parallel()
 	ts := DefaultTiers()
 	moved := DefaultTiers()
 	p := moved[Integrated]
@@ -212,6 +217,7 @@ func TestTiersIn(t *testing.T) {
 }
 
 func TestEffective(t *testing.T) {
+	t.Parallel()
 	ts := DefaultTiers()
 	stable := ts[Stable]
 	fromYAML := func(t *testing.T, policy string) map[string]any {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestVerifyAcceptsOnlyTheRightSignature(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	body := []byte(`{"po_number":"PO-1"}`)
 	good := Sign("secret", now, body)
@@ -40,6 +41,7 @@ func TestVerifyAcceptsOnlyTheRightSignature(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string

@@ -14,6 +14,7 @@ import (
 )
 
 func TestGovernorNext(t *testing.T) {
+	t.Parallel()
 	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4}) // floor 100
 	tests := []struct {
 		name string
@@ -42,6 +43,7 @@ func TestGovernorNext(t *testing.T) {
 }
 
 func TestGovernorShare(t *testing.T) {
+	t.Parallel()
 	in := signal{priority: true, ratio: 4, admitted: 600, priorityRate: 400}
 	for share, want := range map[float64]rate.Limit{1: 450, 2: 800} {
 		g := NewGovernor(GovernorConfig{Factor: 3, Share: share})
@@ -52,6 +54,7 @@ func TestGovernorShare(t *testing.T) {
 }
 
 func TestUsualIsTheLowestRecentMedian(t *testing.T) {
+	t.Parallel()
 	var u usual
 	if got := u.add(2 * time.Millisecond); got != 2*time.Millisecond {
 		t.Fatalf("first median: usual %v, want 2ms", got)
@@ -77,6 +80,7 @@ func settle(g *Governor, d time.Duration) {
 // p95 is ten times its median while the bulk lane takes 2,000 events a
 // second, and a tick after the priority lane has gone quiet.
 func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
+	t.Parallel()
 	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	var u usual
 	bulk := g.Admit(accounts.Bulk)
@@ -115,6 +119,7 @@ func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
 // starts means the server's clock is ahead of ours, and the tick is no
 // signal.
 func TestGovernorIgnoresAServerClockAhead(t *testing.T) {
+	t.Parallel()
 	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	var u usual
 	bulk := g.Admit(accounts.Bulk)
@@ -134,6 +139,7 @@ func TestGovernorIgnoresAServerClockAhead(t *testing.T) {
 }
 
 func TestGovernorOff(t *testing.T) {
+	t.Parallel()
 	var none *Governor
 	off := NewGovernor(GovernorConfig{})
 	for _, g := range []*Governor{none, off} {
@@ -155,6 +161,7 @@ func TestGovernorOff(t *testing.T) {
 // to the governor: a strategic event as a priority stage, a stable event
 // as a bulk admission.
 func TestRunAdmitsThroughTheGovernor(t *testing.T) {
+	t.Parallel()
 	b := bustest.New(t, bustest.RunServer(t, ""))
 	g := NewGovernor(GovernorConfig{Factor: 3, Share: 4})
 	ctx, cancel := context.WithCancel(context.Background())

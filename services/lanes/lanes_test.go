@@ -18,6 +18,7 @@ import (
 // checks that each lane's durable consumer takes its tiers' events and only
 // those.
 func TestEachLaneHasItsOwnConsumer(t *testing.T) {
+	t.Parallel()
 	b := bustest.New(t, bustest.RunServer(t, ""))
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex

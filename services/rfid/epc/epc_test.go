@@ -28,6 +28,7 @@ var known = []struct {
 }
 
 func TestDecodeKnownEncodings(t *testing.T) {
+	t.Parallel()
 	for _, tc := range known {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, in := range []string{tc.hex, strings.ToLower(tc.hex)} {
@@ -50,6 +51,7 @@ func TestDecodeKnownEncodings(t *testing.T) {
 }
 
 func TestEncodeKnownEncodings(t *testing.T) {
+	t.Parallel()
 	for _, tc := range known {
 		t.Run(strings.Replace(tc.name, "decodes", "encodes", 1), func(t *testing.T) {
 			e, err := Parse(tc.tag)
@@ -72,6 +74,7 @@ func TestEncodeKnownEncodings(t *testing.T) {
 }
 
 func TestPureIdentityURIEncodesWithFilterZero(t *testing.T) {
+	t.Parallel()
 	e, err := Parse("urn:epc:id:sgtin:0614141.812345.6789")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +89,7 @@ func TestPureIdentityURIEncodesWithFilterZero(t *testing.T) {
 }
 
 func TestBadEPCs(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, in, reason string
 	}{
@@ -116,6 +120,7 @@ func TestBadEPCs(t *testing.T) {
 }
 
 func TestBadURIs(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, in string }{
 		{"an unknown tag scheme is refused", "urn:epc:tag:sgtin-198:3.0614141.812345.6789"},
 		{"an unknown identity scheme is refused", "urn:epc:id:gid:1.2.3"},
@@ -151,6 +156,7 @@ func digits(r *rand.Rand, n int) string {
 // and partition, decodes the hex, and requires the same EPC back; then
 // re-encodes the URIs the decoder wrote.
 func TestRoundTripEveryPartition(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, l := range layouts {
 		for p, row := range l.table {
@@ -277,6 +283,7 @@ func BenchmarkDecodeURI(b *testing.B) {
 }
 
 func TestDigitalLink(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, uri, want string }{
 		// The SGTIN and SGLN pairs are those of the EPCIS event hash
 		// reference examples (github.com/RalphTro/epcis-event-hash-generator).
