@@ -9,9 +9,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 	"github.com/crossdock/crossdock/trace"
-	"github.com/crossdock/crossdock/gs1"
 )
 
 // ssccTag is the hex of an SSCC-96 of the test company prefix, and its 18 digits.

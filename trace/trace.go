@@ -31,8 +31,8 @@ import (
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/adapters/x12"
 	"github.com/crossdock/crossdock/bus"
-	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/services/orders"
 )
 
 // ErrNotFound is returned when nothing matches the query within the window.
