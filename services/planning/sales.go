@@ -10,8 +10,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/crossdock/crossdock/bus"
-	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/gs1"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // report is the part of crossdock.inventory.reported.v1 planning reads.

@@ -20,9 +20,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
-	"github.com/crossdock/crossdock/gs1"
 )
 
 // source is the CloudEvents source of the events this service makes.
