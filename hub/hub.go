@@ -34,6 +34,7 @@ import (
 	"github.com/crossdock/crossdock/services/router"
 	"github.com/crossdock/crossdock/services/scorecard"
 	"github.com/crossdock/crossdock/services/vmi"
+	"github.com/crossdock/crossdock/web/portal"
 )
 
 // Hub is a running crossdock process.
@@ -55,6 +56,7 @@ type Hub struct {
 	vmi       *vmi.Service
 	planning  *planning.Service // shared planning: also serves accuracy where the gateway runs
 	delivery  *delivery.Service
+	portal    *portal.Portal // the customer and warehouse pages, with the gateway
 	http      *http.Server
 	httpAddr  string
 	catalog   *catalog.Catalog
@@ -209,7 +211,17 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		cancel()
 		return nil, err
 	}
-	mux := h.routes(gateway.New(h.bus, h.registry, check, door, log.Named("gateway")), metrics)
+	gw := gateway.New(h.bus, h.registry, check, door, log.Named("gateway"))
+	if cfg.runs("gateway") {
+		if h.portal, err = portal.New(portal.Config{
+			Registry: h.registry, Gateway: gw, Ingest: h.ingest, Orders: h.orders, VMI: h.vmi, RFID: h.rfid,
+			NATS: h.nc, Log: log.Named("portal"),
+		}); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	mux := h.routes(gw, metrics)
 	if err := h.listen(mux); err != nil {
 		cancel()
 		return nil, err

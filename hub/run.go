@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/web/portal"
 )
 
 // routes is the HTTP API: each service mounts its own paths.
@@ -63,6 +64,10 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 		mux.Handle("/v1/planning/", h.planning.Handler())
 	}
 	h.consoleRoutes(mux)
+	if h.portal != nil {
+		mux.Handle(portal.Base+"/", h.portal.Handler())
+		mux.Handle("GET "+portal.Base, http.RedirectHandler(portal.Base+"/", http.StatusMovedPermanently))
+	}
 	return instrument(mux, metrics)
 }
 
@@ -76,7 +81,9 @@ func (h *Hub) opsHandler() http.Handler {
 }
 
 // Limits of the HTTP server (docs/security.md). Every route answers within
-// seconds and none streams, so WriteTimeout is safe for all of them.
+// seconds, so WriteTimeout is safe for all of them, except the portal's
+// server-sent events (/portal/events), which lift the read and write
+// deadlines of their own connection with http.ResponseController.
 const (
 	// httpReadHeaderTimeout bounds the request line and headers.
 	httpReadHeaderTimeout = 10 * time.Second

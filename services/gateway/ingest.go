@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.uber.org/zap"
@@ -185,25 +187,16 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("no adapter for format %q; the hub reads %s (GET /v1/adapters)", format, strings.Join(g.adapters.Formats(), ", ")), "format")
 		return
 	}
-	res := g.decode(format, from, r.URL.Query().Get("account"), body)
-	// The file counted as one event at the door; the rest of what it made
-	// counts now, before anything is stored.
-	if len(res.outs) > 1 {
-		if wait, ok := g.door.Allow(from, len(res.outs)-1, 0); !ok {
-			rateLimited(w, wait)
-			return
-		}
+	res, err := g.file(r.Context(), format, from, r.URL.Query().Get("account"), body)
+	var wait *waitError
+	if errors.As(err, &wait) {
+		rateLimited(w, wait.d)
+		return
 	}
-	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
-		zap.String("format", format), zap.Int("bytes", len(body)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
-	if len(res.outs) > 0 {
-		if _, err := g.bus.Publish(r.Context(), res.outs...); err != nil {
-			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
-				zap.String("format", format), zap.Error(err))
-			w.Header().Set("Retry-After", "1")
-			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; resend the file (the same file makes the same ids)", "")
-			return
-		}
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; resend the file (the same file makes the same ids)", "")
+		return
 	}
 	if len(res.problems) > 0 {
 		status := http.StatusBadRequest
@@ -227,6 +220,90 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(acceptedAnswer{Accepted: nonNil(res.ids), Acknowledgment: string(res.ack)})
+}
+
+// ErrNotStored is File's error when JetStream did not store the events of
+// a file's good units: nothing is lost, and the same file makes the same
+// ids when sent again.
+var ErrNotStored = errors.New("the events could not be stored; send the file again")
+
+// waitError is file's refusal of a file over the sender's quota.
+type waitError struct{ d time.Duration }
+
+func (e *waitError) Error() string { return "over the quota; retry in " + e.d.String() }
+
+// file decodes a file, counts what it made against the sender's quota
+// (the file itself counted as one event at the door) and stores the events
+// of its good units.
+func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, account string, data []byte) (result, error) {
+	res := g.decode(format, from, account, data)
+	if len(res.outs) > 1 {
+		if wait, ok := g.door.Allow(from, len(res.outs)-1, 0); !ok {
+			return res, &waitError{wait}
+		}
+	}
+	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+		zap.String("format", format), zap.Int("bytes", len(data)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
+	if len(res.outs) > 0 {
+		if _, err := g.bus.Publish(ctx, res.outs...); err != nil {
+			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+				zap.String("format", format), zap.Error(err))
+			return res, fmt.Errorf("%w: %w", ErrNotStored, err)
+		}
+	}
+	return res, nil
+}
+
+// FileResult is what a file made: the events stored from its good units
+// (as stored, in file order) and the problems of the others, each naming
+// its line or segment.
+type FileResult struct {
+	Stored   []*event.Event
+	Problems []problem.EventErrors
+}
+
+// File is POST /v1/ingest/{format} for callers inside the hub (the
+// portal): the same adapter, quota, checks and storage for a file sent by
+// an authenticated from. account names the account a warehouse's file
+// concerns ("" to find it by ship-to). An unknown format is a problem on
+// "format", a file over the quota one with code rate_limited (nothing
+// stored); the error is ErrNotStored when JetStream did not store the good
+// units.
+func (g *Ingest) File(ctx context.Context, format string, from bus.Sender, account string, data []byte) (FileResult, error) {
+	if wait, ok := g.door.Allow(from, 1, len(data)); !ok {
+		return FileResult{Problems: []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeRateLimited,
+			Message: fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", min(wait, time.Hour).Round(time.Millisecond))}}}}, nil
+	}
+	res, err := g.file(ctx, format, from, account, data)
+	out := FileResult{Problems: res.problems}
+	var wait *waitError
+	if errors.As(err, &wait) {
+		return FileResult{Problems: []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeRateLimited,
+			Message: fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", min(wait.d, time.Hour).Round(time.Millisecond))}}}}, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	for _, o := range res.outs {
+		out.Stored = append(out.Stored, o.Event)
+	}
+	return out, nil
+}
+
+// Formats are the formats an account (or, with warehouses, a warehouse)
+// can send, with what each takes.
+func (g *Ingest) Formats(warehouses bool) []adapters.Info {
+	kind := adapters.SenderAccounts
+	if warehouses {
+		kind = adapters.SenderWarehouses
+	}
+	var out []adapters.Info
+	for _, info := range g.adapters.List() {
+		if slices.Contains(info.Senders, kind) {
+			out = append(out, info)
+		}
+	}
+	return out
 }
 
 func nonNil(ids []string) []string {

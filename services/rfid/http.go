@@ -37,34 +37,61 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		in := r.PathValue("epc")
-		uri, err := epc.Normalize(in)
-		if err != nil {
-			msg := err.Error()
-			var be *epc.Error
-			if errors.As(err, &be) {
-				msg = be.Reason
-			}
-			problem.One(w, http.StatusBadRequest, bus.CodeBadEPC, "EPC "+in+": "+msg, "epc")
+		st, err := s.EPC(r.Context(), id.Account, in)
+		var bad *BadEPCError
+		switch {
+		case errors.As(err, &bad):
+			problem.One(w, http.StatusBadRequest, bus.CodeBadEPC, bad.Error(), "epc")
 			return
-		}
-		t, _, err := s.get(r.Context(), trackKey(id.Account, uri))
-		if err != nil {
+		case err != nil:
 			s.log.Error("read track", zap.String("account", id.Account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "RFID tracks are not readable right now", "")
 			return
-		}
-		if t == nil || t.Location == "" {
+		case st == nil:
+			uri, _ := epc.Normalize(in)
 			problem.One(w, http.StatusNotFound, bus.CodeUnknownEPC, "no reads of EPC "+uri, "epc")
 			return
-		}
-		st := EPCState{EPC: uri, Location: t.Location, Since: t.Since, LastSeen: t.LastSeen, Recent: t.Recent}
-		if e, err := epc.Parse(uri); err == nil {
-			st.GTIN = e.GTIN()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
 	return mux
+}
+
+// BadEPCError is EPC's error for input that is not an EPC (code bad_epc).
+type BadEPCError struct {
+	Input  string
+	Reason string
+}
+
+func (e *BadEPCError) Error() string { return "EPC " + e.Input + ": " + e.Reason }
+
+// EPC is GET /v1/rfid/epcs/{epc} for callers inside the hub (the portal):
+// an EPC (hex, pure identity URI or tag URI) as an account read it, its
+// last location and recent observations; nil when the account never read
+// it, whether or not another account did.
+func (s *Service) EPC(ctx context.Context, account, in string) (*EPCState, error) {
+	uri, err := epc.Normalize(in)
+	if err != nil {
+		msg := err.Error()
+		var be *epc.Error
+		if errors.As(err, &be) {
+			msg = be.Reason
+		}
+		return nil, &BadEPCError{Input: in, Reason: msg}
+	}
+	t, _, err := s.get(ctx, trackKey(account, uri))
+	if err != nil {
+		return nil, err
+	}
+	if t == nil || t.Location == "" {
+		return nil, nil
+	}
+	st := EPCState{EPC: uri, Location: t.Location, Since: t.Since, LastSeen: t.LastSeen, Recent: t.Recent}
+	if e, err := epc.Parse(uri); err == nil {
+		st.GTIN = e.GTIN()
+	}
+	return &st, nil
 }
 
 // Observations returns the recent observations (at most RecentMax, oldest

@@ -1,15 +1,19 @@
 package vmi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -65,37 +69,90 @@ func (s *Service) Handler() http.Handler {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gtin+" is not a GTIN: "+err.Error(), "gtin")
 			return
 		}
-		gtin = gs1.GTIN14(gtin)
-		p, _, err := s.get(r.Context(), posKey(id.Account, gln, gtin))
+		v, err := s.Position(r.Context(), entry, gln, gtin)
 		if err != nil {
 			s.log.Error("read position", zap.String("account", id.Account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "positions are not readable right now", "")
 			return
 		}
-		if p == nil {
-			problem.One(w, http.StatusNotFound, bus.CodeUnknownPosition, "no report has named "+gtin+" at "+gln, "gtin")
+		if v == nil {
+			problem.One(w, http.StatusNotFound, bus.CodeUnknownPosition, "no report has named "+gs1.GTIN14(gtin)+" at "+gln, "gtin")
 			return
-		}
-		par, err := s.plan(r.Context(), entry, gln, gtin, s.cfg.Now())
-		if err != nil {
-			s.log.Error("read forecast", zap.String("account", id.Account), zap.Error(err))
-			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "positions are not readable right now", "")
-			return
-		}
-		l := LevelsOf(p, par)
-		v := View{
-			Account: p.Account, Location: p.Location, GTIN: p.GTIN, OnHand: p.OnHand,
-			OnOrder: p.OnOrder + p.Transit, CustomerOnOrder: p.OnOrder, InTransit: p.Transit,
-			OpenReplenishment: p.Open, Position: p.InventoryPosition(),
-			Demand: round2(p.Demand), Deviation: round2(p.Deviation()),
-			ReorderPoint: round2(l.Reorder), Target: round2(l.Target), Rule: l.Rule, Mode: entry.Policy.VMI, AsOf: p.AsOf,
-		}
-		if p.Open != nil {
-			v.Open = p.Open.Unshipped()
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
 	return mux
+}
+
+// Position is GET /v1/inventory/{gln}/{gtin} for callers inside the hub
+// (the portal): an account's position with its reorder point and target
+// under the account's current policy, nil when no report named it. gln and
+// gtin are checked by the caller.
+func (s *Service) Position(ctx context.Context, entry *accounts.Entry, gln, gtin string) (*View, error) {
+	p, _, err := s.get(ctx, posKey(entry.Account.ID, gln, gs1.GTIN14(gtin)))
+	if err != nil || p == nil {
+		return nil, err
+	}
+	v, err := s.view(ctx, entry, p)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// Positions returns every position of an account, by location and GTIN,
+// read with one filtered watch of the bucket.
+func (s *Service) Positions(ctx context.Context, entry *accounts.Entry) ([]View, error) {
+	w, err := s.kv.WatchFiltered(ctx, []string{"pos." + entry.Account.ID + ".>"}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list positions of %s: %w", entry.Account.ID, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []View
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("list positions of %s: the watch ended", entry.Account.ID)
+			}
+			if e == nil {
+				slices.SortFunc(out, func(a, b View) int { return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.GTIN, b.GTIN)) })
+				return out, nil
+			}
+			var p Position
+			if err := json.Unmarshal(e.Value(), &p); err != nil {
+				return nil, fmt.Errorf("decode position %s: %w", e.Key(), err)
+			}
+			v, err := s.view(ctx, entry, &p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+}
+
+// view is a position as the API shows it, with its reorder point and
+// target as the account's plan (forecast or policy) makes them now.
+func (s *Service) view(ctx context.Context, entry *accounts.Entry, p *Position) (View, error) {
+	par, err := s.plan(ctx, entry, p.Location, p.GTIN, s.cfg.Now())
+	if err != nil {
+		return View{}, fmt.Errorf("plan of %s at %s: %w", p.GTIN, p.Location, err)
+	}
+	l := LevelsOf(p, par)
+	v := View{
+		Account: p.Account, Location: p.Location, GTIN: p.GTIN, OnHand: p.OnHand,
+		OnOrder: p.OnOrder + p.Transit, CustomerOnOrder: p.OnOrder, InTransit: p.Transit,
+		OpenReplenishment: p.Open, Position: p.InventoryPosition(),
+		Demand: round2(p.Demand), Deviation: round2(p.Deviation()),
+		ReorderPoint: round2(l.Reorder), Target: round2(l.Target), Rule: l.Rule, Mode: entry.Policy.VMI, AsOf: p.AsOf,
+	}
+	if p.Open != nil {
+		v.Open = p.Open.Unshipped()
+	}
+	return v, nil
 }
 
 // AdminHandler serves POST /v1/admin/vmi/run?account=<id>[&run=<id>] with the

@@ -112,7 +112,12 @@
         region.setAttribute("data-updated", String(Date.now()));
       });
     }, 150);
-    src.onopen = function () { if (status) status.textContent = "Live: updates appear as they happen."; };
+    // Once subscribed, read the state again: what happened before the
+    // stream was open (or while it was down) is in it.
+    src.onopen = function () {
+      if (status) status.textContent = "Live: updates appear as they happen.";
+      refresh();
+    };
     src.onmessage = refresh;
     src.addEventListener("change", refresh);
     src.onerror = function () { if (status) status.textContent = "Live updates paused; reconnecting…"; };

@@ -40,7 +40,11 @@ const Chromium = "/usr/bin/chromium"
 const ScreenshotsEnv = "CROSSDOCK_SCREENSHOTS"
 
 // Timeout bounds each tab: a test that waits longer for the page has failed.
-const Timeout = 60 * time.Second
+const Timeout = 90 * time.Second
+
+// WaitTimeout bounds one WaitText, well inside Timeout so that the failure
+// can still take its screenshot.
+const WaitTimeout = 20 * time.Second
 
 var shared struct {
 	once   sync.Once
@@ -172,15 +176,29 @@ func (tb *Tab) Text(selector string) string {
 
 // WaitText waits until the element matching the CSS selector contains want
 // (as its visible text), and fails the test with what it showed instead
-// when the tab's time runs out.
+// when the tab's time runs out. It polls, so it survives navigations (a
+// form's submission, a redirect) while it waits.
 func (tb *Tab) WaitText(selector, want string) {
 	tb.t.Helper()
-	js := fmt.Sprintf(`(function(){var e=document.querySelector(%q);return !!e && e.innerText.indexOf(%q)>=0;})()`, selector, want)
-	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		got, _ := chromedp.Run(context.WithoutCancel(tb.ctx), chromedp.Evaluate[string](fmt.Sprintf(`(function(){var e=document.querySelector(%q);return e?e.innerText:"(no element)";})()`, selector)))
-		tb.Screenshot("failed-" + tb.t.Name())
-		tb.t.Fatalf("browser: %s never showed %q: %v; it shows:\n%s", selector, want, err, got)
+	js := fmt.Sprintf(`(function(){var e=document.querySelector(%q);return e?e.innerText:"(no element)";})()`, selector)
+	var got string
+	var err error
+	deadline := time.Now().Add(WaitTimeout)
+	for time.Now().Before(deadline) {
+		got, err = chromedp.Run(tb.ctx, chromedp.Evaluate[string](js))
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+		if tb.ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-tb.ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
+	tb.Screenshot("failed-" + tb.t.Name())
+	tb.t.Fatalf("browser: %s never showed %q (%v); it shows:\n%s", selector, want, err, got)
 }
 
 // Screenshot saves the whole page as <name>.png in the test's screenshot
@@ -188,7 +206,11 @@ func (tb *Tab) WaitText(selector, want string) {
 // returns the first path.
 func (tb *Tab) Screenshot(name string) string {
 	tb.t.Helper()
-	png, err := chromedp.Run(context.WithoutCancel(tb.ctx), chromedp.FullScreenshot(100))
+	// The tab's own time may be up (a failure being recorded): give the
+	// screenshot ten seconds of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(tb.ctx), 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.t.Logf("screenshot %s: %v", name, err)
 		return ""

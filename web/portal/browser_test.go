@@ -1,0 +1,151 @@
+package portal_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crossdock/crossdock/web/webtest"
+)
+
+// signInKeyTab signs a tab in with an API key.
+func (e *env) signInKeyTab(tab *webtest.Tab, apiKey string) {
+	tab.Do(
+		chromedp.Navigate(e.base+"/portal/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SendKeys(chromedp.CSS("#key"), apiKey),
+		chromedp.Click(chromedp.CSS("#signin-key")),
+		chromedp.WaitVisible(chromedp.CSS("form.signout")),
+	)
+}
+
+// fillOrder fills the ordering form's PO, date and first row.
+func fillOrder(tab *webtest.Tab, po, shipTo string, requested time.Time, quantity string) {
+	tab.Do(
+		chromedp.WaitVisible(chromedp.CSS("#po_number")),
+		chromedp.SendKeys(chromedp.CSS("#po_number"), po),
+		chromedp.SetValue(chromedp.CSS("#ship_to"), shipTo),
+		chromedp.SetValue(chromedp.CSS("#requested_date"), requested.Format(time.DateOnly)),
+		chromedp.SendKeys(chromedp.CSS("#gtin-0"), gtin),
+		chromedp.SendKeys(chromedp.CSS("#quantity-0"), quantity),
+	)
+}
+
+func TestABuyerPlacesAGoodOrderAndSeesItAccepted(t *testing.T) {
+	e := start(t)
+	tab := webtest.NewTab(t)
+	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
+	tab.WaitText("main", "Sign in") // a page behind sign-in sends there first
+	tab.Screenshot("signin")
+	e.signInTab(tab, "buyer@acme.example")
+	tab.WaitText(".who", "buyer@acme.example · buyer")
+	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
+	fillOrder(tab, "PO-WEB-1", acmeDC, time.Now().UTC().AddDate(0, 0, 10), "24")
+	tab.Screenshot("place-order")
+	tab.Do(chromedp.Click(chromedp.CSS("#place")))
+	tab.WaitText("#outcome", "accepted")
+	tab.WaitText("#outcome", "dc-east")
+	tab.Screenshot("order-accepted")
+}
+
+func TestAHeldOrderShowsItsReleaseTime(t *testing.T) {
+	e := start(t)
+	tab := webtest.NewTab(t)
+	e.signInKeyTab(tab, key("later"))
+	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
+	fillOrder(tab, "PO-HELD-1", laterDC, time.Now().UTC().AddDate(0, 0, 30), "600")
+	tab.Do(chromedp.Click(chromedp.CSS("#place")))
+	tab.WaitText("#outcome", "Held until")
+	o := e.orderState("later", "PO-HELD-1")
+	release, _ := time.Parse(time.RFC3339, o["release_at"].(string))
+	tab.WaitText("#outcome", release.UTC().Format("2006-01-02 15:04 UTC"))
+	tab.Screenshot("order-held")
+}
+
+func TestAnUploadWithOneBadOrderShowsBothResults(t *testing.T) {
+	e := start(t)
+	tab := webtest.NewTab(t)
+	e.signInKeyTab(tab, key("acme"))
+	date := time.Now().UTC().AddDate(0, 0, 12).Format(time.DateOnly)
+	csv := "po_number,ship_to,requested_date,gtin,quantity,unit\n" +
+		"PO-CSV-GOOD," + acmeDC + "," + date + "," + gtin + ",12,EA\n" +
+		"PO-CSV-BAD," + acmeDC + "," + date + ",12345,12,EA\n"
+	path := filepath.Join(t.TempDir(), "orders.csv")
+	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tab.Do(
+		chromedp.Navigate(e.base+"/portal/upload"),
+		chromedp.WaitVisible(chromedp.CSS("#file")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{path}),
+		chromedp.Click(chromedp.CSS("#upload")),
+	)
+	tab.WaitText("#results", "PO PO-CSV-GOOD")
+	tab.WaitText("#results", "PO-CSV-BAD is not sent")
+	tab.WaitText("#results", "line 3")
+	tab.Screenshot("upload-results")
+	if o := e.orderState("acme", "PO-CSV-GOOD"); o["state"] != "accepted" {
+		t.Errorf("the good order of the file is %v, want accepted", o["state"])
+	}
+}
+
+func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
+	e := start(t)
+	e.sendOrder("acme", "PO-SHIP-1", acmeDC, 8, time.Now().UTC().AddDate(0, 0, 4))
+	e.orderState("acme", "PO-SHIP-1")
+
+	customer := webtest.NewTab(t)
+	e.signInTab(customer, "viewer@acme.example") // a viewer tracks
+	customer.Do(chromedp.Navigate(e.base + "/portal/orders/PO-SHIP-1"))
+	customer.WaitText("#outcome", "accepted")
+	customer.WaitText("[data-live-status]", "Live")
+
+	warehouse := webtest.NewTab(t)
+	e.signInTab(warehouse, "dock@dc-east.example")
+	warehouse.Do(chromedp.Navigate(e.base + "/portal/work"))
+	warehouse.WaitText("#work-live", "PO-SHIP-1")
+	warehouse.Screenshot("warehouse-work")
+	warehouse.Do(
+		chromedp.SendKeys(chromedp.CSS("#shipment-0"), "SH-77"),
+		chromedp.SendKeys(chromedp.CSS("#carrier-0"), "DHL"),
+		chromedp.Click(chromedp.CSS("#ship-0")),
+	)
+	warehouse.WaitText("main", "Shipment reported")
+
+	// The customer's page updates by itself (server-sent events).
+	customer.WaitText("#outcome", "shipped")
+	customer.WaitText("#outcome", "SH-77")
+	customer.Screenshot("order-shipped")
+}
+
+func TestAStableOrderBelowItsMinimumIsFlaggedBeforeSubmitting(t *testing.T) {
+	e := start(t)
+	tab := webtest.NewTab(t)
+	e.signInTab(tab, "buyer@umbrella.example")
+	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
+	// 20 days ahead the stable tier's minimum is 100 units.
+	fillOrder(tab, "PO-SMALL-1", umbrellaDC, time.Now().UTC().AddDate(0, 0, 20), "40")
+	tab.WaitText("#err-lines", "below_minimum_order")
+	tab.WaitText("#err-lines", "needs at least 100")
+	tab.WaitText("#check-result", "would be rejected")
+	// The store is shown, and refused with the reason, as soon as it is chosen.
+	tab.Do(chromedp.SetValue(chromedp.CSS("#ship_to"), umbrellaShp), chromedp.Evaluate[chromedp.Void](`document.getElementById("ship_to").dispatchEvent(new Event("change", {bubbles: true}))`))
+	tab.WaitText("#err-ship_to", "ship_to_not_dc")
+	tab.Screenshot("place-order-flagged")
+	// Nothing was placed: the check is a dry run.
+	if status, _ := e.apiGet("umbrella", "/v1/orders/PO-SMALL-1"); status != 404 {
+		t.Errorf("GET the checked order = %d, want 404", status)
+	}
+	// Fixing the form clears the flags.
+	tab.Do(
+		chromedp.SetValue(chromedp.CSS("#ship_to"), umbrellaDC),
+		chromedp.SendKeys(chromedp.CSS("#quantity-0"), "0"), // 400 units
+	)
+	tab.WaitText("#check-result", "would be accepted")
+	if got := tab.Text("#err-lines"); got != "" {
+		t.Errorf("after the fix the lines still show %q", got)
+	}
+}
