@@ -39,16 +39,16 @@ func TestABuyerPlacesAGoodOrderAndSeesItAccepted(t *testing.T) {
 	tab := webtest.NewTab(t)
 	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
 	tab.WaitText("main", "Sign in") // a page behind sign-in sends there first
-	tab.Screenshot("signin")
+	tab.Screenshot("portal-signin")
 	e.signInTab(tab, "buyer@acme.example")
 	tab.WaitText(".who", "buyer@acme.example · buyer")
 	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
 	fillOrder(tab, "PO-WEB-1", acmeDC, time.Now().UTC().AddDate(0, 0, 10), "24")
-	tab.Screenshot("place-order")
+	tab.Screenshot("portal-place")
 	tab.Do(chromedp.Click(chromedp.CSS("#place")))
 	tab.WaitText("#outcome", "accepted")
 	tab.WaitText("#outcome", "dc-east")
-	tab.Screenshot("order-accepted")
+	tab.Screenshot("portal-order-accepted")
 }
 
 func TestAHeldOrderShowsItsReleaseTime(t *testing.T) {
@@ -62,7 +62,7 @@ func TestAHeldOrderShowsItsReleaseTime(t *testing.T) {
 	o := e.orderState("later", "PO-HELD-1")
 	release, _ := time.Parse(time.RFC3339, o["release_at"].(string))
 	tab.WaitText("#outcome", release.UTC().Format("2006-01-02 15:04 UTC"))
-	tab.Screenshot("order-held")
+	tab.Screenshot("portal-order-held")
 }
 
 func TestAnUploadWithOneBadOrderShowsBothResults(t *testing.T) {
@@ -86,7 +86,7 @@ func TestAnUploadWithOneBadOrderShowsBothResults(t *testing.T) {
 	tab.WaitText("#results", "PO PO-CSV-GOOD")
 	tab.WaitText("#results", "PO-CSV-BAD is not sent")
 	tab.WaitText("#results", "line 3")
-	tab.Screenshot("upload-results")
+	tab.Screenshot("portal-upload")
 	if o := e.orderState("acme", "PO-CSV-GOOD"); o["state"] != "accepted" {
 		t.Errorf("the good order of the file is %v, want accepted", o["state"])
 	}
@@ -107,7 +107,7 @@ func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
 	e.signInTab(warehouse, "dock@dc-east.example")
 	warehouse.Do(chromedp.Navigate(e.base + "/portal/work"))
 	warehouse.WaitText("#work-live", "PO-SHIP-1")
-	warehouse.Screenshot("warehouse-work")
+	warehouse.Screenshot("portal-warehouse")
 	warehouse.Do(
 		chromedp.SendKeys(chromedp.CSS("#shipment-0"), "SH-77"),
 		chromedp.SendKeys(chromedp.CSS("#carrier-0"), "DHL"),
@@ -118,7 +118,7 @@ func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
 	// The customer's page updates by itself (server-sent events).
 	customer.WaitText("#outcome", "shipped")
 	customer.WaitText("#outcome", "SH-77")
-	customer.Screenshot("order-shipped")
+	customer.Screenshot("portal-order-shipped")
 }
 
 func TestAStableOrderBelowItsMinimumIsFlaggedBeforeSubmitting(t *testing.T) {
@@ -134,7 +134,7 @@ func TestAStableOrderBelowItsMinimumIsFlaggedBeforeSubmitting(t *testing.T) {
 	// The store is shown, and refused with the reason, as soon as it is chosen.
 	tab.Do(chromedp.SetValue(chromedp.CSS("#ship_to"), umbrellaShp), chromedp.Evaluate[chromedp.Void](`document.getElementById("ship_to").dispatchEvent(new Event("change", {bubbles: true}))`))
 	tab.WaitText("#err-ship_to", "ship_to_not_dc")
-	tab.Screenshot("place-order-flagged")
+	tab.Screenshot("portal-place-flagged")
 	// Nothing was placed: the check is a dry run.
 	if status, _ := e.apiGet("umbrella", "/v1/orders/PO-SMALL-1"); status != 404 {
 		t.Errorf("GET the checked order = %d, want 404", status)
