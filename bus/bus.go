@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -175,25 +176,94 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 }
 
 // Setup creates or updates the streams, idempotently: every process calls it
-// at start.
+// at start, and any number may call it at once on a fresh cluster
+// (EnsureStream).
 func (b *Bus) Setup(ctx context.Context) error {
 	for _, cfg := range b.streamConfigs() {
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		if _, err := b.EnsureStream(ctx, cfg); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// EnsureStream makes stream cfg exist with cfg's settings, tolerant of
+// other processes doing the same at the same moment. It creates first (a
+// create of an identical stream succeeds), and only when the stream exists
+// with other settings reads it and updates it, and only if a setting cfg
+// names differs: settings cfg leaves at their zero value are the server's
+// to keep. An update before a create is what hung two processes started
+// together on a fresh R3 cluster. Every request has a short deadline and
+// transient failures are retried (Retry).
+func (b *Bus) EnsureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	var s jetstream.Stream
+	err := retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		s, err = b.js.CreateStream(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		if s, err = b.js.Stream(ctx, cfg.Name); err != nil {
+			return err
+		}
+		have := s.CachedInfo().Config
+		want := overlay(have, cfg)
+		if reflect.DeepEqual(have, want) {
+			return nil
+		}
+		s, err = b.js.UpdateStream(ctx, want)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// overlay returns have with every field that want sets (not zero) taken
+// from want.
+func overlay(have, want jetstream.StreamConfig) jetstream.StreamConfig {
+	out := have
+	o, w := reflect.ValueOf(&out).Elem(), reflect.ValueOf(want)
+	for i := range w.NumField() {
+		if f := w.Field(i); !f.IsZero() {
+			o.Field(i).Set(f)
+		}
+	}
+	return out
+}
+
 // Bucket creates (or opens) a KV bucket with the bus's replica count.
-// history is how many revisions of a key are kept (1 to 64).
+// history is how many revisions of a key are kept (1 to 64). Like
+// EnsureStream it creates first, updates only a bucket whose description,
+// history or replicas differ, and retries transient failures, so that
+// processes started together all come up.
 func (b *Bus) Bucket(ctx context.Context, name, desc string, history uint8) (jetstream.KeyValue, error) {
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      name,
 		Description: desc,
 		History:     history,
 		Storage:     jetstream.FileStorage,
 		Replicas:    b.replicas,
+	}
+	var kv jetstream.KeyValue
+	err := retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		kv, err = b.js.CreateKeyValue(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		s, err := b.js.Stream(ctx, "KV_"+name)
+		if err != nil {
+			return err
+		}
+		have := s.CachedInfo().Config
+		if have.Description == desc && have.MaxMsgsPerSubject == int64(max(history, 1)) && have.Replicas == b.replicas {
+			kv, err = b.js.KeyValue(ctx, name)
+			return err
+		}
+		kv, err = b.js.UpdateKeyValue(ctx, cfg)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create kv bucket %s: %w", name, err)

@@ -3,18 +3,12 @@ package hub
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -24,62 +18,56 @@ import (
 // ports, and returns its client URLs once JetStream has a meta leader.
 func runCluster(t *testing.T) string {
 	t.Helper()
-	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	var urls []string
-	for i, addr := range routes {
-		host, port := splitAddr(t, addr)
-		var peers []*url.URL
-		for j, r := range routes {
-			if j != i {
-				peers = append(peers, &url.URL{Scheme: "nats-route", Host: r})
-			}
-		}
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       server.RANDOM_PORT,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "crossdock-test", Host: host, Port: port},
-			Routes:     peers,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("node %d not ready", i+1)
-		}
-		urls = append(urls, s.ClientURL())
-	}
-	all := strings.Join(urls, ",")
-	nc, err := nats.Connect(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	bustest.CheckFor(t, 30*time.Second, func() error {
-		_, err := js.AccountInfo(context.Background())
-		return err
-	})
-	return all
+	return bustest.RunCluster(t, nil).URL
 }
 
-func splitAddr(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	host, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
+// TestHubsStartedTogetherOnAFreshClusterAllComeUp starts three hubs at the
+// same moment against a new three-node cluster, as docker compose does:
+// each creates the same R3 streams and buckets, and each comes up.
+func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster; skipped with -short")
 	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
+	natsURL := runCluster(t)
+	dir := t.TempDir()
+	writeAccounts(t, dir, nil)
+	services := [][]string{{"gateway", "router"}, {"orders", "vmi", "rfid"}, {"orders", "delivery"}}
+	hubs := make([]*Hub, len(services))
+	errs := make([]error, len(services))
+	var ready, wg sync.WaitGroup
+	ready.Add(1)
+	for i, svc := range services {
+		wg.Go(func() {
+			ready.Wait() // all at once
+			httpAddr := "none"
+			if i == 0 {
+				httpAddr = "127.0.0.1:0"
+			}
+			hubs[i], errs[i] = Start(context.Background(), Config{
+				HTTP: httpAddr, NATSURL: natsURL, Accounts: filepath.Join(dir, "accounts.yaml"),
+				Services: svc, Replicas: 3, Fsync: "interval",
+			}, bustest.Logger(t))
+		})
 	}
-	return host, port
+	ready.Done()
+	wg.Wait()
+	for i, h := range hubs {
+		if h != nil {
+			t.Cleanup(func() { h.Stop(); _ = h.Wait() })
+		}
+		if errs[i] != nil {
+			t.Errorf("hub %d (%v) did not start: %v", i, services[i], errs[i])
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	edge := &testHub{Hub: hubs[0], t: t, base: "http://" + hubs[0].HTTPAddr()}
+	accepted := edge.watch("xd.out.acme.order.accepted")
+	edge.sendOrder("acme", "together-1", order{PO: "T-1", ShipTo: dcEast, Units: []float64{1}})
+	if ev := bustest.Next(t, accepted, time.Minute); ev.Extensions()["causationid"] != "together-1" {
+		t.Errorf("accepted %v, want the answer to together-1", ev)
+	}
 }
 
 // TestServicesSplitAcrossProcessesOnACluster runs the gateway and router in

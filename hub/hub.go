@@ -68,6 +68,12 @@ type Hub struct {
 	err    error
 }
 
+// setupTimeout bounds the start-up's requests to JetStream (streams,
+// buckets, the accounts file): each is retried on its own short deadline
+// (bus.Retry), and several processes started together on a fresh cluster
+// queue behind one another's stream creations.
+const setupTimeout = 90 * time.Second
+
 // Start brings the hub up and returns once it takes events: the streams
 // exist, the accounts file is applied and the HTTP listener is open. The
 // services' consumers start in the background; whatever arrives before they
@@ -106,7 +112,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if h.bus, err = bus.New(h.nc, log.Named("bus"), bus.Options{Replicas: cfg.Replicas, Metrics: metrics, DuplicateWindow: cfg.DedupeWindow}); err != nil {
 		return nil, err
 	}
-	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancelSetup := context.WithTimeout(ctx, setupTimeout)
 	defer cancelSetup()
 	if err := h.bus.Setup(setupCtx); err != nil {
 		return nil, err

@@ -125,7 +125,7 @@ func (o *Ops) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		f.Limit = 100
 	}
 	var out []DeadLetter
-	err := delivery.Scan(ctx, o.js, bus.StreamDLQ, f.subjects(), delivery.From{}, func(m jetstream.Msg, seq uint64) bool {
+	err := bus.Scan(ctx, o.js, bus.StreamDLQ, f.subjects(), bus.From{}, func(m jetstream.Msg, seq uint64) bool {
 		var stored time.Time
 		if md, err := m.Metadata(); err == nil {
 			stored = md.Timestamp
@@ -156,12 +156,31 @@ func (o *Ops) Show(ctx context.Context, seq uint64) (*DeadLetter, error) {
 	return &d, nil
 }
 
+// retry repeats the operators' requests that fail for a moment on a
+// cluster (a leader change, no responders yet): bounded, since an operator
+// is waiting.
+var retry = bus.Retry{Attempts: 5, Timeout: 5 * time.Second}
+
+// stream looks up a stream, retrying transient failures.
+func (o *Ops) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	var s jetstream.Stream
+	err := retry.Do(ctx, func(ctx context.Context) (err error) {
+		s, err = o.js.Stream(ctx, name)
+		return err
+	})
+	return s, err
+}
+
 func (o *Ops) get(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
-	s, err := o.js.Stream(ctx, bus.StreamDLQ)
+	s, err := o.stream(ctx, bus.StreamDLQ)
 	if err != nil {
 		return nil, fmt.Errorf("dead letter %d: %w", seq, err)
 	}
-	m, err := s.GetMsg(ctx, seq)
+	var m *jetstream.RawStreamMsg
+	err = retry.Do(ctx, func(ctx context.Context) (err error) {
+		m, err = s.GetMsg(ctx, seq)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, fmt.Errorf("dead letter %d: %w", seq, ErrNotFound)
 	}
@@ -214,7 +233,7 @@ func (o *Ops) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 		}
 		h[k] = v
 	}
-	s, err := o.js.Stream(ctx, bus.StreamDLQ)
+	s, err := o.stream(ctx, bus.StreamDLQ)
 	if err != nil {
 		return Redriven{}, fmt.Errorf("redrive %d: %w", seq, err)
 	}
@@ -225,12 +244,19 @@ func (o *Ops) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 	if id == "" {
 		id = orig
 	}
-	ack, err := o.js.PublishMsg(ctx, &nats.Msg{Subject: orig, Header: h, Data: m.Data},
-		jetstream.WithMsgID(m.Header.Get(bus.HeaderDLQStream)+":"+id+"/redrive/"+strconv.FormatUint(seq, 10)))
+	// The message id makes a repeated publish (after a timeout whose
+	// publish did land) one stored message.
+	var ack *jetstream.PubAck
+	err = retry.Do(ctx, func(ctx context.Context) (err error) {
+		ack, err = o.js.PublishMsg(ctx, &nats.Msg{Subject: orig, Header: h, Data: m.Data},
+			jetstream.WithMsgID(m.Header.Get(bus.HeaderDLQStream)+":"+id+"/redrive/"+strconv.FormatUint(seq, 10)))
+		return err
+	})
 	if err != nil {
 		return Redriven{}, fmt.Errorf("redrive %d to %s: %w", seq, orig, err)
 	}
-	if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	err = retry.Do(ctx, func(ctx context.Context) error { return s.DeleteMsg(ctx, seq) })
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Redriven{}, fmt.Errorf("redrive %d: republished, but not removed from the DLQ: %w", seq, err)
 	}
 	return Redriven{Seq: seq, Action: "republished", Subject: orig, Duplicate: ack.Duplicate}, nil
@@ -248,7 +274,15 @@ func (o *Ops) redeliver(ctx context.Context, s jetstream.Stream, m *jetstream.Ra
 	if err != nil {
 		return Redriven{}, fmt.Errorf("redrive %d: %w", m.Sequence, err)
 	}
-	if err := s.DeleteMsg(ctx, m.Sequence); err != nil {
+	// Only a delete no server received is repeated: after a timeout the
+	// first may have landed, and a second would then read as "redriven
+	// already" for an event never delivered.
+	err = s.DeleteMsg(ctx, m.Sequence)
+	for try := 1; errors.Is(err, nats.ErrNoResponders) && try < retry.Attempts && ctx.Err() == nil; try++ {
+		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		err = s.DeleteMsg(ctx, m.Sequence)
+	}
+	if err != nil {
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return Redriven{}, fmt.Errorf("redrive %d: %w (redriven already)", m.Sequence, ErrNotFound)
 		}
@@ -265,7 +299,11 @@ func (o *Ops) redeliver(ctx context.Context, s jetstream.Stream, m *jetstream.Ra
 	again.Header.Set(delivery.HeaderDLQResponse, out.Last.String())
 	again.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	again.Header.Set(bus.HeaderDLQAttempts, strconv.Itoa(out.Attempts))
-	if _, err := o.js.PublishMsg(ctx, again, jetstream.WithMsgID(m.Header.Get("Nats-Msg-Id")+"/redrive/"+strconv.FormatUint(m.Sequence, 10))); err != nil {
+	err = retry.Do(ctx, func(ctx context.Context) error {
+		_, err := o.js.PublishMsg(ctx, again, jetstream.WithMsgID(m.Header.Get("Nats-Msg-Id")+"/redrive/"+strconv.FormatUint(m.Sequence, 10)))
+		return err
+	})
+	if err != nil {
 		return Redriven{}, fmt.Errorf("redrive %d: %s, and the dead letter could not be stored again: %w", m.Sequence, out.Last, err)
 	}
 	return Redriven{}, fmt.Errorf("redrive %d: %s after %d attempt(s); dead-lettered again", m.Sequence, out.Last, out.Attempts)
@@ -290,7 +328,11 @@ func (o *Ops) endpointOf(ctx context.Context, subject string) (delivery.Endpoint
 // Endpoint reads an account's (or a warehouse's) webhook from the live
 // registry bucket, XD_ACCOUNTS.
 func (o *Ops) Endpoint(ctx context.Context, account, warehouse string) (delivery.Endpoint, error) {
-	kv, err := o.js.KeyValue(ctx, accounts.BucketName)
+	var kv jetstream.KeyValue
+	err := retry.Do(ctx, func(ctx context.Context) (err error) {
+		kv, err = o.js.KeyValue(ctx, accounts.BucketName)
+		return err
+	})
 	if err != nil {
 		return delivery.Endpoint{}, fmt.Errorf("registry: %w", err)
 	}
@@ -298,7 +340,11 @@ func (o *Ops) Endpoint(ctx context.Context, account, warehouse string) (delivery
 	if warehouse != "" {
 		key, who = "warehouse."+warehouse, "warehouse "+warehouse
 	}
-	e, err := kv.Get(ctx, key)
+	var e jetstream.KeyValueEntry
+	err = retry.Do(ctx, func(ctx context.Context) (err error) {
+		e, err = kv.Get(ctx, key)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return delivery.Endpoint{}, fmt.Errorf("%s: %w", who, ErrNotFound)
 	}
@@ -361,7 +407,7 @@ func (o *Ops) Replay(ctx context.Context, r ReplayRequest) (Replayed, error) {
 	}
 	var res Replayed
 	var failed error
-	err = delivery.Scan(ctx, o.js, bus.StreamOut, []string{ep.Subject()}, delivery.From{Time: r.Since}, func(m jetstream.Msg, seq uint64) bool {
+	err = bus.Scan(ctx, o.js, bus.StreamOut, []string{ep.Subject()}, bus.From{Time: r.Since}, func(m jetstream.Msg, seq uint64) bool {
 		if md, err := m.Metadata(); err == nil && !r.Until.IsZero() && !md.Timestamp.Before(r.Until) {
 			return false
 		}

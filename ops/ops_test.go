@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -63,9 +65,43 @@ type env struct {
 	ops *Ops
 }
 
-func newEnv(t *testing.T, h *hook) *env {
-	s := bustest.RunServer(t, "")
-	b := bustest.New(t, s)
+// topologies are the NATS set-ups every operator action is tested on: the
+// hub's embedded server, and a three-node cluster with three replicas,
+// where reads meet leader elections and interest still crossing routes.
+var topologies = []string{"embedded", "cluster"}
+
+// onEach runs test once on each topology.
+func onEach(t *testing.T, test func(t *testing.T, topology string)) {
+	for _, topo := range topologies {
+		t.Run(topo, func(t *testing.T) {
+			if topo == "cluster" && testing.Short() {
+				t.Skip("starts a three-node cluster; skipped with -short")
+			}
+			test(t, topo)
+		})
+	}
+}
+
+func newEnv(t *testing.T, h *hook, topology string) *env {
+	var b *bus.Bus
+	if topology == "cluster" {
+		c := bustest.RunCluster(t, nil)
+		nc, err := nats.Connect(c.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		if b, err = bus.New(nc, bustest.Logger(t), bus.Options{Replicas: 3}); err != nil {
+			t.Fatal(err)
+		}
+		setupCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := b.Setup(setupCtx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b = bustest.New(t, bustest.RunServer(t, ""))
+	}
 	ctx := context.Background()
 	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
 	if err != nil {
@@ -127,132 +163,138 @@ func (e *env) deadLetter(f Filter) DeadLetter {
 }
 
 func TestARedrivenDeadLetterIsProcessedOnceByTheFixedConsumer(t *testing.T) {
-	e := newEnv(t, nil)
-	var broken atomic.Bool
-	broken.Store(true)
-	var mu sync.Mutex
-	var processed []string
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = e.bus.Consume(ctx, bus.ConsumerConfig{Stream: bus.StreamRouted, Durable: "fixme", Subjects: []string{"xd.routed.>"}, Source: "/crossdock/test"},
-			func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
-				if broken.Load() {
-					return nil, bus.Reject(bus.CodeUnknownShipTo, "the consumer has a bug", "ship_to")
-				}
-				mu.Lock()
-				processed = append(processed, d.Event.ID())
-				mu.Unlock()
-				return nil, nil
-			})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	onEach(t, func(t *testing.T, topology string) {
+		e := newEnv(t, nil, topology)
+		var broken atomic.Bool
+		broken.Store(true)
+		var mu sync.Mutex
+		var processed []string
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = e.bus.Consume(ctx, bus.ConsumerConfig{Stream: bus.StreamRouted, Durable: "fixme", Subjects: []string{"xd.routed.>"}, Source: "/crossdock/test"},
+				func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+					if broken.Load() {
+						return nil, bus.Reject(bus.CodeUnknownShipTo, "the consumer has a bug", "ship_to")
+					}
+					mu.Lock()
+					processed = append(processed, d.Event.ID())
+					mu.Unlock()
+					return nil, nil
+				})
+		}()
+		t.Cleanup(func() { cancel(); <-done })
 
-	e.publish("xd.routed.strategic.acme.order.placed", "po-1")
-	dl := e.deadLetter(Filter{Account: "acme", Code: bus.CodeUnknownShipTo})
-	if dl.EventID != "po-1" || dl.OriginalSubject != "xd.routed.strategic.acme.order.placed" || dl.OriginalStream != bus.StreamRouted {
-		t.Fatalf("dead letter %+v, want po-1 from xd.routed.strategic.acme.order.placed", dl)
-	}
-	shown, err := e.ops.Show(context.Background(), dl.Seq)
-	if err != nil || shown.Data == "" || shown.Header["ce-id"][0] != "po-1" {
-		t.Fatalf("Show(%d) = %+v, %v; want the original headers and body", dl.Seq, shown, err)
-	}
+		e.publish("xd.routed.strategic.acme.order.placed", "po-1")
+		dl := e.deadLetter(Filter{Account: "acme", Code: bus.CodeUnknownShipTo})
+		if dl.EventID != "po-1" || dl.OriginalSubject != "xd.routed.strategic.acme.order.placed" || dl.OriginalStream != bus.StreamRouted {
+			t.Fatalf("dead letter %+v, want po-1 from xd.routed.strategic.acme.order.placed", dl)
+		}
+		shown, err := e.ops.Show(context.Background(), dl.Seq)
+		if err != nil || shown.Data == "" || shown.Header["ce-id"][0] != "po-1" {
+			t.Fatalf("Show(%d) = %+v, %v; want the original headers and body", dl.Seq, shown, err)
+		}
 
-	broken.Store(false) // the consumer is fixed
-	res, err := e.ops.Redrive(context.Background(), dl.Seq)
-	if err != nil || res.Action != "republished" {
-		t.Fatalf("Redrive = %+v, %v", res, err)
-	}
-	if _, err := e.ops.Redrive(context.Background(), dl.Seq); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a second Redrive = %v, want ErrNotFound", err)
-	}
-	e.publish("xd.routed.strategic.acme.order.placed", "po-2")
-	bustest.CheckFor(t, 10*time.Second, func() error {
+		broken.Store(false) // the consumer is fixed
+		res, err := e.ops.Redrive(context.Background(), dl.Seq)
+		if err != nil || res.Action != "republished" {
+			t.Fatalf("Redrive = %+v, %v", res, err)
+		}
+		if _, err := e.ops.Redrive(context.Background(), dl.Seq); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a second Redrive = %v, want ErrNotFound", err)
+		}
+		e.publish("xd.routed.strategic.acme.order.placed", "po-2")
+		bustest.CheckFor(t, 10*time.Second, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(processed) < 2 {
+				return fmt.Errorf("processed %v", processed)
+			}
+			return nil
+		})
 		mu.Lock()
 		defer mu.Unlock()
-		if len(processed) < 2 {
-			return fmt.Errorf("processed %v", processed)
+		if !slices.Equal(processed, []string{"po-1", "po-2"}) {
+			t.Errorf("processed %v, want po-1 once (redriven) then po-2", processed)
 		}
-		return nil
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(processed, []string{"po-1", "po-2"}) {
-		t.Errorf("processed %v, want po-1 once (redriven) then po-2", processed)
-	}
 }
 
 func TestARedrivenWebhookDeadLetterIsDeliveredOnce(t *testing.T) {
-	h := newHook(t)
-	h.refuse.Store(true)
-	e := newEnv(t, h)
-	e.publish("xd.out.acme.order.accepted", "ev-1")
-	dl := e.deadLetter(Filter{Account: "acme", Code: bus.CodeDeliveryFailed})
-	if dl.Response != "HTTP 400" || dl.Attempts != 1 {
-		t.Errorf("dead letter response %q after %d attempts, want HTTP 400 after 1", dl.Response, dl.Attempts)
-	}
-
-	h.refuse.Store(false) // the customer fixed the endpoint
-	res, err := e.ops.Redrive(context.Background(), dl.Seq)
-	if err != nil || res.Action != "delivered" {
-		t.Fatalf("Redrive = %+v, %v", res, err)
-	}
-	if _, err := e.ops.Redrive(context.Background(), dl.Seq); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a second Redrive = %v, want ErrNotFound", err)
-	}
-	e.publish("xd.out.acme.order.accepted", "ev-2")
-	bustest.CheckFor(t, 10*time.Second, func() error {
-		if len(h.got()) < 2 {
-			return fmt.Errorf("hook has %v", h.got())
+	onEach(t, func(t *testing.T, topology string) {
+		h := newHook(t)
+		h.refuse.Store(true)
+		e := newEnv(t, h, topology)
+		e.publish("xd.out.acme.order.accepted", "ev-1")
+		dl := e.deadLetter(Filter{Account: "acme", Code: bus.CodeDeliveryFailed})
+		if dl.Response != "HTTP 400" || dl.Attempts != 1 {
+			t.Errorf("dead letter response %q after %d attempts, want HTTP 400 after 1", dl.Response, dl.Attempts)
 		}
-		return nil
+
+		h.refuse.Store(false) // the customer fixed the endpoint
+		res, err := e.ops.Redrive(context.Background(), dl.Seq)
+		if err != nil || res.Action != "delivered" {
+			t.Fatalf("Redrive = %+v, %v", res, err)
+		}
+		if _, err := e.ops.Redrive(context.Background(), dl.Seq); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a second Redrive = %v, want ErrNotFound", err)
+		}
+		e.publish("xd.out.acme.order.accepted", "ev-2")
+		bustest.CheckFor(t, 10*time.Second, func() error {
+			if len(h.got()) < 2 {
+				return fmt.Errorf("hook has %v", h.got())
+			}
+			return nil
+		})
+		if got := h.got(); !slices.Equal(got, []string{"ev-1", "ev-2"}) {
+			t.Errorf("hook got %v, want ev-1 once then ev-2", got)
+		}
+		if dls, _ := e.ops.List(context.Background(), Filter{}); len(dls) != 0 {
+			t.Errorf("DLQ still holds %d entries", len(dls))
+		}
 	})
-	if got := h.got(); !slices.Equal(got, []string{"ev-1", "ev-2"}) {
-		t.Errorf("hook got %v, want ev-1 once then ev-2", got)
-	}
-	if dls, _ := e.ops.List(context.Background(), Filter{}); len(dls) != 0 {
-		t.Errorf("DLQ still holds %d entries", len(dls))
-	}
 }
 
 func TestReplayResendsAnAccountsEventsInOrder(t *testing.T) {
-	h := newHook(t)
-	e := newEnv(t, nil) // no delivery service: the customer lost these
-	y := fmt.Sprintf("warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: [], webhook: {url: %q, secret: secret}}\n", h.srv.URL)
-	reg, _ := accounts.NewRegistry(context.Background(), e.bus, accounts.DefaultTiers(), bustest.Logger(t))
-	f, _ := accounts.ParseFile([]byte(y), accounts.DefaultTiers())
-	if _, err := reg.Apply(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now().Add(-time.Second)
-	e.publish("xd.out.acme.order.accepted", "r-1")
-	e.publish("xd.out.acme.order.held", "r-2")
-	e.publish("xd.out.globex.order.accepted", "other")
-	e.publish("xd.out.acme.order.accepted", "r-3")
+	onEach(t, func(t *testing.T, topology string) {
+		h := newHook(t)
+		e := newEnv(t, nil, topology) // no delivery service: the customer lost these
+		y := fmt.Sprintf("warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: [], webhook: {url: %q, secret: secret}}\n", h.srv.URL)
+		reg, _ := accounts.NewRegistry(context.Background(), e.bus, accounts.DefaultTiers(), bustest.Logger(t))
+		f, _ := accounts.ParseFile([]byte(y), accounts.DefaultTiers())
+		if _, err := reg.Apply(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now().Add(-time.Second)
+		e.publish("xd.out.acme.order.accepted", "r-1")
+		e.publish("xd.out.acme.order.held", "r-2")
+		e.publish("xd.out.globex.order.accepted", "other")
+		e.publish("xd.out.acme.order.accepted", "r-3")
 
-	tests := []struct {
-		name  string
-		req   ReplayRequest
-		want  []string
-		skips int
-	}{
-		{name: "everything since a time comes back in order", req: ReplayRequest{Account: "acme", Since: start}, want: []string{"r-1", "r-2", "r-3"}},
-		{name: "a type filter sends only those types", req: ReplayRequest{Account: "acme", Since: start, Types: []string{"order.held"}}, want: []string{"r-2"}, skips: 2},
-		{name: "a window in the past sends nothing", req: ReplayRequest{Account: "acme", Since: start.Add(-time.Hour), Until: start}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h.mu.Lock()
-			h.ids = nil
-			h.mu.Unlock()
-			res, err := e.ops.Replay(context.Background(), tc.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := h.got(); !slices.Equal(got, tc.want) || res.Sent != len(tc.want) || res.Skipped != tc.skips {
-				t.Errorf("replay sent %v (%+v), want %v with %d skipped", got, res, tc.want, tc.skips)
-			}
-		})
-	}
+		tests := []struct {
+			name  string
+			req   ReplayRequest
+			want  []string
+			skips int
+		}{
+			{name: "everything since a time comes back in order", req: ReplayRequest{Account: "acme", Since: start}, want: []string{"r-1", "r-2", "r-3"}},
+			{name: "a type filter sends only those types", req: ReplayRequest{Account: "acme", Since: start, Types: []string{"order.held"}}, want: []string{"r-2"}, skips: 2},
+			{name: "a window in the past sends nothing", req: ReplayRequest{Account: "acme", Since: start.Add(-time.Hour), Until: start}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				h.mu.Lock()
+				h.ids = nil
+				h.mu.Unlock()
+				res, err := e.ops.Replay(context.Background(), tc.req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := h.got(); !slices.Equal(got, tc.want) || res.Sent != len(tc.want) || res.Skipped != tc.skips {
+					t.Errorf("replay sent %v (%+v), want %v with %d skipped", got, res, tc.want, tc.skips)
+				}
+			})
+		}
+	})
 }

@@ -279,7 +279,7 @@ func (s *Service) digestOnce(ctx context.Context, ep Endpoint, c *claimed) (int,
 	}
 	var events []*event.Event
 	last := c.Seq
-	err := Scan(ctx, s.js, bus.StreamOut, []string{ep.Subject()}, From{Seq: c.Seq + 1}, func(m jetstream.Msg, seq uint64) bool {
+	err := bus.Scan(ctx, s.js, bus.StreamOut, []string{ep.Subject()}, bus.From{Seq: c.Seq + 1}, func(m jetstream.Msg, seq uint64) bool {
 		last = seq
 		ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 		if err != nil {

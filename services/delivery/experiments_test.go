@@ -95,7 +95,7 @@ func TestExperimentsMirrorOnlyWhereThePolicyAllowsThem(t *testing.T) {
 		return nil
 	})
 	n := 0
-	_ = Scan(context.Background(), e.bus.JetStream(), bus.StreamOut, []string{"xd.exp.>"}, From{}, func(_ jetstream.Msg, _ uint64) bool { n++; return true })
+	_ = bus.Scan(context.Background(), e.bus.JetStream(), bus.StreamOut, []string{"xd.exp.>"}, bus.From{}, func(_ jetstream.Msg, _ uint64) bool { n++; return true })
 	if n != 1 {
 		t.Errorf("%d mirrored events stored, want 1 (initech's order.accepted only)", n)
 	}

@@ -194,7 +194,7 @@ func (e *env) dlq(subject string) []*jetstream.RawStreamMsg {
 	e.t.Helper()
 	ctx := context.Background()
 	var out []*jetstream.RawStreamMsg
-	err := Scan(ctx, e.bus.JetStream(), bus.StreamDLQ, []string{subject}, From{}, func(m jetstream.Msg, seq uint64) bool {
+	err := bus.Scan(ctx, e.bus.JetStream(), bus.StreamDLQ, []string{subject}, bus.From{}, func(m jetstream.Msg, seq uint64) bool {
 		out = append(out, &jetstream.RawStreamMsg{Subject: m.Subject(), Sequence: seq, Header: m.Headers(), Data: m.Data()})
 		return true
 	})
