@@ -61,7 +61,7 @@ var floorStreams = []string{floorIn, floorRouted, floorOut, "KV_" + floorOrders}
 // connect as it does (bus.Dial over loopback, or to --nats-url) with its
 // JetStream settings (bus.New).
 func (r *runner) floor(ctx context.Context, d time.Duration) (_ Floor, err error) {
-	nc, err := bus.Dial(r.natsURL, nil, "crossdock-bench-floor", r.admin)
+	nc, err := bus.Dial(r.natsURL, nil, "crossdock-bench-floor", bus.Credentials{Token: r.admin})
 	if err != nil {
 		return Floor{}, fmt.Errorf("floor: %w", err)
 	}

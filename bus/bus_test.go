@@ -55,7 +55,7 @@ func TestDialEmbedded(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(s.Shutdown)
-			nc, err := bus.Dial("", s, "test", "")
+			nc, err := bus.Dial("", s, "test", bus.Credentials{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -131,14 +131,21 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	if cfg.Follow != nil {
 		cfg.Subjects = cfg.Follow()
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:        cfg.Durable,
-		FilterSubjects: cfg.Subjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        cfg.AckWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  cfg.MaxAckPending,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	// Processes started together on a cluster create the same durable
+	// consumers at once: each try has its own deadline, and a transient
+	// failure is tried again (the request is idempotent).
+	var cons jetstream.Consumer
+	err := Retry{Timeout: 10 * time.Second}.Do(ctx, func(ctx context.Context) (err error) {
+		cons, err = b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+			Durable:        cfg.Durable,
+			FilterSubjects: cfg.Subjects,
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        cfg.AckWait,
+			MaxDeliver:     -1,
+			MaxAckPending:  cfg.MaxAckPending,
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
 	if err != nil {
 		if ctx.Err() != nil {

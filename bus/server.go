@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,8 @@ type ServerConfig struct {
 	MaxPayload int32
 	// Auth, when set, decides every client connection (see Authenticator).
 	Auth server.Authentication
+	// TLS, when set, is required of every client on the client port.
+	TLS *tls.Config
 }
 
 // RunServer starts an embedded nats-server with JetStream and waits until it
@@ -60,6 +63,9 @@ func RunServer(cfg ServerConfig) (*server.Server, error) {
 			p = server.RANDOM_PORT
 		}
 		opts.Host, opts.Port = host, p
+	}
+	if cfg.TLS != nil {
+		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, cfg.TLS, 5
 	}
 	if cfg.Auth != nil {
 		opts.CustomClientAuthentication = cfg.Auth

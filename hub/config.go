@@ -26,6 +26,17 @@ type Config struct {
 	HTTP       string   // HTTP API listen address; "" or "none" disables it
 	NATSListen string   // embedded server's client address; "none" for in-process only
 	NATSURL    string   // connect to this NATS instead of embedding one
+	// How the hub authenticates to --nats-url (at most one way) and the CA
+	// it trusts there: see bus.Credentials.
+	NATSCreds    string // creds file
+	NATSNKey     string // nkey seed file
+	NATSUser     string
+	NATSPassword string
+	NATSCA       string
+	// TLSCert and TLSKey (PEM files) put the HTTP API and the embedded NATS
+	// server's client port on TLS.
+	TLSCert string
+	TLSKey  string
 	Data       string   // embedded JetStream storage directory
 	Accounts   string   // accounts file
 	Tiers      string   // tier policy file; "" for the built-in one
@@ -98,6 +109,24 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookAttempts < 0 || c.WebhookMaxAge < 0 {
 		return fmt.Errorf("--webhook-attempts and --webhook-max-age: want positive values (0: the defaults)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key: give both or neither")
+	}
+	ways := 0
+	for _, v := range []string{c.NATSCreds, c.NATSNKey, c.NATSUser} {
+		if v != "" {
+			ways++
+		}
+	}
+	if ways > 1 {
+		return fmt.Errorf("--nats-creds, --nats-nkey and --nats-user: give one way to authenticate")
+	}
+	if c.NATSPassword != "" && c.NATSUser == "" {
+		return fmt.Errorf("--nats-password: give --nats-user with it")
+	}
+	if (ways > 0 || c.NATSCA != "") && c.NATSURL == "" {
+		return fmt.Errorf("--nats-creds, --nats-nkey, --nats-user and --nats-ca are for --nats-url (the embedded server authenticates the hub itself)")
 	}
 	if c.Accounts == "" {
 		return fmt.Errorf("--accounts: name the accounts file")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -59,6 +60,8 @@ type Hub struct {
 	portal    *portal.Portal // the customer and warehouse pages, with the gateway
 	http      *http.Server
 	httpAddr  string
+	cert      *tls.Certificate // --tls-cert, --tls-key; nil without TLS
+	cred      bus.Credentials  // how the hub's connections authenticate
 	catalog   *catalog.Catalog
 	flow      *flow.Flow
 	replays   *ops.Replays
@@ -104,6 +107,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			h.closeNATS()
 		}
 	}()
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		h.cert = &cert
+	}
 	if err := h.connect(); err != nil {
 		return nil, err
 	}
@@ -233,7 +243,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		return nil, err
 	}
 	go h.run(runCtx, runs)
-	log.Info("crossdock started", zap.String("http", h.httpAddr), zap.String("nats", h.NATSURL()),
+	log.Info("crossdock started", zap.String("http", h.httpAddr), zap.String("nats", bus.RedactURL(h.NATSURL())),
 		zap.Strings("services", cfg.Services), zap.Int("accounts", len(file.Accounts)))
 	return h, nil
 }
@@ -270,10 +280,7 @@ func (a *natsAuth) Check(c server.ClientAuthentication) bool {
 
 // dial opens another connection of the hub's, as connect did the first.
 func (h *Hub) dial(name string) (*nats.Conn, error) {
-	if h.server == nil {
-		return bus.Dial(h.cfg.NATSURL, nil, name, "")
-	}
-	return bus.Dial("", h.server, name, h.auth.token)
+	return bus.Dial(h.cfg.NATSURL, h.server, name, h.cred)
 }
 
 // connect starts the embedded server (or dials --nats-url) and opens the
@@ -281,7 +288,11 @@ func (h *Hub) dial(name string) (*nats.Conn, error) {
 func (h *Hub) connect() error {
 	var err error
 	if h.cfg.NATSURL != "" {
-		h.nc, err = bus.Dial(h.cfg.NATSURL, nil, "crossdock", "")
+		h.cred = bus.Credentials{
+			User: h.cfg.NATSUser, Password: h.cfg.NATSPassword,
+			CredsFile: h.cfg.NATSCreds, NKeyFile: h.cfg.NATSNKey, CAFile: h.cfg.NATSCA,
+		}
+		h.nc, err = bus.Dial(h.cfg.NATSURL, nil, "crossdock", h.cred)
 		return err
 	}
 	token := make([]byte, 24)
@@ -290,16 +301,21 @@ func (h *Hub) connect() error {
 	if h.cfg.AdminToken != "" {
 		auth.operator = sha256.Sum256([]byte(h.cfg.AdminToken))
 	}
-	h.server, err = bus.RunServer(bus.ServerConfig{
+	scfg := bus.ServerConfig{
 		Listen:     h.cfg.NATSListen,
 		StoreDir:   h.cfg.Data,
 		SyncAlways: h.cfg.Fsync == "always",
 		Auth:       auth,
-	})
-	if err != nil {
+	}
+	cred := bus.Credentials{Token: auth.token}
+	if h.cert != nil {
+		scfg.TLS = &tls.Config{Certificates: []tls.Certificate{*h.cert}, MinVersion: tls.VersionTLS12}
+		cred.ServerCert = h.cert.Leaf
+	}
+	if h.server, err = bus.RunServer(scfg); err != nil {
 		return err
 	}
-	h.auth = auth
-	h.nc, err = bus.Dial("", h.server, "crossdock", auth.token)
+	h.auth, h.cred = auth, cred
+	h.nc, err = bus.Dial("", h.server, "crossdock", cred)
 	return err
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -126,8 +127,13 @@ func (h *Hub) listen(handler http.Handler) error {
 	}
 	h.httpAddr = ln.Addr().String()
 	h.http = newServer(handler)
+	serve := h.http.Serve
+	if h.cert != nil {
+		h.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*h.cert}, MinVersion: tls.VersionTLS12}
+		serve = func(ln net.Listener) error { return h.http.ServeTLS(ln, "", "") }
+	}
 	go func() {
-		if err := h.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.log.Error("http server", zap.Error(err))
 		}
 	}()

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/ops"
 )
 
@@ -28,14 +29,17 @@ const dlqUsage = `usage:
 common flags (also CROSSDOCK_NATS_URL, CROSSDOCK_ADMIN_TOKEN):
   --nats-url URL  the hub's NATS (default nats://127.0.0.1:4222)
   --token T       the operator's NATS token: the hub's admin token
-                  (the hub must run with --admin-token or CROSSDOCK_ADMIN_TOKEN)`
+                  (the hub must run with --admin-token or CROSSDOCK_ADMIN_TOKEN)
+  --nats-ca FILE  the CA of the NATS servers' TLS certificates (CROSSDOCK_NATS_CA)`
 
 // opsFlags are the connection flags every operator command takes.
-func opsFlags(name string) (*flag.FlagSet, *string, *string) {
+func opsFlags(name string) (*flag.FlagSet, *string, *bus.Credentials) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	url := fs.String("nats-url", envOr("CROSSDOCK_NATS_URL", "nats://127.0.0.1:4222"), "the hub's NATS URL")
-	token := fs.String("token", os.Getenv("CROSSDOCK_ADMIN_TOKEN"), "operator NATS token (the hub's admin token)")
-	return fs, url, token
+	cred := &bus.Credentials{}
+	fs.StringVar(&cred.Token, "token", os.Getenv("CROSSDOCK_ADMIN_TOKEN"), "operator NATS token (the hub's admin token)")
+	fs.StringVar(&cred.CAFile, "nats-ca", os.Getenv("CROSSDOCK_NATS_CA"), "CA file of the NATS servers' TLS certificates")
+	return fs, url, cred
 }
 
 func envOr(name, def string) string {
@@ -46,14 +50,10 @@ func envOr(name, def string) string {
 }
 
 // connectOps opens the operator's connection and the actions on it.
-func connectOps(url, token string) (*ops.Ops, func(), error) {
-	opts := []nats.Option{nats.Name("crossdock-ops"), nats.Timeout(5 * time.Second)}
-	if token != "" {
-		opts = append(opts, nats.Token(token))
-	}
-	nc, err := nats.Connect(url, opts...)
+func connectOps(url string, cred *bus.Credentials) (*ops.Ops, func(), error) {
+	nc, err := bus.Dial(url, nil, "crossdock-ops", *cred, nats.Timeout(5*time.Second), nats.MaxReconnects(20))
 	if err != nil {
-		return nil, nil, explainConnect(url, token, err)
+		return nil, nil, explainConnect(url, cred.Token, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -66,8 +66,9 @@ func connectOps(url, token string) (*ops.Ops, func(), error) {
 // explainConnect turns a refused connection into what the operator should
 // do: the hub's NATS lets the operator in with the admin token only.
 func explainConnect(url, token string, err error) error {
+	url = bus.RedactURL(url)
 	if !errors.Is(err, nats.ErrAuthorization) {
-		return fmt.Errorf("connect to %s: %w", url, err)
+		return err // bus.Dial's, which names the URL already
 	}
 	if token == "" {
 		return fmt.Errorf("connect to %s: %w: operator commands need the hub's admin token as the NATS token "+
@@ -94,7 +95,7 @@ func dlq(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, dlqUsage)
 		return nil
 	}
-	fs, url, token := opsFlags("dlq " + verb)
+	fs, url, cred := opsFlags("dlq " + verb)
 	var f ops.Filter
 	var asJSON bool
 	if verb == "list" {
@@ -126,7 +127,7 @@ func dlq(args []string, stdout io.Writer) error {
 	case verb != "list" && verb != "show" && verb != "redrive":
 		return fmt.Errorf("unknown dlq command %q\n%s", verb, dlqUsage)
 	}
-	o, closeConn, err := connectOps(*url, *token)
+	o, closeConn, err := connectOps(*url, cred)
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func replayCommand(args []string) error {
 }
 
 func replay(args []string, stdout io.Writer, now time.Time) error {
-	fs, url, token := opsFlags("replay")
+	fs, url, cred := opsFlags("replay")
 	var req ops.ReplayRequest
 	var since, until, types string
 	fs.StringVar(&req.Account, "account", "", "the account whose events to send again")
@@ -241,7 +242,7 @@ func replay(args []string, stdout io.Writer, now time.Time) error {
 			req.Types = append(req.Types, t)
 		}
 	}
-	o, closeConn, err := connectOps(*url, *token)
+	o, closeConn, err := connectOps(*url, cred)
 	if err != nil {
 		return err
 	}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -439,7 +441,10 @@ func (r *Registry) write(ctx context.Context, key string, value, prev []byte, kn
 		return nil, nil, nil
 	}
 	exists, rev := prev != nil, known
-	for range maxAttempts {
+	for attempt := range maxAttempts {
+		if err := conflictPause(ctx, attempt); err != nil {
+			return nil, nil, fmt.Errorf("write %s: %w", key, err)
+		}
 		var (
 			n   uint64
 			err error
@@ -477,7 +482,10 @@ func (r *Registry) write(ctx context.Context, key string, value, prev []byte, kn
 // up (the guard makes sure no value came between).
 func (r *Registry) remove(ctx context.Context, key string, known uint64) (uint64, error) {
 	rev := known
-	for range maxAttempts {
+	for attempt := range maxAttempts {
+		if err := conflictPause(ctx, attempt); err != nil {
+			return 0, fmt.Errorf("delete %s: %w", key, err)
+		}
 		err := r.kv.Delete(ctx, key, jetstream.LastRevision(rev))
 		if err == nil {
 			return rev + 1, nil
@@ -495,6 +503,24 @@ func (r *Registry) remove(ctx context.Context, key string, known uint64) (uint64
 		rev = e.Revision()
 	}
 	return 0, fmt.Errorf("delete %s: still conflicting after %d attempts", key, maxAttempts)
+}
+
+// conflictPause waits before a retry of a conflicting write (not before the
+// first attempt): on a cluster the reread may come from a replica that has
+// not yet stored the write that won (KV reads are direct gets, answered by
+// any replica), and processes applying the same accounts file at the same
+// moment would otherwise collide in step.
+func conflictPause(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	d := time.Duration(attempt) * 20 * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d/2 + rand.N(d/2+1)):
+		return nil
+	}
 }
 
 // apply folds KV changes into a new snapshot. A change older than what the
