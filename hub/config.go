@@ -23,9 +23,9 @@ var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid", "deli
 
 // Config is everything a hub needs, one field per command-line flag.
 type Config struct {
-	HTTP       string   // HTTP API listen address; "" or "none" disables it
-	NATSListen string   // embedded server's client address; "none" for in-process only
-	NATSURL    string   // connect to this NATS instead of embedding one
+	HTTP       string // HTTP API listen address; "" or "none" disables it
+	NATSListen string // embedded server's client address; "none" for in-process only
+	NATSURL    string // connect to this NATS instead of embedding one
 	// How the hub authenticates to --nats-url (at most one way) and the CA
 	// it trusts there: see bus.Credentials.
 	NATSCreds    string // creds file
@@ -35,8 +35,8 @@ type Config struct {
 	NATSCA       string
 	// TLSCert and TLSKey (PEM files) put the HTTP API and the embedded NATS
 	// server's client port on TLS.
-	TLSCert string
-	TLSKey  string
+	TLSCert    string
+	TLSKey     string
 	Data       string   // embedded JetStream storage directory
 	Accounts   string   // accounts file
 	Tiers      string   // tier policy file; "" for the built-in one
