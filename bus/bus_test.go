@@ -70,3 +70,20 @@ func TestDialEmbedded(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactURLWithholdsUserInformation(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{name: "a URL without user information is kept", in: "nats://n1:4222", want: "nats://n1:4222"},
+		{name: "a user and a password are withheld", in: "nats://hub:s3cret@n1:4222", want: "nats://REDACTED@n1:4222"},
+		{name: "a token is withheld", in: "tls://t0ken@n1:4222", want: "tls://REDACTED@n1:4222"},
+		{name: "each URL of a list is redacted", in: "nats://a:b@n1:4222, nats://n2:4222,nats://c:d@n3:4222", want: "nats://REDACTED@n1:4222,nats://n2:4222,nats://REDACTED@n3:4222"},
+		{name: "a URL that does not parse is withheld whole", in: "nats://a:b%zz@n1:4222", want: "(a URL that does not parse, withheld)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bus.RedactURL(tc.in); got != tc.want {
+				t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -33,6 +33,17 @@ type Config struct {
 	NATSUser     string
 	NATSPassword string
 	NATSCA       string
+	// NATSCalloutIssuer, when set, is a file holding the account seed whose
+	// public key the cluster's servers name as auth_callout { issuer }: the
+	// hub then answers their auth callout from the accounts file
+	// (accounts.Callout). NATSCalloutXKey is the optional curve seed file of
+	// auth_callout { xkey }; NATSCalloutAccount the account clients are
+	// placed in ("" means CROSSDOCK); NATSCalloutTTL how long an
+	// authorization lasts (0 means 15 minutes).
+	NATSCalloutIssuer  string
+	NATSCalloutXKey    string
+	NATSCalloutAccount string
+	NATSCalloutTTL     time.Duration
 	// TLSCert and TLSKey (PEM files) put the HTTP API and the embedded NATS
 	// server's client port on TLS.
 	TLSCert    string
@@ -127,6 +138,15 @@ func (c *Config) Validate() error {
 	}
 	if (ways > 0 || c.NATSCA != "") && c.NATSURL == "" {
 		return fmt.Errorf("--nats-creds, --nats-nkey, --nats-user and --nats-ca are for --nats-url (the embedded server authenticates the hub itself)")
+	}
+	if (c.NATSCalloutIssuer != "" || c.NATSCalloutXKey != "") && c.NATSURL == "" {
+		return fmt.Errorf("--nats-callout-issuer: the auth callout serves a cluster (--nats-url); the embedded server authenticates from the accounts file itself")
+	}
+	if c.NATSCalloutXKey != "" && c.NATSCalloutIssuer == "" {
+		return fmt.Errorf("--nats-callout-xkey: give --nats-callout-issuer with it")
+	}
+	if c.NATSCalloutTTL < 0 {
+		return fmt.Errorf("--nats-callout-ttl %s: want a positive duration", c.NATSCalloutTTL)
 	}
 	if c.Accounts == "" {
 		return fmt.Errorf("--accounts: name the accounts file")

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,11 +10,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -137,6 +140,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		return nil, fmt.Errorf("apply accounts file %s: %w", cfg.Accounts, err)
 	}
 
+	var callout *accounts.Callout
+	if cfg.NATSCalloutIssuer != "" {
+		if callout, err = h.callout(); err != nil {
+			return nil, err
+		}
+	}
+
 	check := gateway.NewChecker(h.registry, validator, 0)
 	door := gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests})
 	runCtx, cancel := context.WithCancel(ctx)
@@ -153,6 +163,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}, gov.BulkLimit))
 	var runs []func(context.Context) error
 	runs = append(runs, h.registry.Run, gov.Run, h.newFlow(metrics).Run)
+	if callout != nil {
+		runs = append(runs, func(ctx context.Context) error { return callout.Run(ctx, h.nc) })
+	}
 	if cfg.runs("router") {
 		runs = append(runs, router.New(router.Config{Governor: gov}, h.bus, h.registry, check, log.Named("router")).Run)
 	}
@@ -281,6 +294,45 @@ func (a *natsAuth) Check(c server.ClientAuthentication) bool {
 // dial opens another connection of the hub's, as connect did the first.
 func (h *Hub) dial(name string) (*nats.Conn, error) {
 	return bus.Dial(h.cfg.NATSURL, h.server, name, h.cred)
+}
+
+// callout builds the cluster's auth callout service from the seed files.
+func (h *Hub) callout() (*accounts.Callout, error) {
+	issuer, err := readSeed(h.cfg.NATSCalloutIssuer)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-callout-issuer: %w", err)
+	}
+	var xkey nkeys.KeyPair
+	if h.cfg.NATSCalloutXKey != "" {
+		if xkey, err = readSeed(h.cfg.NATSCalloutXKey); err != nil {
+			return nil, fmt.Errorf("--nats-callout-xkey: %w", err)
+		}
+	}
+	account := h.cfg.NATSCalloutAccount
+	if account == "" {
+		account = DefaultCalloutAccount
+	}
+	return h.registry.Callout(accounts.CalloutConfig{
+		Issuer: issuer, XKey: xkey, Account: account, AdminToken: h.cfg.AdminToken, TTL: h.cfg.NATSCalloutTTL,
+	}, h.log.Named("callout"))
+}
+
+// DefaultCalloutAccount is the NATS account of deploy/nats/cluster.conf
+// where the hub's streams live and the auth callout places clients.
+const DefaultCalloutAccount = "CROSSDOCK"
+
+// readSeed reads an nkey seed file (as nk -gen writes it); the error never
+// holds the file's content.
+func readSeed(path string) (nkeys.KeyPair, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s does not hold an nkey seed", path)
+	}
+	return kp, nil
 }
 
 // connect starts the embedded server (or dials --nats-url) and opens the

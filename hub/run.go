@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
@@ -209,10 +210,10 @@ func (h *Hub) Reload(ctx context.Context) error {
 func (h *Hub) HTTPAddr() string { return h.httpAddr }
 
 // NATSURL is the URL clients use to reach the hub's NATS: the embedded
-// server's client URL, or --nats-url.
+// server's client URL, or --nats-url without its user information.
 func (h *Hub) NATSURL() string {
 	if h.server == nil {
-		return h.cfg.NATSURL
+		return bus.RedactURL(h.cfg.NATSURL)
 	}
 	if h.cfg.NATSListen == "none" {
 		return "in-process"

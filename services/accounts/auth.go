@@ -93,23 +93,44 @@ func warehouseConsumer(warehouse string) []string {
 // if an allow list ever grows a wildcard.
 var hubOnly = []string{"xd.intake.>", "xd.routed.>", "xd.dlq.>"}
 
-// natsUser is the NATS user an identity connects as.
-func natsUser(id Identity) *server.User {
+// Grant is what an identity may do on NATS: the subjects it may publish and
+// subscribe to, everything else denied (and no answering of reply subjects
+// it was not granted). It is the one source of the customers' and
+// warehouses' NATS permissions: the embedded server's authenticator and the
+// cluster's auth callout (Callout) both apply it.
+type Grant struct {
+	User        string // the NATS user name the identity connects as
+	Publish     []string
+	DenyPublish []string // denied even if an allowed wildcard covers them
+	Subscribe   []string
+}
+
+// GrantOf returns what identity id may do on NATS.
+func GrantOf(id Identity) Grant {
 	if id.Warehouse != "" {
-		return &server.User{
-			Username: "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
-			Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Allow: append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...),
-					Deny: hubOnly},
-				Subscribe: &server.SubjectPermission{Allow: []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"}},
-			},
+		return Grant{
+			User:        "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
+			Publish:     append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...),
+			DenyPublish: hubOnly,
+			Subscribe:   []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"},
 		}
 	}
+	return Grant{
+		User:        id.Account,
+		Publish:     []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"},
+		DenyPublish: hubOnly,
+		Subscribe:   []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"},
+	}
+}
+
+// natsUser is the embedded server's user an identity connects as.
+func natsUser(id Identity) *server.User {
+	g := GrantOf(id)
 	return &server.User{
-		Username: id.Account,
+		Username: g.User,
 		Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"}, Deny: hubOnly},
-			Subscribe: &server.SubjectPermission{Allow: []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"}},
+			Publish:   &server.SubjectPermission{Allow: g.Publish, Deny: g.DenyPublish},
+			Subscribe: &server.SubjectPermission{Allow: g.Subscribe},
 		},
 	}
 }
