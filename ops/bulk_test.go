@@ -15,7 +15,7 @@ import (
 func TestRedriveAllRedrivesTheFilteredSetOnly(t *testing.T) {
 	h := newHook(t)
 	h.refuse.Store(true)
-	e := newEnv(t, h)
+	e := newEnv(t, h, "embedded")
 	e.publish("xd.out.acme.order.accepted", "a-1")
 	e.publish("xd.out.acme.order.held", "a-2")
 	bustest.CheckFor(t, 10*time.Second, func() error {
@@ -43,7 +43,7 @@ func TestRedriveAllRedrivesTheFilteredSetOnly(t *testing.T) {
 
 func TestAReplayJobReportsItsProgress(t *testing.T) {
 	h := newHook(t)
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, "embedded")
 	y := fmt.Sprintf("warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: [], webhook: {url: %q, secret: secret}}\n", h.srv.URL)
 	reg, _ := accounts.NewRegistry(context.Background(), e.bus, accounts.DefaultTiers(), bustest.Logger(t))
 	f, _ := accounts.ParseFile([]byte(y), accounts.DefaultTiers())

@@ -38,6 +38,7 @@ var subcommands = []subcommand{
 	{"replay", "send an account's or a warehouse's stored events to its webhook again (operator)", replayCommand},
 	{"user", "add a person who signs in to the portal to the accounts file", userCommand},
 	{"bench", "measure a hub end to end: orders per second, latency per tier, lane isolation", runBench},
+	{"probe", "GET a URL and succeed on 2xx: the health check of a container without a shell", probe},
 }
 
 // findSubcommand returns the subcommand called name, or nil.
