@@ -18,6 +18,10 @@ import (
 // Services a process can run (CONTRACT.md section 1).
 var knownServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery", "planning"}
 
+// Services returns the services a process can run (--services): deployments
+// (docker-compose.yml) run each of them.
+func Services() []string { return slices.Clone(knownServices) }
+
 // builtServices are those this build implements.
 var builtServices = []string{"gateway", "router", "orders", "vmi", "rfid", "delivery", "planning"}
 
