@@ -13,8 +13,8 @@ import (
 
 const probeUsage = `usage:
   crossdock probe [--ca FILE] URL
-GETs URL (the hub's /readyz) and succeeds on a 2xx answer: the health check of
-an image without a shell (docker-compose.yml).`
+GETs URL (the hub's /readyz) and succeeds on a 2xx answer: the health check
+of an image without a shell (docker-compose.yml)`
 
 // probe is a container health check: GET a URL, exit 0 on a 2xx.
 func probe(args []string) error {
