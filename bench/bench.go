@@ -47,6 +47,7 @@ type Config struct {
 	Floor         bool          // after the baseline, measure the floor (Report.Floor): how far the hub is from the best this server can do
 	FloorDuration time.Duration // how long to run the floor; default 3s
 	NATSURL       string        // run the hub on this NATS instead of an embedded server
+	Replicas      int           // the hub's stream replicas (3 on a cluster); 0 means 1
 	Dir           string        // data directory; default a fresh temp dir, removed after
 	Progress      io.Writer     // a progress line every second; nil for none
 	Log           *zap.Logger   // the hub's log; nil for none
@@ -177,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	h, err := hub.Start(ctx, hub.Config{
 		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NATSURL: cfg.NATSURL,
 		Data: filepath.Join(dir, "data"), Accounts: accountsFile, Services: []string{"all"},
-		AdminToken: admin, Replicas: 1, Fsync: "interval", BulkYield: cfg.BulkYield, BulkShare: cfg.BulkShare,
+		AdminToken: admin, Replicas: max(cfg.Replicas, 1), Fsync: "interval", BulkYield: cfg.BulkYield, BulkShare: cfg.BulkShare,
 		// A few accounts per tier take every sender's orders: each may
 		// have as many requests at work as its lane has slots.
 		AccountRequests: gateway.LaneRequests,

@@ -50,6 +50,7 @@ func runBench(args []string) error {
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", 0, "the hub's --bulk-yield (0: its default; negative: off)")
 	fs.Float64Var(&cfg.BulkShare, "bulk-share", 0, "the hub's --bulk-share (0: its default)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "the hub's stream replicas (3 against a three-node cluster)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "", "show the hub's log at this level (debug, info, warn, error) on stderr; empty: none")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (hub and load generator) to this file")
