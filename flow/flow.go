@@ -163,8 +163,15 @@ func (f *Flow) Run(ctx context.Context) error {
 		}
 	}()
 	for _, fl := range follows {
-		cons, err := f.js.OrderedConsumer(ctx, fl.stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: fl.subjects, DeliverPolicy: jetstream.DeliverNewPolicy, HeadersOnly: fl.headers,
+		// On a cluster the creation can fail for a moment (a leader being
+		// elected, a slow meta layer): retried, bounded, before the failure
+		// stops the process.
+		var cons jetstream.Consumer
+		err := bus.Retry{Timeout: 10 * time.Second}.Do(ctx, func(ctx context.Context) (err error) {
+			cons, err = f.js.OrderedConsumer(ctx, fl.stream, jetstream.OrderedConsumerConfig{
+				FilterSubjects: fl.subjects, DeliverPolicy: jetstream.DeliverNewPolicy, HeadersOnly: fl.headers,
+			})
+			return err
 		})
 		if err != nil {
 			if ctx.Err() != nil {
