@@ -130,7 +130,7 @@ func (c *Console) account(r *http.Request, id string) (*accountView, bool) {
 func (c *Console) tierChanges(ctx context.Context, id string) []tierChange {
 	var out []tierChange
 	subject := bus.OutSubject(id, "account.tier.changed")
-	err := delivery.Scan(ctx, c.cfg.JS, bus.StreamOut, []string{subject}, delivery.From{}, func(m jetstream.Msg, _ uint64) bool {
+	err := bus.Scan(ctx, c.cfg.JS, bus.StreamOut, []string{subject}, bus.From{}, func(m jetstream.Msg, _ uint64) bool {
 		var d struct{ From, To string }
 		_ = json.Unmarshal(m.Data(), &d)
 		at := time.Time{}
