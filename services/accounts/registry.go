@@ -457,6 +457,9 @@ func (r *Registry) write(ctx context.Context, key string, value, prev []byte, kn
 		if err == nil {
 			return &change{key: key, value: value, rev: n}, prev, nil
 		}
+		if bus.Transient(err) {
+			continue // the bucket's leader is being elected: try again (a write that did land conflicts, and is reread)
+		}
 		if !bus.IsConflict(err) {
 			return nil, nil, fmt.Errorf("write %s: %w", key, err)
 		}
@@ -489,6 +492,9 @@ func (r *Registry) remove(ctx context.Context, key string, known uint64) (uint64
 		err := r.kv.Delete(ctx, key, jetstream.LastRevision(rev))
 		if err == nil {
 			return rev + 1, nil
+		}
+		if bus.Transient(err) {
+			continue
 		}
 		if !bus.IsConflict(err) {
 			return 0, fmt.Errorf("delete %s: %w", key, err)
