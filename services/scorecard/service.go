@@ -14,7 +14,6 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/accounts"
-	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/orders"
 )
 
@@ -120,7 +119,7 @@ func (s *Scorecard) replenishments(ctx context.Context, account string, since ti
 		bus.OutSubject(account, "replenishment.requested"),
 		bus.OutSubject(account, "shipment.dispatched"),
 	}
-	err := delivery.Scan(ctx, s.bus.JetStream(), bus.StreamOut, filters, delivery.From{Time: since}, func(m jetstream.Msg, _ uint64) bool {
+	err := bus.Scan(ctx, s.bus.JetStream(), bus.StreamOut, filters, bus.From{Time: since}, func(m jetstream.Msg, _ uint64) bool {
 		ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 		if err != nil {
 			s.log.Warn("scorecard: undecodable event in XD_OUT", zap.String("subject", m.Subject()), zap.Error(err))
