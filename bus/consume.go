@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -205,10 +204,19 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			}
 		})
 	}
+	var fatal error
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) {
+			if ctx.Err() != nil && errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break // drained on shutdown
+			}
+			if stopsConsumer(err) {
+				// The consumer, its stream or the connection is gone: nothing
+				// more will come, and a process that carried on without it
+				// would look healthy while one lane takes nothing.
+				it.Stop()
+				fatal = fmt.Errorf("consumer %s on %s stopped taking messages: %w", cfg.Durable, cfg.Stream, err)
 				break
 			}
 			b.log.Warn("consumer pull", zap.String("consumer", cfg.Durable), zap.Error(err))
@@ -220,7 +228,20 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	wg.Wait()
 	close(pending)
 	<-settled
-	return nil
+	if fatal != nil {
+		b.log.Error("consumer stopped", zap.String("consumer", cfg.Durable), zap.Error(fatal))
+	}
+	return fatal
+}
+
+// stopsConsumer reports whether a pull error means the consumer will never
+// deliver again: deleted (or its stream), refused as a bad request, the
+// iterator closed or the connection closed while the consumer was meant to
+// run.
+func stopsConsumer(err error) bool {
+	return errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBadRequest)
 }
 
 // settleWindow is how many handled messages one consumer may have waiting
@@ -263,7 +284,7 @@ func (b *Bus) finish(ctx context.Context, cfg *ConsumerConfig, p *settling) {
 		}
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
-		outcome = b.failed(ctx, cfg, p.m, p.ev, p.attempt, err)
+		outcome = b.failedPublish(ctx, cfg, p.m, p.ev, p.attempt, err)
 		cancel()
 	}
 	b.record(cfg, outcome, p.start, p.done)
@@ -355,7 +376,7 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return nil, b.reject(ctx, cfg, m, ev, nil, r, attempt)
 	}
-	outs, err := h(ctx, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
+	outs, err := b.handle(ctx, cfg, h, &Delivery{Event: ev, Subject: m.Subject(), Header: m.Headers(), Size: len(m.Data()), Attempt: attempt, Stored: stored, Seq: seq, Data: m.Data()})
 	if ev == nil && err != nil {
 		// Raw: the rejection and the logs name the event when it has one.
 		ev, _ = Decode(raw)
@@ -376,11 +397,61 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 	for i, o := range outs {
 		f, err := b.js.PublishMsgAsync(Encode(o.Subject, o.Event), jetstream.WithMsgID(MsgID(o.Event)))
 		if err != nil {
-			return nil, b.failed(ctx, cfg, m, ev, attempt, fmt.Errorf("publish %s: %w", o.Subject, err))
+			return nil, b.failedPublish(ctx, cfg, m, ev, attempt, fmt.Errorf("publish %s: %w", o.Subject, err))
 		}
 		p.futures[i] = f
 	}
 	return p, ""
+}
+
+// handle runs h on d. A panic in h is recovered, counted and logged once
+// with its stack, and the message is dead-lettered as processing_failed
+// at once (the same input would only panic again): one bad event must not
+// crash every service of the process.
+func (b *Bus) handle(ctx context.Context, cfg *ConsumerConfig, h Handler, d *Delivery) (outs []Outgoing, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		b.metrics.panics.WithLabelValues(cfg.Durable).Inc()
+		b.log.Error("handler panicked", zap.String("consumer", cfg.Durable), zap.String("subject", Bounded(d.Subject)),
+			zap.String("id", idOf(d.Event)), zap.Int("attempt", d.Attempt), zap.String("panic", Bounded(fmt.Sprint(p))), zap.Stack("stack"))
+		outs, err = nil, Reject(CodeProcessingFailed, "the hub failed on this event (an internal error, logged for its operators); it was dead-lettered", "")
+	}()
+	return h(ctx, d)
+}
+
+// failedPublish settles a message one of whose outputs could not be
+// stored: when JetStream refused the output itself (headers over its 64
+// KiB, a message over its size limit: attributes copied from the cause,
+// usually), retrying cannot help and the message is rejected at once;
+// otherwise it is a transient failure.
+func (b *Bus) failedPublish(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, attempt int, err error) string {
+	if !Refused(err) {
+		return b.failed(ctx, cfg, m, ev, attempt, err)
+	}
+	code, field := CodeTooLarge, ""
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.ErrorCode == jsErrCodeHeaderExceedsMaximum {
+		code, field = CodeAttributeTooLarge, largestAttribute(ev)
+	}
+	return b.reject(ctx, cfg, m, ev, nil, Reject(code, "what this event produces cannot be stored: "+err.Error(), field), attempt)
+}
+
+// largestAttribute names ev's largest attribute or extension, the likely
+// cause of headers too large to store; "" when ev is nil.
+func largestAttribute(ev *event.Event) string {
+	if ev == nil {
+		return ""
+	}
+	name, size := "", 0
+	Attributes(ev, func(header, value string) {
+		if len(value) > size {
+			name, size = strings.TrimPrefix(header, "ce-"), len(value)
+		}
+	})
+	return Bounded(name)
 }
 
 // failed settles a message whose handling failed transiently: retried with
@@ -398,12 +469,13 @@ func (b *Bus) failed(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 	return "retried"
 }
 
-// idOf is ev's id for a log line; "" for a message that is not an event.
+// idOf is ev's id for a log line, cut to logValueMax; "" for a message
+// that is not an event.
 func idOf(ev *event.Event) string {
 	if ev == nil {
 		return ""
 	}
-	return ev.ID()
+	return Bounded(ev.ID())
 }
 
 func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {
@@ -414,8 +486,13 @@ func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {
 }
 
 // reject answers the sender (the handler's outputs, or an event.rejected),
-// copies the original to the DLQ, then terminates it. If any of that cannot be
-// stored, the message is naked instead, so nothing is lost.
+// copies the original to the DLQ, then terminates it. Answers and letter
+// are trimmed to what JetStream takes (fitOutput, fitLetter). If they
+// cannot be stored for a passing reason the message is naked, so nothing
+// is lost; if JetStream refuses even the trimmed letter and a minimal one,
+// or the passing reason outlasts twice the consumer's attempts, the message
+// is terminated with one log line: it is never retried forever, holding a
+// MaxAckPending slot of the lane.
 func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, outs []Outgoing, r *Rejection, attempt int) string {
 	sender := SenderOf(ev, m.Subject())
 	if len(outs) == 0 {
@@ -426,16 +503,35 @@ func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 			outs = []Outgoing{{Subject: sender.Subject("event.rejected"), Event: rej}}
 		}
 	}
-	dlq := deadLetter(m, cfg.Durable, sender, r, attempt)
-	if _, err := b.Publish(ctx, outs...); err != nil {
-		b.log.Warn("publish rejection", zap.String("consumer", cfg.Durable), zap.Error(err))
-		b.nak(cfg, m, attempt)
-		return "retried"
+	var unanswered error // the answer JetStream refused, even trimmed
+	if len(outs) > 0 {
+		msgs, ids := make([]*nats.Msg, len(outs)), make([]string, len(outs))
+		for i, o := range outs {
+			msgs[i], ids[i] = Encode(o.Subject, o.Event), MsgID(o.Event)
+			fitOutput(msgs[i])
+		}
+		if _, err := b.publishMsgs(ctx, msgs, ids); err != nil {
+			if !Refused(err) {
+				return b.retryLater(cfg, m, ev, r, attempt, fmt.Errorf("publish rejection: %w", err))
+			}
+			unanswered = err
+		}
 	}
-	if _, err := b.publishMsgs(ctx, []*nats.Msg{dlq}, []string{dlq.Header.Get(headerMsgID)}); err != nil {
-		b.log.Warn("dead-letter", zap.String("consumer", cfg.Durable), zap.Error(err))
-		b.nak(cfg, m, attempt)
-		return "retried"
+	letter := deadLetter(m, cfg.Durable, sender, r, attempt)
+	fitLetter(letter, int(b.nc.MaxPayload()))
+	err := b.publishLetter(ctx, letter)
+	if err != nil && Refused(err) {
+		err = b.publishLetter(ctx, minimalLetter(letter, minimalBody))
+	}
+	if err != nil {
+		if Refused(err) {
+			return b.drop(cfg, m, ev, r, attempt, fmt.Errorf("dead letter refused: %w", err))
+		}
+		return b.retryLater(cfg, m, ev, r, attempt, fmt.Errorf("dead-letter: %w", err))
+	}
+	if unanswered != nil {
+		b.log.Warn("rejection not stored; the dead letter holds the reason", zap.String("consumer", cfg.Durable),
+			zap.String("subject", Bounded(m.Subject())), zap.String("id", idOf(ev)), zap.String("code", r.Code()), zap.Error(unanswered))
 	}
 	if err := m.Term(); err != nil {
 		b.log.Warn("term", zap.String("consumer", cfg.Durable), zap.Error(err))
@@ -444,6 +540,39 @@ func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 		return "dead_lettered"
 	}
 	return "rejected"
+}
+
+// minimalBody is how much of the original a letter of last resort keeps.
+const minimalBody = 16 << 10
+
+func (b *Bus) publishLetter(ctx context.Context, letter *nats.Msg) error {
+	_, err := b.publishMsgs(ctx, []*nats.Msg{letter}, []string{letter.Header.Get(headerMsgID)})
+	return err
+}
+
+// retryLater naks a message whose rejection or dead letter could not be
+// stored for a passing reason (JetStream away, a timeout), until twice the
+// consumer's attempts have passed; then it gives up on it (drop).
+func (b *Bus) retryLater(cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, r *Rejection, attempt int, err error) string {
+	if attempt >= 2*cfg.MaxDeliver {
+		return b.drop(cfg, m, ev, r, attempt, err)
+	}
+	b.log.Warn("rejection not stored, retrying", zap.String("consumer", cfg.Durable), zap.String("subject", Bounded(m.Subject())),
+		zap.String("id", idOf(ev)), zap.Int("attempt", attempt), zap.Error(err))
+	b.nak(cfg, m, attempt)
+	return "retried"
+}
+
+// drop terminates a message that can be stored nowhere, with one bounded
+// log line: the consumer takes the next instead of waiting on it forever.
+func (b *Bus) drop(cfg *ConsumerConfig, m jetstream.Msg, ev *event.Event, r *Rejection, attempt int, err error) string {
+	b.log.Error("message dropped: neither its rejection nor its dead letter can be stored", zap.String("consumer", cfg.Durable),
+		zap.String("subject", Bounded(m.Subject())), zap.String("id", idOf(ev)), zap.String("code", r.Code()),
+		zap.Int("attempt", attempt), zap.String("error", Bounded(err.Error())))
+	if err := m.TermWithReason("crossdock: cannot be stored anywhere: " + r.Code()); err != nil {
+		b.log.Warn("term", zap.String("consumer", cfg.Durable), zap.Error(err))
+	}
+	return "dropped"
 }
 
 // RejectedData is the data of a crossdock.event.rejected.v1.
@@ -456,11 +585,11 @@ type RejectedData struct {
 // RejectionEvent builds the event.rejected answer to ev (which may be nil when
 // the message could not be decoded; then its id is derived from fallbackID).
 func RejectionEvent(ev *event.Event, fallbackID, source string, sender Sender, r *Rejection) (*event.Event, error) {
-	data := RejectedData{Errors: r.Problems}
+	data := RejectedData{Errors: boundProblems(r.Problems)}
 	cause := event.New()
 	if ev != nil {
 		cause = ev.Clone() // not *ev: that shares its context, and so its extensions
-		data.RejectedID, data.RejectedType = ev.ID(), ev.Type()
+		data.RejectedID, data.RejectedType = cut(ev.ID(), headerValueMax), cut(ev.Type(), headerValueMax)
 	} else {
 		cause.SetID(fallbackID)
 	}
@@ -490,9 +619,8 @@ func deadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, a
 		}
 		h[k] = append([]string(nil), v...)
 	}
-	problems, _ := json.Marshal(r.Problems)
 	h.Set(HeaderDLQCode, r.Code())
-	h.Set(HeaderDLQErrors, string(problems))
+	h.Set(HeaderDLQErrors, problemsHeader(r.Problems))
 	h.Set(HeaderDLQSubject, m.Subject())
 	h.Set(HeaderDLQConsumer, consumer)
 	h.Set(HeaderDLQAttempts, strconv.Itoa(attempt))
