@@ -223,6 +223,8 @@ func (h *handler) fail(w http.ResponseWriter, what string, err error) {
 		problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
 	case errors.Is(err, ErrNoWebhook):
 		problem.One(w, http.StatusConflict, "no_webhook", err.Error(), "")
+	case errors.Is(err, ErrTrimmed):
+		problem.One(w, http.StatusConflict, "trimmed", err.Error(), "")
 	default:
 		h.log.Error(what, zap.Error(err))
 		problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, what+" failed: "+err.Error(), "")

@@ -31,6 +31,10 @@ var ErrNotFound = errors.New("not found")
 // warehouse that has no webhook.
 var ErrNoWebhook = errors.New("no webhook")
 
+// ErrTrimmed is Redrive's answer for a dead letter the bus had to trim to
+// store it (bus.HeaderDLQTrimmed): not the original, so not redrivable.
+var ErrTrimmed = errors.New("trimmed dead letter")
+
 // Ops runs operator actions against a hub's NATS.
 type Ops struct {
 	js     jetstream.JetStream
@@ -225,6 +229,10 @@ func (o *Ops) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 	orig := m.Header.Get(bus.HeaderDLQSubject)
 	if orig == "" {
 		return Redriven{}, fmt.Errorf("dead letter %d: no %s header, cannot tell where it failed", seq, bus.HeaderDLQSubject)
+	}
+	if trimmed := m.Header.Get(bus.HeaderDLQTrimmed); trimmed != "" {
+		// Not the original any more: redriven, it would be another event.
+		return Redriven{}, fmt.Errorf("dead letter %d: %w (%s): kept for inspection, it cannot be redriven", seq, ErrTrimmed, bus.Bounded(trimmed))
 	}
 	h := nats.Header{}
 	for k, v := range m.Header {

@@ -298,3 +298,34 @@ func TestReplayResendsAnAccountsEventsInOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestATrimmedDeadLetterIsShownButNotRedriven(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.bus.Consume(ctx, bus.ConsumerConfig{Stream: bus.StreamRouted, Durable: "strict", Subjects: []string{"xd.routed.>"}, Source: "/crossdock/test"},
+			func(context.Context, *bus.Delivery) ([]bus.Outgoing, error) {
+				return nil, bus.Reject(bus.CodeSchemaViolation, "lines: missing", "lines")
+			})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	ev, err := bus.NewRootEvent("po-1", bus.Type("order.placed"), "/accounts/acme", "acme", map[string]any{"po_number": "PO-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := bus.Encode("xd.routed.strategic.acme.order.placed", ev)
+	m.Header.Set("ce-traceparent", strings.Repeat("f", 60_000))
+	if _, err := e.bus.PublishMsgs(context.Background(), []*nats.Msg{m}, []string{"acme:po-1"}); err != nil {
+		t.Fatal(err)
+	}
+	dl := e.deadLetter(Filter{Account: "acme", Code: bus.CodeSchemaViolation})
+	if shown, err := e.ops.Show(context.Background(), dl.Seq); err != nil || shown.Header[bus.HeaderDLQTrimmed] == nil {
+		t.Fatalf("Show(%d) = %+v, %v; want the letter with its %s header", dl.Seq, shown, err, bus.HeaderDLQTrimmed)
+	}
+	if _, err := e.ops.Redrive(context.Background(), dl.Seq); !errors.Is(err, ErrTrimmed) {
+		t.Errorf("Redrive of a trimmed letter = %v, want ErrTrimmed", err)
+	}
+}
