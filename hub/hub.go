@@ -46,6 +46,7 @@ type Hub struct {
 	cfg      Config
 	log      *zap.Logger
 	server   *server.Server // nil when connected to --nats-url
+	unlock   func()         // releases --data (lockData); nil without an embedded server
 	auth     *natsAuth      // the embedded server's authenticator
 	nc       *nats.Conn
 	relayNC  *nats.Conn // the intake relay's own connection
@@ -345,6 +346,9 @@ func (h *Hub) connect() error {
 			CredsFile: h.cfg.NATSCreds, NKeyFile: h.cfg.NATSNKey, CAFile: h.cfg.NATSCA,
 		}
 		h.nc, err = bus.Dial(h.cfg.NATSURL, nil, "crossdock", h.cred)
+		return err
+	}
+	if h.unlock, err = lockData(h.cfg.Data); err != nil {
 		return err
 	}
 	token := make([]byte, 24)

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/ops"
@@ -143,35 +143,27 @@ func (h *Hub) listen(handler http.Handler) error {
 
 // run runs the services until ctx ends, then shuts down in order: the HTTP
 // API stops taking requests, the consumers finish what they hold, and last
-// the NATS connection drains and the embedded server stops.
+// the NATS connection drains and the embedded server stops. A service that
+// fails stops the whole process at once (the others are cancelled, Wait
+// returns its error): a hub with one consumer dead must not look healthy.
 func (h *Hub) run(ctx context.Context, runs []func(context.Context) error) {
 	defer close(h.done)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(runs))
-	svcCtx, cancel := context.WithCancel(ctx)
+	g, svcCtx := errgroup.WithContext(ctx)
 	for _, r := range runs {
-		wg.Go(func() {
-			if err := r(svcCtx); err != nil {
-				errs <- err
-				cancel() // one service failing stops the process, loudly
-			}
-		})
+		g.Go(func() error { return r(svcCtx) })
 	}
 	<-svcCtx.Done()
+	if ctx.Err() == nil {
+		h.log.Error("a service failed; crossdock is stopping")
+	}
 	if h.http != nil {
 		shutCtx, cancelShut := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = h.http.Shutdown(shutCtx)
 		cancelShut()
 	}
-	wg.Wait()
-	cancel()
+	h.err = g.Wait()
+	h.cancel() // the process stops: background replays too
 	h.replays.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	h.err = errors.Join(all...)
 	h.closeNATS()
 	h.log.Info("crossdock stopped")
 }
@@ -189,6 +181,10 @@ func (h *Hub) closeNATS() {
 	if h.server != nil {
 		h.server.Shutdown()
 		h.server.WaitForShutdown()
+	}
+	if h.unlock != nil {
+		h.unlock() // only once the server has stopped writing
+		h.unlock = nil
 	}
 }
 

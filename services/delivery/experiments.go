@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -77,8 +76,7 @@ func Mirrors(e *accounts.Entry, ev *event.Event) []string {
 // others' events cost the mirror nothing; an experiment added later sees
 // events from then on.
 func (s *Service) mirror(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	g, ctx := errgroup.WithContext(ctx)
 	for _, c := range []struct {
 		stream, durable string
 		subject         func(account string) string
@@ -98,15 +96,9 @@ func (s *Service) mirror(ctx context.Context) error {
 			return out
 		}
 		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Follow: follow, Source: Source, Workers: 2}
-		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.mirrorOne) })
+		g.Go(func() error { return s.bus.Consume(ctx, cfg, s.mirrorOne) })
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return g.Wait()
 }
 
 // experimenting reports whether an account has experiments that its policy

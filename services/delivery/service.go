@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -120,12 +121,12 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 
 // Run delivers until ctx ends. It follows the registry: an endpoint added,
 // changed (URL, secret, realtime or batched) or removed by a reload or a tier
-// change is started, restarted or stopped within Config.Reconcile.
+// change is started, restarted or stopped within Config.Reconcile. If the
+// experiments' mirror fails, Run stops its webhooks and returns the error.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	g, ctx := errgroup.WithContext(ctx)
 	if !s.cfg.NoExperiments {
-		wg.Go(func() { errs <- s.mirror(ctx) })
+		g.Go(func() error { return s.mirror(ctx) })
 	}
 	s.reconcile(ctx)
 	t := time.NewTicker(s.cfg.Reconcile)
@@ -149,13 +150,7 @@ loop:
 	for _, w := range ws {
 		<-w.done
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return g.Wait()
 }
 
 // specs are the endpoints the registry asks for now.

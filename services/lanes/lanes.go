@@ -7,8 +7,8 @@ package lanes
 
 import (
 	"context"
-	"errors"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -39,12 +39,13 @@ type Consumer struct {
 
 // Run consumes every lane that has tiers in ts until ctx ends, and runs
 // beside the lanes the service's other loops (a release or schedule loop),
-// returning when all have stopped.
+// returning when all have stopped. A lane or loop that fails stops the
+// others at once and Run returns its error: a service with one lane dead
+// must not look alive.
 func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, beside ...func(context.Context) error) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, len(accounts.Lanes)+len(beside))
+	g, ctx := errgroup.WithContext(ctx)
 	for _, loop := range beside {
-		wg.Go(func() { errs <- loop(ctx) })
+		g.Go(func() error { return loop(ctx) })
 	}
 	for _, lane := range accounts.Lanes {
 		tiers := ts.TiersIn(lane)
@@ -70,13 +71,7 @@ func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, besid
 			MaxAckPending: size.MaxAckPending,
 			Admit:         c.Governor.Admit(lane),
 		}
-		wg.Go(func() { errs <- b.Consume(ctx, cfg, c.Handler) })
+		g.Go(func() error { return b.Consume(ctx, cfg, c.Handler) })
 	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return g.Wait()
 }

@@ -9,11 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -51,10 +51,10 @@ func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker,
 }
 
 // Run routes until ctx ends: one intake consumer per lane, the sweep, and
-// the loop that keeps the lanes' filters in step with the registry.
+// the loop that keeps the lanes' filters in step with the registry. One of
+// them failing stops the others, and Run returns its error.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, len(s.lanes)+1)
+	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range s.lanes {
 		workers := s.cfg.Workers
 		if workers <= 0 {
@@ -69,10 +69,10 @@ func (s *Service) Run(ctx context.Context) error {
 			MaxAckPending: s.cfg.MaxAckPending,
 			Admit:         s.cfg.Governor.Admit(l.name),
 		}
-		wg.Go(func() { errs <- s.bus.Consume(ctx, cfg, s.routeLane) })
+		g.Go(func() error { return s.bus.Consume(ctx, cfg, s.routeLane) })
 	}
-	wg.Go(func() {
-		errs <- s.bus.Consume(ctx, bus.ConsumerConfig{
+	g.Go(func() error {
+		return s.bus.Consume(ctx, bus.ConsumerConfig{
 			Stream:   bus.StreamIn,
 			Durable:  "router",
 			Subjects: []string{"xd.in.>"},
@@ -82,14 +82,8 @@ func (s *Service) Run(ctx context.Context) error {
 			Raw: true,
 		}, s.sweep)
 	})
-	wg.Go(func() { s.maintain(ctx) })
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	g.Go(func() error { s.maintain(ctx); return nil })
+	return g.Wait()
 }
 
 // routeLane is the handler of the lanes' intake consumers.
