@@ -28,7 +28,7 @@ const (
 	// headerBudget is what the bus lets the headers of an answer or a dead
 	// letter take: half of JetStream's limit, so that the Nats-Msg-Id and
 	// the Crossdock-Dlq-* headers always have room.
-	headerBudget = 32 << 10
+	headerBudget = maxStoredHeader / 2
 	// headerValueMax is the longest header value the bus copies into an
 	// answer or a dead letter; longer values are cut with a marker. Every
 	// value a well-behaved client sends (ids ≤ 256 bytes, attributes ≤ 1
