@@ -41,6 +41,7 @@ const (
 	CodeUnsupportedMedia     = problem.CodeUnsupportedMedia
 	CodeUnknownOrder         = problem.CodeUnknownOrder
 	CodeProcessingFailed     = problem.CodeProcessingFailed
+	CodeRequestedDatePast    = problem.CodeRequestedDatePast
 	CodeUnknownReadPoint     = problem.CodeUnknownReadPoint
 	CodeUnknownEPC           = problem.CodeUnknownEPC
 	CodeUnknownReplenishment = problem.CodeUnknownReplenishment

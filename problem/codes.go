@@ -33,6 +33,9 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeUnknownOrder     = "unknown_order"
 	CodeProcessingFailed = "processing_failed"
+	// CodeRequestedDatePast: an order whose requested_date is before the
+	// day (UTC) the hub received it.
+	CodeRequestedDatePast = "requested_date_past"
 	// CodeRequestTimeout: an HTTP request body did not arrive in time.
 	CodeRequestTimeout = "request_timeout"
 	// CodeUnknownReadPoint: an RFID read point that is not one of the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/crossdock/crossdock/bus"
 )
 
@@ -139,7 +141,7 @@ func newOrderID(eventID, po string) string {
 // false for an id without one (indexed by idKey).
 func poOf(orderID string) (po string, ok bool) {
 	hash, enc, found := strings.Cut(orderID, ".")
-	if !found || len(hash) != 16 {
+	if !found || len(hash) != 16 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(enc)
@@ -147,6 +149,18 @@ func poOf(orderID string) (po string, ok bool) {
 		return "", false
 	}
 	return string(b), true
+}
+
+// isOrderID reports whether id has the shape of an order_id newOrderID
+// makes: 16 hex digits, a dot and a base64url PO number, or a UUID. Any
+// other id (wrong shape, characters a KV key cannot hold) names no order
+// of this hub, so a shipment naming it is unknown_order at once.
+func isOrderID(id string) bool {
+	if _, ok := poOf(id); ok {
+		return true
+	}
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
 }
 
 // idKey indexes an order by its order_id, for shipments, when the order_id

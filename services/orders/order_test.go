@@ -67,3 +67,27 @@ func FuzzPOOf(f *testing.F) {
 		}
 	})
 }
+
+func TestIsOrderID(t *testing.T) {
+	tests := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"an order_id carrying its PO number is one", newOrderID("ev-1", "PO-1001"), true},
+		{"an order_id too long to carry its PO number is a UUID", newOrderID("ev-4", strings.Repeat("𝄞", 35)), true},
+		{"an empty id is not", "", false},
+		{"a UUID in upper case is not (the hub writes lower case)", "3F0C6A52-4D3E-5B8E-9C1A-2B7D8E9F0A1B", false},
+		{"a hash that is not hex is not", "0123456789abcdeg.UE8tMQ", false},
+		{"an id with a space is not", "ord 7f3c2a91", false},
+		{"an id with KV wildcards is not", "ord.*.>", false},
+		{"a customer's own reference is not", "ord-7f3c2a91", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isOrderID(tc.id); got != tc.want {
+				t.Errorf("isOrderID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}

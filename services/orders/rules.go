@@ -19,7 +19,8 @@ type Decision struct {
 }
 
 // Decide applies an account's rules of engagement to an order taken at
-// `at` (the hub's clock). It lists every rule the order breaks, not just the
+// `at` (the hub's clock: when JetStream stored the order, the same on every
+// redelivery). It lists every rule the order breaks, not just the
 // first, so that a customer can fix them all at once. An order outside the
 // ordering days that breaks no other rule is held to the next ordering day;
 // its lead time is counted from that day, the day it is taken.
@@ -43,6 +44,10 @@ func Decide(at time.Time, acct *accounts.Account, pol accounts.Policy, p *Placed
 	}
 
 	taken := at.UTC()
+	if req, err := time.Parse(time.DateOnly, p.RequestedDate); err == nil && req.Before(day(taken)) {
+		reject(bus.CodeRequestedDatePast, "requested_date", "%s is before %s, the day (UTC) the hub received the order",
+			p.RequestedDate, taken.Format(time.DateOnly))
+	}
 	if !pol.OrderDays.Contains(taken.Weekday()) {
 		d.ReleaseAt = pol.OrderDays.Next(taken)
 		taken = d.ReleaseAt
@@ -71,8 +76,13 @@ func LeadDays(taken time.Time, requested string) int {
 	if err != nil {
 		return 0
 	}
-	day := time.Date(taken.Year(), taken.Month(), taken.Day(), 0, 0, 0, 0, time.UTC)
-	return max(0, int(req.Sub(day).Hours()/24))
+	return max(0, int(req.Sub(day(taken)).Hours()/24))
+}
+
+// day is the start of t's day in UTC.
+func day(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 func formatUnits(u float64) string {

@@ -37,7 +37,10 @@ func (s *Service) ship(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 		return nil, nil
 	}
 	unknown := func(why string) error {
-		return bus.Reject(bus.CodeUnknownOrder, fmt.Sprintf("order %s %s", sh.OrderID, why), "order_id")
+		return bus.Reject(bus.CodeUnknownOrder, fmt.Sprintf("order %q %s", bus.Bounded(sh.OrderID), why), "order_id")
+	}
+	if !isOrderID(sh.OrderID) {
+		return nil, unknown("is not an order id of this hub")
 	}
 	var key string
 	if po, ok := poOf(sh.OrderID); ok {
