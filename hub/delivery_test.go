@@ -194,3 +194,55 @@ func TestAnEmergingAccountsExperimentMirrorsItsEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushAnswersWithinItsWaitWhenTheEndpointNeverAnswers: the flush of a
+// batched account whose endpoint hangs answers 202 within its wait, saying
+// what was delivered and what is pending, instead of after minutes of
+// retries; another account's order sent right after is accepted.
+func TestFlushAnswersWithinItsWaitWhenTheEndpointNeverAnswers(t *testing.T) {
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) }) // before Close, which waits for handlers
+	dir := t.TempDir()
+	withWebhooks(t, dir, map[string]string{"umbrella": hang.URL + "/umbrella"})
+	h := startHub(t, dir)
+
+	accepted := h.watch("xd.out.umbrella.order.accepted")
+	h.sendOrder("umbrella", "hang-1", order{PO: "H-1", ShipTo: stableDC, Units: []float64{500}})
+	next(t, accepted)
+
+	var status int
+	var body map[string]any
+	bustest.CheckFor(t, 10*time.Second, func() error {
+		status, body = h.post("/v1/admin/delivery/flush?account=umbrella&wait=1s", adminToken, "", nil)
+		if status == http.StatusConflict {
+			return fmt.Errorf("flush: %d %v (the digest worker is not running yet)", status, body)
+		}
+		return nil
+	})
+	if status != http.StatusAccepted || body["done"] != false || body["events"] != float64(0) || body["pending"] != float64(1) {
+		t.Errorf("flush = %d %v, want 202, done false, 0 events delivered and 1 pending", status, body)
+	}
+	if msg, _ := body["message"].(string); !strings.Contains(msg, "1 pending") {
+		t.Errorf("flush message = %q, want it to say what is pending", msg)
+	}
+	// The worker is still retrying that digest: a second flush waits its
+	// turn for no longer than its wait either.
+	status, body = h.post("/v1/admin/delivery/flush?account=umbrella&wait=1s", adminToken, "", nil)
+	if status != http.StatusAccepted || body["pending"] != float64(1) {
+		t.Errorf("second flush = %d %v, want 202 with 1 pending", status, body)
+	}
+	if status, body := h.post("/v1/admin/delivery/flush?account=umbrella&wait=1h", adminToken, "", nil); status != http.StatusBadRequest {
+		t.Errorf("flush with wait=1h = %d %v, want 400", status, body)
+	}
+
+	globex := h.watch("xd.out.globex.order.accepted")
+	h.sendOrder("globex", "g-1", order{PO: "G-1", ShipTo: globexDC, Units: []float64{5}})
+	next(t, globex)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -33,7 +34,7 @@ type Flusher interface {
 //	POST /v1/admin/dlq/{seq}/redrive                      send it back to where it failed
 //	POST /v1/admin/dlq/redrive?account=&warehouse=&code=&limit=   redrive every one the filter selects
 //	POST /v1/admin/replay   {"account" or "warehouse","since","until","types"}
-//	POST /v1/admin/delivery/flush?account=                send a batched account's digest now
+//	POST /v1/admin/delivery/flush?account=[&wait=10s]     send a batched account's digest now: 200 when sent, 202 with what is pending when not within wait
 //
 // An empty adminToken disables them (404), as for the accounts endpoints.
 func Handler(o *Ops, flush Flusher, adminToken string, log *zap.Logger) http.Handler {
@@ -196,7 +197,16 @@ func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 		problem.One(w, http.StatusServiceUnavailable, "not_running", "the delivery service does not run in this process", "")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	wait := DefaultFlushWait
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 5*time.Minute {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "wait: want a duration from 1s to 5m, e.g. 30s", "wait")
+			return
+		}
+		wait = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	res, err := h.flush.Flush(ctx, account)
 	if errors.Is(err, delivery.ErrNotBatched) {
@@ -212,7 +222,26 @@ func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadGateway, err.Error(), problem.Of([]bus.Problem{{Code: bus.CodeDeliveryFailed, Message: err.Error()}}))
 		return
 	}
+	if !res.Done {
+		// Still being sent: the digest goes on in the background, its POSTs
+		// retried with backoff like a scheduled digest's.
+		writeJSON(w, http.StatusAccepted, flushPending{DigestResult: res, Message: fmt.Sprintf(
+			"the digest was not delivered within %s (the endpoint is slow or down, or another digest of %s is under way): %d event(s) delivered, %d pending; it is retried in the background",
+			wait, account, res.Events, res.Pending)})
+		return
+	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// DefaultFlushWait is how long POST /v1/admin/delivery/flush waits for the
+// digest before answering 202 with what is still pending (?wait= changes it,
+// 1s to 5m).
+const DefaultFlushWait = 10 * time.Second
+
+// flushPending is the 202 answer of a flush that did not finish in time.
+type flushPending struct {
+	delivery.DigestResult
+	Message string `json:"message"`
 }
 
 // fail answers an operation's error: 404 for what is not there, 409 for an

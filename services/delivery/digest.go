@@ -79,8 +79,30 @@ func (s *Service) startCursor(ctx context.Context, ep Endpoint) (*Cursor, error)
 	return cur, err
 }
 
-// flushRequest asks a digest worker for a digest now.
-type flushRequest chan flushResult
+// flushRequest asks a digest worker for a digest now. The worker records
+// each POST that succeeds in it, so that a Flush whose deadline passes can
+// say what was delivered, and sends the outcome on done.
+type flushRequest struct {
+	done  chan flushResult
+	mu    sync.Mutex
+	sofar DigestResult
+}
+
+// posted records what the digest has delivered so far; nil-safe.
+func (r *flushRequest) posted(res DigestResult) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.sofar = res
+	r.mu.Unlock()
+}
+
+func (r *flushRequest) delivered() DigestResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sofar
+}
 
 type flushResult struct {
 	res DigestResult
@@ -90,7 +112,7 @@ type flushResult struct {
 // digests sends an account's digest every DigestEvery and whenever Flush
 // asks, until ctx ends. A digest that fails is tried again after
 // min(DigestEvery, 5m); its events stay where they are.
-func (s *Service) digests(ctx context.Context, sp spec, flush chan flushRequest) error {
+func (s *Service) digests(ctx context.Context, sp spec, flush chan *flushRequest) error {
 	var notBefore time.Time
 	for {
 		cur, _, err := s.cursor(ctx, sp.Account)
@@ -107,7 +129,7 @@ func (s *Service) digests(ctx context.Context, sp spec, flush chan flushRequest)
 			due = notBefore
 		}
 		t := time.NewTimer(max(0, due.Sub(s.cfg.Now())))
-		var req flushRequest
+		var req *flushRequest
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -116,9 +138,9 @@ func (s *Service) digests(ctx context.Context, sp spec, flush chan flushRequest)
 			t.Stop()
 		case <-t.C:
 		}
-		res, err := s.digest(ctx, sp.Endpoint)
+		res, err := s.digest(ctx, sp.Endpoint, req.posted)
 		if req != nil {
-			req <- flushResult{res, err}
+			req.done <- flushResult{res, err}
 		}
 		notBefore = time.Time{}
 		if errors.Is(err, ErrDigestBusy) {
@@ -137,11 +159,22 @@ func (s *Service) digests(ctx context.Context, sp spec, flush chan flushRequest)
 type DigestResult struct {
 	Events int `json:"events"` // events sent
 	Posts  int `json:"posts"`  // POSTs made (one per MaxDigest events)
+	// Done is false when Flush's deadline passed first: the digest goes on
+	// (its POSTs retried with backoff, as a scheduled digest's are), and
+	// Pending says how many of the account's events wait for it.
+	Done    bool `json:"done"`
+	Pending int  `json:"pending"`
 }
 
 // Flush sends the account's digest now, whatever the time since the last,
 // and returns what it sent once it is done (nothing when there was nothing
 // new). The account's next digest is then due a full period later.
+//
+// When ctx ends first (the endpoint is down and its POSTs are being
+// retried, or another digest of the account is under way), Flush returns
+// at once with what was delivered so far, Done false and the events still
+// pending: an operator's call answers in the time it allows, never after
+// the several minutes of a digest's retries.
 func (s *Service) Flush(ctx context.Context, account string) (DigestResult, error) {
 	s.mu.Lock()
 	w := s.running[Endpoint{Account: account}.Durable()]
@@ -151,22 +184,60 @@ func (s *Service) Flush(ctx context.Context, account string) (DigestResult, erro
 		return DigestResult{}, fmt.Errorf("flush %s: %w", account, ErrNotBatched)
 	}
 	stopped := fmt.Errorf("flush %s: its digest worker is restarting; try again", account)
-	req := make(flushRequest, 1)
+	req := &flushRequest{done: make(chan flushResult, 1)}
 	select {
 	case ch <- req:
 	case <-w.done:
 		return DigestResult{}, stopped
 	case <-ctx.Done():
-		return DigestResult{}, ctx.Err()
+		return s.unfinished(ctx, w.spec.Endpoint, DigestResult{})
 	}
 	select {
-	case r := <-req:
+	case r := <-req.done:
+		r.res.Done = r.err == nil
 		return r.res, r.err
 	case <-w.done:
 		return DigestResult{}, stopped
 	case <-ctx.Done():
-		return DigestResult{}, ctx.Err()
+		return s.unfinished(ctx, w.spec.Endpoint, req.delivered())
 	}
+}
+
+// unfinished is Flush's answer when its deadline passed: what was
+// delivered, and how many of the account's events are still pending.
+func (s *Service) unfinished(ctx context.Context, ep Endpoint, sofar DigestResult) (DigestResult, error) {
+	if ctx.Err() != context.DeadlineExceeded {
+		return sofar, ctx.Err() // the caller went away: no answer to give
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	n, err := s.pending(ctx, ep)
+	if err != nil {
+		return sofar, fmt.Errorf("flush %s: not done in time, and pending events not counted: %w", ep.Account, err)
+	}
+	sofar.Pending, sofar.Done = n, false
+	return sofar, nil
+}
+
+// pending counts the endpoint's events in XD_OUT after its digest cursor,
+// with a short-lived consumer that delivers nothing.
+func (s *Service) pending(ctx context.Context, ep Endpoint) (int, error) {
+	cur, _, err := s.cursor(ctx, ep.Account)
+	if err != nil {
+		return 0, err
+	}
+	cfg := jetstream.ConsumerConfig{FilterSubjects: []string{ep.Subject()}, AckPolicy: jetstream.AckNonePolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: time.Minute, MemoryStorage: true}
+	if cur != nil {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cur.Seq+1
+	}
+	c, err := s.js.CreateConsumer(ctx, bus.StreamOut, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("count pending events of %s: %w", ep.Account, err)
+	}
+	n := c.CachedInfo().NumPending
+	_ = s.js.DeleteConsumer(ctx, bus.StreamOut, c.CachedInfo().Name)
+	return int(n), nil
 }
 
 func (s *Service) lock(account string) *sync.Mutex {
@@ -183,7 +254,7 @@ func (s *Service) lock(account string) *sync.Mutex {
 // digest sends every event of the account after its cursor, in POSTs of at
 // most MaxDigest events, moving the cursor after each POST that succeeded.
 // An account with nothing new gets no POST; its period restarts.
-func (s *Service) digest(ctx context.Context, ep Endpoint) (DigestResult, error) {
+func (s *Service) digest(ctx context.Context, ep Endpoint, posted func(DigestResult)) (DigestResult, error) {
 	l := s.lock(ep.Account)
 	l.Lock()
 	defer l.Unlock()
@@ -209,6 +280,7 @@ func (s *Service) digest(ctx context.Context, ep Endpoint) (DigestResult, error)
 		res.Events += n
 		if n > 0 {
 			res.Posts++
+			posted(res)
 		}
 		if err != nil || !more {
 			return res, err

@@ -63,9 +63,9 @@ type Service struct {
 	id     string // this process, as the owner of digest claims
 
 	mu      sync.Mutex
-	running map[string]*worker           // by durable name
-	locks   map[string]*sync.Mutex       // per account: one digest at a time
-	flush   map[string]chan flushRequest // per batched account: on-demand digest
+	running map[string]*worker            // by durable name
+	locks   map[string]*sync.Mutex        // per account: one digest at a time
+	flush   map[string]chan *flushRequest // per batched account: on-demand digest
 }
 
 // worker is one running endpoint.
@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	sender.observe = func(r Response) { m.attempts.WithLabelValues(r.class()).Inc() }
 	return &Service{
 		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: sender, log: log, m: m, id: uuid.NewString(),
-		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan flushRequest{},
+		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan *flushRequest{},
 	}, nil
 }
 
@@ -239,9 +239,9 @@ func (s *Service) reconcile(ctx context.Context) {
 		wctx, cancel := context.WithCancel(ctx)
 		w := &worker{spec: sp, cancel: cancel, done: make(chan struct{})}
 		s.running[name] = w
-		var flush chan flushRequest
+		var flush chan *flushRequest
 		if sp.Batched {
-			flush = make(chan flushRequest)
+			flush = make(chan *flushRequest)
 			s.flush[sp.Account] = flush
 		}
 		go func() {
