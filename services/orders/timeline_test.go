@@ -134,11 +134,11 @@ func TestTimelineAndListAreTheAccountsOwn(t *testing.T) {
 		return reads[account+" "+uri], nil
 	}
 
-	ts.place("acme", order("PO-A1", acmeDC, "2026-12-01", 5))
+	ts.place("acme", order("PO-A1", acmeDC, "2099-12-01", 5))
 	first := ts.waitState("acme", "PO-A1", StateAccepted)
-	ts.place("acme", order("PO-A2", acmeStore, "2026-12-01", 7))
-	ts.place("acme", order("PO-B1", "0614141000999", "2026-12-01", 1))
-	ts.place("globex", order("PO-A9", otherDC, "2026-12-01", 3))
+	ts.place("acme", order("PO-A2", acmeStore, "2099-12-01", 7))
+	ts.place("acme", order("PO-B1", "0614141000999", "2099-12-01", 1))
+	ts.place("globex", order("PO-A9", otherDC, "2099-12-01", 3))
 	ts.waitState("acme", "PO-A2", StateAccepted)
 	ts.waitState("acme", "PO-B1", StateRejected)
 	ts.waitState("globex", "PO-A9", StateAccepted)
