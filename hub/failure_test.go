@@ -88,7 +88,6 @@ func TestAConsumerDeletedUnderTheHubStopsIt(t *testing.T) {
 		name, stream, durable string
 	}{
 		{"the orders service's priority lane", bus.StreamRouted, "orders-priority"},
-		{"the router's standard lane", bus.StreamIn, "router-standard"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
