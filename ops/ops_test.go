@@ -300,7 +300,7 @@ func TestReplayResendsAnAccountsEventsInOrder(t *testing.T) {
 }
 
 func TestATrimmedDeadLetterIsShownButNotRedriven(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, "single")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
