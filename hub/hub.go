@@ -196,9 +196,6 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 			return nil, err
 		}
 	}
-	if h.orders != nil {
-		h.scorecard = scorecard.New(scorecard.Config{Now: cfg.Now}, h.orders, h.bus, h.registry, log.Named("scorecard"))
-	}
 	if cfg.runs("orders") {
 		runs = append(runs, h.orders.Run)
 	}
@@ -226,6 +223,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	if cfg.runs("planning") {
 		runs = append(runs, h.planning.Run)
+	}
+	if h.orders != nil {
+		var sections []scorecard.Section
+		if h.planning != nil {
+			sections = append(sections, forecastAccuracy(h.planning, h.registry))
+		}
+		h.scorecard = scorecard.New(scorecard.Config{Now: cfg.Now, Sections: sections}, h.orders, h.bus, h.registry, log.Named("scorecard"))
 	}
 	if cfg.runs("delivery") {
 		if h.delivery, err = delivery.New(setupCtx, delivery.Config{
@@ -374,4 +378,20 @@ func (h *Hub) connect() error {
 	h.auth, h.cred = auth, cred
 	h.nc, err = bus.Dial("", h.server, "crossdock", cred)
 	return err
+}
+
+// forecastAccuracy is the scorecard's section for shared planning: the
+// account's forecast accuracy (weighted MAPE and bias over 4 and 13 weeks)
+// as of the period's end, for accounts whose policy shares planning.
+func forecastAccuracy(p *planning.Service, reg *accounts.Registry) scorecard.Section {
+	return scorecard.Section{Name: "forecast_accuracy", Compute: func(ctx context.Context, account string, _, to time.Time) (any, error) {
+		if e, ok := reg.Account(account); !ok || !e.Policy.SharesPlanning() {
+			return nil, nil
+		}
+		a, err := p.Accuracy(ctx, account, to)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	}}
 }

@@ -479,6 +479,24 @@ func TestAccuracyIsWeightedByWhatSold(t *testing.T) {
 		check(t, "the strategic tier's last 13 weeks", body["tier_totals"].(map[string]any)["last_13_weeks"], figures{4, 350, 350, 0.1714, 0})
 	})
 
+	t.Run("the week's scorecard carries the accuracy as of its end", func(t *testing.T) {
+		clock.set(time.Date(2026, 3, 18, 12, 0, 0, 0, time.UTC))
+		status, body := h.get("/v1/scorecard?period=week&from=2026-03-10", key("acme"))
+		if status != http.StatusOK {
+			t.Fatalf("GET scorecard: %d %v", status, body)
+		}
+		sections, _ := body["sections"].(map[string]any)
+		acc, _ := sections["forecast_accuracy"].(map[string]any)
+		if acc == nil || acc["through_week"] != "2026-W11" {
+			t.Fatalf("scorecard sections = %v, want forecast_accuracy through 2026-W11, the card's own week", sections)
+		}
+		// The same figures as the accuracy endpoint's in W12.
+		check(t, "acme's last 4 weeks on the W11 card", acc["account_totals"].(map[string]any)["last_4_weeks"], figures{3, 250, 250, 0.24, 0})
+		if status, body := h.get("/v1/scorecard?period=week&from=2026-03-10", key("umbrella")); status != http.StatusOK || body["sections"] != nil {
+			t.Errorf("umbrella's scorecard = %d %v, want no sections (no shared planning)", status, body)
+		}
+	})
+
 	t.Run("in 2026-W15 the last 4 weeks have only W11", func(t *testing.T) {
 		clock.set(time.Date(2026, 4, 8, 12, 0, 0, 0, time.UTC))
 		body := accuracy(t)
