@@ -57,7 +57,6 @@ func TestTwoProcessesShareTheDedupeState(t *testing.T) {
 	srv := bustest.RunServer(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	var pub *bus.Bus
 	for range 2 {
 		b := bustest.New(t, srv)
@@ -69,6 +68,10 @@ func TestTwoProcessesShareTheDedupeState(t *testing.T) {
 			}
 		})
 	}
+	// Registered after the buses' own clean-ups, so it runs before them:
+	// the services stop before their connections close, which they would
+	// otherwise report as a consumer that stopped taking messages.
+	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	const batches, perBatch, tags = 20, 500, 50
 	start := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
