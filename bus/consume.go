@@ -211,6 +211,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			if ctx.Err() != nil && errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				break // drained on shutdown
 			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
+				// A consumer deleted while no pull was waiting is only heard
+				// of as missing heartbeats: ask the server whether it is gone.
+				if _, ierr := cons.Info(ctx); ierr != nil && stopsConsumer(ierr) {
+					err = ierr
+				}
+			}
 			if stopsConsumer(err) {
 				// The consumer, its stream or the connection is gone: nothing
 				// more will come, and a process that carried on without it
