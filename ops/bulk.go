@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -54,25 +53,13 @@ func (o *Ops) RedriveAll(ctx context.Context, f Filter) (RedriveReport, error) {
 }
 
 func (h *handler) redriveAll(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := Filter{Account: q.Get("account"), Warehouse: q.Get("warehouse"), Code: q.Get("code")}
-	for field, v := range map[string]string{"account": f.Account, "warehouse": f.Warehouse, "code": f.Code} {
-		if v != "" && !validToken(v) {
-			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, field+": want a-z, 0-9, - and _", field)
-			return
-		}
+	f, ok := filterOf(w, r, 1000)
+	if !ok {
+		return
 	}
 	if f.Account == "" && f.Warehouse == "" && f.Code == "" {
 		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "name an account, a warehouse or a code: redriving the whole DLQ at once is not offered", "")
 		return
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "limit: want 1 to 1000", "limit")
-			return
-		}
-		f.Limit = n
 	}
 	rep, err := h.ops.RedriveAll(r.Context(), f)
 	if err != nil {

@@ -73,22 +73,32 @@ type handler struct {
 	log   *zap.Logger
 }
 
-func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+// filterOf reads a dead-letter filter from the query (account, warehouse,
+// code, limit up to maxLimit), answering 400 and false when it is malformed.
+func filterOf(w http.ResponseWriter, r *http.Request, maxLimit int) (Filter, bool) {
 	q := r.URL.Query()
 	f := Filter{Account: q.Get("account"), Warehouse: q.Get("warehouse"), Code: q.Get("code")}
 	for field, v := range map[string]string{"account": f.Account, "warehouse": f.Warehouse, "code": f.Code} {
 		if v != "" && !validToken(v) {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, field+": want a-z, 0-9, - and _", field)
-			return
+			return f, false
 		}
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 10000 {
-			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "limit: want 1 to 10000", "limit")
-			return
+		if err != nil || n < 1 || n > maxLimit {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, fmt.Sprintf("limit: want 1 to %d", maxLimit), "limit")
+			return f, false
 		}
 		f.Limit = n
+	}
+	return f, true
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	f, ok := filterOf(w, r, 10000)
+	if !ok {
+		return
 	}
 	dls, err := h.ops.List(r.Context(), f)
 	if err != nil {
