@@ -51,9 +51,8 @@ const (
 	floorStall = 30 * time.Second // how long a publish waits for room among the pending acks
 )
 
-// floorStreams are the streams the floor writes to, its bucket's included
-// (JetStream stores a KV bucket in the stream KV_<bucket>).
-var floorStreams = []string{floorIn, floorRouted, floorOut, "KV_" + floorOrders}
+// floorStreams are the streams the floor writes to, its bucket's included.
+var floorStreams = []string{floorIn, floorRouted, floorOut, bus.BucketStream(floorOrders)}
 
 // floor runs the floor for about d and returns what it measured (all but
 // Ratio). The orders come from the observer's connection, over TCP like

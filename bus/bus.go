@@ -338,7 +338,7 @@ func (b *Bus) Bucket(ctx context.Context, name, desc string, history uint8) (jet
 		if !errors.Is(err, jetstream.ErrBucketExists) {
 			return err
 		}
-		s, err := b.js.Stream(ctx, "KV_"+name)
+		s, err := b.js.Stream(ctx, BucketStream(name))
 		if err != nil {
 			return err
 		}

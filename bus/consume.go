@@ -524,7 +524,7 @@ func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 			unanswered = err
 		}
 	}
-	letter := deadLetter(m, cfg.Durable, sender, r, attempt)
+	letter := DeadLetter(m, cfg.Durable, sender, r, attempt)
 	fitLetter(letter, int(b.nc.MaxPayload()))
 	err := b.publishLetter(ctx, letter)
 	if err != nil && Refused(err) {
@@ -614,9 +614,13 @@ func rejectionEvent(ev *event.Event, m jetstream.Msg, source string, sender Send
 	return RejectionEvent(ev, fallback, source, sender, r)
 }
 
-// deadLetter copies the original message, bytes and headers, onto its DLQ
-// subject with the reason in Crossdock-Dlq-* headers.
-func deadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
+// DeadLetter copies the original message, bytes and headers, onto the
+// sender's DLQ subject with the reason in Crossdock-Dlq-* headers, under a
+// Nats-Msg-Id of its stream position and consumer (so a letter written twice
+// is stored once). The original's JetStream headers (Nats-*) are left out.
+// Consume writes a rejected message's letter with it; delivery, an
+// undeliverable webhook's.
+func DeadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
 	h := nats.Header{}
 	for k, v := range m.Headers() {
 		if strings.HasPrefix(k, "Nats-") {
@@ -639,5 +643,5 @@ func deadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, a
 		id = "dlq:" + md.Stream + ":" + consumer + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 	}
 	h.Set(headerMsgID, id)
-	return &nats.Msg{Subject: sender.dlqSubject(r.Code()), Header: h, Data: m.Data()}
+	return &nats.Msg{Subject: sender.DLQSubject(r.Code()), Header: h, Data: m.Data()}
 }

@@ -108,11 +108,9 @@ func (s Sender) Subject(name string) string {
 }
 
 // DLQSubject is where the sender's dead letters with this code go
-// (xd.dlq.<account>.<code>, xd.dlq.wh.<warehouse>.<code>).
-func (s Sender) DLQSubject(code string) string { return s.dlqSubject(code) }
-
-// dlqSubject is where the sender's dead letters with this code go.
-func (s Sender) dlqSubject(code string) string {
+// (xd.dlq.<account>.<code>, xd.dlq.wh.<warehouse>.<code>; an unknown
+// sender's go to xd.dlq._unknown.<code>).
+func (s Sender) DLQSubject(code string) string {
 	if s.Warehouse != "" {
 		return "xd.dlq.wh." + s.Warehouse + "." + code
 	}

@@ -337,55 +337,19 @@ func (m *msg) hop(kind string) Hop {
 }
 
 // scan reads stream on filters from `from` until `until` (zero: the end),
-// calling fn until it returns false. It counts what it reads in r.
+// at most MaxScan messages, calling fn until it returns false. It counts
+// what it reads in r.
 func (t *Tracer) scan(ctx context.Context, r *Result, stream string, filters []string, from, until time.Time, fn func(*msg) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &from}
-	cons, err := t.js.OrderedConsumer(ctx, stream, cfg)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", stream, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", stream, err)
-	}
-	left := min(info.NumPending, MaxScan)
-	for left > 0 {
-		batch, err := cons.Fetch(int(min(left, 256)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", stream, err)
+	read := 0
+	return bus.Scan(ctx, t.js, stream, filters, bus.From{Time: from}, func(m jetstream.Msg, seq uint64) bool {
+		read++
+		r.Scanned++
+		md, err := m.Metadata()
+		if err != nil || (!until.IsZero() && md.Timestamp.After(until)) {
+			return false
 		}
-		n := 0
-		stop := false
-		for m := range batch.Messages() {
-			if stop {
-				continue
-			}
-			n++
-			left--
-			r.Scanned++
-			md, err := m.Metadata()
-			if err != nil {
-				return fmt.Errorf("read %s: %w", stream, err)
-			}
-			if !until.IsZero() && md.Timestamp.After(until) {
-				stop = true
-				continue
-			}
-			if !fn(&msg{stream: stream, seq: md.Sequence.Stream, subject: m.Subject(), time: md.Timestamp, header: m.Headers(), data: m.Data()}) {
-				stop = true
-			}
-		}
-		if stop {
-			return nil
-		}
-		if err := batch.Error(); err != nil {
-			return fmt.Errorf("read %s: %w", stream, err)
-		}
-		if n == 0 {
-			return nil
-		}
-	}
-	return nil
+		return fn(&msg{stream: stream, seq: seq, subject: m.Subject(), time: md.Timestamp, header: m.Headers(), data: m.Data()}) && read < MaxScan
+	})
 }
 
 // chain gathers one order's hops.

@@ -62,13 +62,9 @@ func (e Endpoint) Durable() string {
 	return "delivery-acct-" + e.Account
 }
 
-// dlqSubject is where the endpoint's undeliverable events go.
-func (e Endpoint) dlqSubject(code string) string {
-	if e.Warehouse != "" {
-		return "xd.dlq.wh." + e.Warehouse + "." + code
-	}
-	return "xd.dlq." + e.Account + "." + code
-}
+// Sender is who the endpoint receives events for: its dead letters go to
+// that sender's DLQ subjects.
+func (e Endpoint) Sender() bus.Sender { return bus.Sender{Account: e.Account, Warehouse: e.Warehouse} }
 
 // redactedURL is the URL without a password, for logs and dead letters.
 func (e Endpoint) redactedURL() string {

@@ -2,10 +2,8 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -187,34 +185,16 @@ func (s *Service) deadLetter(ctx context.Context, ep Endpoint, m jetstream.Msg, 
 	}
 }
 
-// DeadLetterOf builds the dead letter of an undeliverable message: the
-// original headers and bytes on xd.dlq.<account>.<code> (or
-// xd.dlq.wh.<warehouse>.<code>), with the same Crossdock-Dlq-* headers the
-// bus writes, plus the endpoint's last response.
+// DeadLetterOf builds the dead letter of an undeliverable message: the bus's
+// letter (bus.DeadLetter) on xd.dlq.<account>.<code> (or
+// xd.dlq.wh.<warehouse>.<code>), plus the endpoint and its last response.
 func DeadLetterOf(m jetstream.Msg, ep Endpoint, code, message string, out Outcome) *nats.Msg {
-	h := nats.Header{}
-	for k, v := range m.Headers() {
-		h[k] = append([]string(nil), v...)
-	}
-	problems, _ := json.Marshal([]bus.Problem{{Code: code, Message: message}})
-	h.Set(bus.HeaderDLQCode, code)
-	h.Set(bus.HeaderDLQErrors, string(problems))
-	h.Set(bus.HeaderDLQSubject, m.Subject())
-	h.Set(bus.HeaderDLQConsumer, ep.Durable())
-	h.Set(bus.HeaderDLQAttempts, strconv.Itoa(out.Attempts))
-	h.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	h.Set(HeaderDLQEndpoint, ep.redactedURL())
+	letter := bus.DeadLetter(m, ep.Durable(), ep.Sender(), bus.Reject(code, message, ""), out.Attempts)
+	letter.Header.Set(HeaderDLQEndpoint, ep.redactedURL())
 	if out.Attempts > 0 {
-		h.Set(HeaderDLQResponse, truncate(out.Last.String(), 1024))
+		letter.Header.Set(HeaderDLQResponse, truncate(out.Last.String(), 1024))
 	}
-	id := "dlq:" + ep.Durable() + ":" + m.Subject()
-	if md, err := m.Metadata(); err == nil {
-		h.Set(bus.HeaderDLQStream, md.Stream)
-		h.Set(bus.HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
-		id = "dlq:" + md.Stream + ":" + ep.Durable() + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
-	}
-	h.Set("Nats-Msg-Id", id)
-	return &nats.Msg{Subject: ep.dlqSubject(code), Header: h, Data: m.Data()}
+	return letter
 }
 
 func truncate(s string, n int) string {

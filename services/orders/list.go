@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/crossdock/crossdock/bus"
 )
 
 // Query selects an account's orders for List.
@@ -96,52 +96,22 @@ func (s *Service) List(ctx context.Context, account string, q Query) (Page, erro
 // wrote since, never what other accounts did; the scorecard reads a period
 // with it.
 func (s *Service) Scan(ctx context.Context, account string, since time.Time, fn func(*Order)) error {
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$KV." + Bucket + ".po." + account + ".>"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	}
-	if !since.IsZero() {
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
-	cons, err := s.bus.JetStream().OrderedConsumer(ctx, "KV_"+Bucket, cfg)
-	if err != nil {
-		return fmt.Errorf("scan orders of %s: %w", account, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("scan orders of %s: %w", account, err)
-	}
 	latest := map[string][]byte{}
-	left := info.NumPending
-	for left > 0 {
-		batch, err := cons.Fetch(int(min(left, 256)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return fmt.Errorf("scan orders of %s: %w", account, err)
+	err := bus.ReadBucket(ctx, s.bus.JetStream(), Bucket, bus.BucketRead{Keys: "po." + account + ".>", Since: since}, func(e bus.Entry) error {
+		if e.Deleted {
+			delete(latest, e.Key)
+		} else {
+			latest[e.Key] = e.Value
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			left--
-			if op := m.Headers().Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-				delete(latest, m.Subject())
-			} else {
-				latest[m.Subject()] = m.Data()
-			}
-			if left == 0 {
-				break
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return fmt.Errorf("scan orders of %s: %w", account, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("scan orders of %s: no messages within 5s, %d expected", account, left)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan orders of %s: %w", account, err)
 	}
-	for subject, b := range latest {
+	for key, b := range latest {
 		var o Order
 		if err := json.Unmarshal(b, &o); err != nil {
-			return fmt.Errorf("scan orders of %s: decode %s: %w", account, subject, err)
+			return fmt.Errorf("scan orders of %s: decode %s: %w", account, key, err)
 		}
 		fn(&o)
 	}

@@ -3,13 +3,11 @@ package planning
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -180,49 +178,17 @@ func (s *Service) Accuracy(ctx context.Context, account string, now time.Time) (
 	return out, nil
 }
 
-// kvPrefix is the subject prefix of the bucket's keys in its stream.
-const kvPrefix = "$KV." + Bucket + "."
-
 // scan calls fn with the latest value of every key matching filter, read in
-// batches through one ordered consumer rather than one request per key.
+// batches rather than one request per key.
 func (s *Store) scan(ctx context.Context, filter string, fn func(key string, value []byte) error) error {
-	st, err := s.js.Stream(ctx, "KV_"+Bucket)
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", filter, err)
-	}
-	if _, err := st.GetLastMsgForSubject(ctx, kvPrefix+filter); errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil // nothing to read; an ordered consumer would wait
-	} else if err != nil {
-		return fmt.Errorf("scan %s: %w", filter, err)
-	}
-	cons, err := s.js.OrderedConsumer(ctx, "KV_"+Bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{kvPrefix + filter},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	err := bus.ReadBucket(ctx, s.js, Bucket, bus.BucketRead{Keys: filter}, func(e bus.Entry) error {
+		if e.Deleted {
+			return nil
+		}
+		return fn(e.Key, e.Value)
 	})
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", filter, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", filter, err)
-	}
-	defer it.Stop()
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", filter, err)
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", filter, err)
-		}
-		if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
-			if err := fn(strings.TrimPrefix(m.Subject(), kvPrefix), m.Data()); err != nil {
-				return err
-			}
-		}
-		if md.NumPending == 0 {
-			return nil
-		}
-	}
+	return nil
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -103,7 +103,7 @@ func (s *Service) runClaimed(ctx context.Context, account, slot string, now time
 	running, _ := json.Marshal(claim{State: "running", At: now})
 	rev, err := s.kv.Create(ctx, key, running)
 	if err != nil {
-		if !isConflict(err) {
+		if !bus.IsConflict(err) {
 			return fmt.Errorf("claim run %s: %w", key, err)
 		}
 		e, err := s.kv.Get(ctx, key)
@@ -116,7 +116,7 @@ func (s *Service) runClaimed(ctx context.Context, account, slot string, now time
 			return nil // done, or running elsewhere
 		}
 		if rev, err = s.kv.Update(ctx, key, running, e.Revision()); err != nil {
-			if isConflict(err) {
+			if bus.IsConflict(err) {
 				return nil // another process took it over first
 			}
 			return fmt.Errorf("take over run %s: %w", key, err)
@@ -166,39 +166,17 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 	// server does without the per-subject bookkeeping (under the stream's
 	// lock, which the lanes' writes need too) of a last-per-subject watch. A
 	// position written after the run began has moved past it and is read at
-	// its new place; the run reads on until it has caught up.
-	st, err := s.bus.JetStream().Stream(ctx, "KV_"+Bucket)
-	if err != nil {
-		return res, fmt.Errorf("read positions of %s: %w", account, err)
-	}
-	newest, err := st.GetLastMsgForSubject(ctx, kvPrefix+"pos."+account+".>")
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return res, nil // no positions
-	}
-	if err != nil {
-		return res, fmt.Errorf("read positions of %s: %w", account, err)
-	}
-	upTo := newest.Sequence
-	// An ordered pull consumer on the bucket's stream, last value per key:
-	// the run asks for batches as it goes, so a million positions never
-	// flood the connection the lanes share, and memory stays bounded.
-	cons, err := s.bus.JetStream().OrderedConsumer(ctx, "KV_"+Bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{kvPrefix + "pos." + account + ".>"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return res, fmt.Errorf("read positions of %s: %w", account, err)
-	}
-
+	// its new place (late); the run reads on until it has caught up. It
+	// pulls at most runBatch positions ahead of the workers.
 	cause := event.New()
 	cause.SetID("vmi-run/" + account + "/" + run)
 	cause.SetExtension(bus.ExtAccount, account)
 
 	var evaluated, requested, open, failed atomic.Int64
-	entries := make(chan kvEntry, runBatch)
-	var wg sync.WaitGroup
+	entries := make(chan bus.Entry, runBatch)
+	g, gctx := errgroup.WithContext(ctx)
 	for range s.cfg.RunWorkers {
-		wg.Go(func() {
+		g.Go(func() error {
 			for e := range entries {
 				outcome, err := s.evaluateEntry(ctx, &cause, e)
 				if outcome != outcomeSkipped {
@@ -207,73 +185,43 @@ func (s *Service) RunAccount(ctx context.Context, account, run string) (RunResul
 				switch {
 				case err != nil:
 					failed.Add(1)
-					s.log.Warn("scheduled evaluation", zap.String("account", account), zap.String("key", e.key), zap.Error(err))
+					s.log.Warn("scheduled evaluation", zap.String("account", account), zap.String("key", e.Key), zap.Error(err))
 				case outcome == outcomeRequested:
 					requested.Add(1)
 				case outcome == outcomeOpen:
 					open.Add(1)
 				}
 			}
+			return nil
 		})
 	}
-	werr := s.readPositions(ctx, cons, entries, start, upTo)
-	close(entries)
-	wg.Wait()
+	g.Go(func() error {
+		defer close(entries)
+		return s.readPositions(gctx, account, entries, start)
+	})
+	werr := g.Wait()
 	res.Evaluated, res.Requested, res.Open, res.Failed = evaluated.Load(), requested.Load(), open.Load(), failed.Load()
 	res.Millis = time.Since(start).Milliseconds()
 	return res, werr
 }
 
-// kvPrefix is the subject prefix of the bucket's keys in its stream.
-const kvPrefix = "$KV." + Bucket + "."
-
 // runBatch bounds the positions a run has pulled ahead of its workers.
 const runBatch = 512
 
-// kvEntry is one position as a run reads it.
-type kvEntry struct {
-	key   string
-	value []byte
-	rev   uint64
-	moved bool // written since the run began
-}
-
-// readPositions feeds every position the consumer has to entries until it
-// has caught up; those past stream sequence upTo (the newest when the run
-// began) are marked moved. It pulls through one iterator (an ordered
-// consumer's Fetch would recreate the consumer, and the server would count
-// its pending messages again, every batch), at most runBatch messages ahead
-// of the workers, paced to RunRate positions per second when set.
-func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, entries chan<- kvEntry, start time.Time, upTo uint64) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(runBatch))
-	if err != nil {
-		return fmt.Errorf("read positions: %w", err)
-	}
-	defer it.Stop()
+// readPositions feeds every position of the account to entries until it
+// has caught up, paced to RunRate positions per second when set.
+func (s *Service) readPositions(ctx context.Context, account string, entries chan<- bus.Entry, start time.Time) error {
 	var read int64
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read positions: %w", err)
+	err := bus.ReadBucket(ctx, s.bus.JetStream(), Bucket, bus.BucketRead{Keys: "pos." + account + ".>", All: true, Batch: runBatch}, func(e bus.Entry) error {
+		if e.Deleted {
+			return nil
 		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("position metadata: %w", err)
+		select {
+		case entries <- e:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if op := m.Headers().Get("KV-Operation"); op != "DEL" && op != "PURGE" {
-			select {
-			case entries <- kvEntry{key: strings.TrimPrefix(m.Subject(), kvPrefix), value: m.Data(), rev: md.Sequence.Stream, moved: md.Sequence.Stream > upTo}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			read++
-		}
-		if md.NumPending == 0 {
-			return nil // caught up
-		}
+		read++
 		if s.cfg.RunRate > 0 && read%64 == 0 {
 			// Ahead of the rate: wait until the positions read are due.
 			if ahead := time.Duration(float64(read)/float64(s.cfg.RunRate)*float64(time.Second)) - time.Since(start); ahead > 0 {
@@ -284,7 +232,12 @@ func (s *Service) readPositions(ctx context.Context, cons jetstream.Consumer, en
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read positions of %s: %w", account, err)
 	}
+	return nil
 }
 
 type outcome int
@@ -299,12 +252,12 @@ const (
 // evaluateEntry evaluates one position read by the run's watch. It writes
 // only when a replenishment is due, at the revision it read; on a conflict
 // (a report or shipment meanwhile) it reads the position again.
-func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e kvEntry) (outcome, error) {
+func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e bus.Entry) (outcome, error) {
 	var p Position
-	if err := json.Unmarshal(e.value, &p); err != nil {
-		return outcomeNone, fmt.Errorf("decode position %s: %w", e.key, err)
+	if err := json.Unmarshal(e.Value, &p); err != nil {
+		return outcomeNone, fmt.Errorf("decode position %s: %w", e.Key, err)
 	}
-	if e.moved && p.Open != nil && p.Open.Cause == cause.ID() {
+	if e.Late && p.Open != nil && p.Open.Cause == cause.ID() {
 		return outcomeSkipped, nil // this run's own write, read again
 	}
 	if p.Open != nil && p.Open.Cause != cause.ID() {
@@ -340,11 +293,11 @@ func (s *Service) evaluateEntry(ctx context.Context, cause *event.Event, e kvEnt
 	stored := &p
 	if p.Open == nil {
 		if change(&p) {
-			if err := s.put(ctx, e.key, &p, e.rev); err != nil {
-				if !isConflict(err) {
+			if err := s.put(ctx, e.Key, &p, e.Revision); err != nil {
+				if !bus.IsConflict(err) {
 					return outcomeNone, err
 				}
-				if stored, err = s.update(ctx, e.key, change); err != nil {
+				if stored, err = s.update(ctx, e.Key, change); err != nil {
 					return outcomeNone, err
 				}
 			}

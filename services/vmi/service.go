@@ -353,7 +353,7 @@ func (s *Service) update(ctx context.Context, key string, change func(*Position)
 		}
 		if err := s.put(ctx, key, p, rev); err == nil {
 			return p, nil
-		} else if !isConflict(err) {
+		} else if !bus.IsConflict(err) {
 			return nil, err
 		}
 	}
@@ -391,17 +391,6 @@ func (s *Service) put(ctx context.Context, key string, p *Position, rev uint64) 
 		return fmt.Errorf("write position %s: %w", key, err)
 	}
 	return nil
-}
-
-// isConflict reports whether a KV write failed because the key's revision
-// moved (codes 10071 and, on replicated streams, 10164).
-func isConflict(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-		return true
-	}
-	var api *jetstream.APIError
-	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // eventKind distinguishes the replenishments one cause makes: a scheduled
