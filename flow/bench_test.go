@@ -23,6 +23,6 @@ func BenchmarkOrderThroughTheFlow(b *testing.B) {
 		at := c.t.Add(time.Duration(i) * time.Millisecond)
 		f.Intake(ChannelHTTP, "acme", "order.placed", id, at)
 		f.Routed("strategic", at)
-		f.Accepted("acme", id, at.Add(3*time.Millisecond))
+		f.Decided("acme", id, Accepted, time.Time{}, at.Add(3*time.Millisecond))
 	}
 }

@@ -2,7 +2,7 @@
 // second by intake channel, by lane and by tier; intake → order.accepted
 // latency per tier; each tier's SLO and its error budget's burn rate; each
 // durable consumer's backlog; the DLQ's depth by account and code. It
-// follows XD_IN, XD_ROUTED and the order.accepted subjects of XD_OUT with
+// follows XD_IN, XD_ROUTED and the decision subjects of XD_OUT with
 // ordered consumers (in memory, from now on) and polls consumer and stream
 // info, so it sees the whole hub whichever processes run the services. The
 // figures are in /metrics (Collector) and in the operator console
@@ -50,12 +50,24 @@ type Config struct {
 	Now func() time.Time
 	// Poll is how often consumer and DLQ figures are read; zero means 5s.
 	Poll time.Duration
-	// Remember is how long an order's intake waits for its order.accepted
-	// before it is forgotten (held orders, rejections); zero means 1h.
+	// Remember is how long an order's intake waits for its decision
+	// (order.accepted, order.held, order.rejected, or an event.rejected
+	// of the order.placed); one not decided by then counts as unanswered,
+	// a late order for its tier's SLO. Zero means an hour, or the longest
+	// slo.accept_within of the tiers when that is longer.
 	Remember time.Duration
-	// MaxOpen bounds the intakes remembered; zero means 200,000 (about
-	// 20 MB); the oldest go first.
+	// MaxOpen bounds the intakes remembered, and the held orders waiting
+	// for release; zero means 200,000 each (about 20 MB); the oldest go
+	// first.
 	MaxOpen int
+	// HoldFor is how long a held order waits for its release before it is
+	// forgotten; zero means 8 days (an order taken on one weekday only is
+	// held at most a week).
+	HoldFor time.Duration
+	// ReleaseGrace is how long after its release time a held order may
+	// stay unreleased before it counts as overdue; zero means 5 minutes
+	// (the orders service looks for due orders every minute).
+	ReleaseGrace time.Duration
 }
 
 // Flow gathers the figures. Build it with New, run it with Run.
@@ -70,12 +82,18 @@ type Flow struct {
 	lanes    map[accounts.Lane]*series
 	open     map[string]time.Time // account/event id → intake (XD_IN stored time)
 	queue    fifo                 // open's keys, oldest first
-	// early holds acceptances seen before their intake: the streams are
+	// early holds decisions seen before their intake: the streams are
 	// followed by separate consumers, so XD_OUT's may run ahead of XD_IN's.
-	early      map[string]time.Time
+	early      map[string]decision
 	earlyQueue fifo
-	policy     accounts.TierSet
-	lat        map[accounts.Tier]*latencies
+	// held holds the orders held for a later ordering day, until their
+	// order.accepted (the release) comes.
+	held      map[string]heldOrder
+	heldQueue fifo
+	policy    accounts.TierSet
+	lat       map[accounts.Tier]*latencies // intake → decision
+	release   map[accounts.Tier]*latencies // release time → order.accepted of held orders
+	outcomes  map[accounts.Tier]*Outcomes
 
 	polled    time.Time
 	consumers []Consumer
@@ -116,16 +134,20 @@ func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 5 * time.Second
 	}
-	if cfg.Remember <= 0 {
-		cfg.Remember = time.Hour
-	}
 	if cfg.MaxOpen <= 0 {
 		cfg.MaxOpen = 200_000
+	}
+	if cfg.HoldFor <= 0 {
+		cfg.HoldFor = 8 * 24 * time.Hour
+	}
+	if cfg.ReleaseGrace <= 0 {
+		cfg.ReleaseGrace = 5 * time.Minute
 	}
 	f := &Flow{
 		cfg: cfg, js: js, log: log,
 		channels: map[string]*series{}, tiers: map[accounts.Tier]*series{}, lanes: map[accounts.Lane]*series{},
-		open: map[string]time.Time{}, early: map[string]time.Time{}, lat: map[accounts.Tier]*latencies{},
+		open: map[string]time.Time{}, early: map[string]decision{}, held: map[string]heldOrder{},
+		lat: map[accounts.Tier]*latencies{}, release: map[accounts.Tier]*latencies{}, outcomes: map[accounts.Tier]*Outcomes{},
 		following: make(chan struct{}),
 	}
 	for _, c := range []string{ChannelHTTP, ChannelNATS, bus.ChannelPortal} {
@@ -134,6 +156,8 @@ func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
 	for _, t := range accounts.Tiers {
 		f.tiers[t] = &series{}
 		f.lat[t] = &latencies{}
+		f.release[t] = &latencies{}
+		f.outcomes[t] = &Outcomes{}
 	}
 	for _, l := range accounts.Lanes {
 		f.lanes[l] = &series{}
@@ -154,7 +178,10 @@ func (f *Flow) Run(ctx context.Context) error {
 	}{
 		{bus.StreamIn, []string{"xd.in.>"}, false, f.onIntake},
 		{bus.StreamRouted, []string{"xd.routed.>"}, true, f.onRouted},
-		{bus.StreamOut, []string{"xd.out.*.order.accepted"}, true, f.onAccepted},
+		{bus.StreamOut, []string{"xd.out.*.order.accepted", "xd.out.*.order.rejected"}, true, f.onDecision},
+		// Few, and their bodies say what the headers do not: a held
+		// order's release time, a rejected event's type.
+		{bus.StreamOut, []string{"xd.out.*.order.held", "xd.out.*.event.rejected"}, false, f.onDecision},
 	}
 	var stops []func()
 	defer func() {
@@ -259,9 +286,9 @@ func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 	if _, ok := f.open[key]; ok {
 		return // a retried publish: the first intake counts
 	}
-	if accepted, ok := f.early[key]; ok {
+	if d, ok := f.early[key]; ok {
 		delete(f.early, key)
-		f.measure(account, at, accepted)
+		f.answered(account, d.state, at, d.at)
 		return
 	}
 	f.open[key] = at
@@ -269,11 +296,14 @@ func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 	f.forget(f.cfg.Now())
 }
 
-// forget drops intakes (and early acceptances) older than Remember, or
-// beyond MaxOpen.
+// forget drops intakes older than Remember (counting them unanswered) or
+// beyond MaxOpen, early decisions older than a minute, and held orders
+// older than HoldFor.
 func (f *Flow) forget(now time.Time) {
-	f.queue.expire(f.open, now, f.cfg.Remember, f.cfg.MaxOpen)
-	f.earlyQueue.expire(f.early, now, time.Minute, f.cfg.MaxOpen)
+	expire(&f.queue, f.open, func(t time.Time) time.Time { return t }, now, f.remember(), f.cfg.MaxOpen,
+		func(key string, _ time.Time) { f.unanswered(key, now) })
+	expire(&f.earlyQueue, f.early, func(d decision) time.Time { return d.at }, now, time.Minute, f.cfg.MaxOpen, nil)
+	expire(&f.heldQueue, f.held, func(h heldOrder) time.Time { return h.at }, now, f.cfg.HoldFor, f.cfg.MaxOpen, nil)
 }
 
 // fifo is the keys of a map in the order they were added, with the time
@@ -287,19 +317,25 @@ type fifo struct {
 func (q *fifo) push(k openKey) { q.items = append(q.items, k) }
 
 // expire drops from m, oldest first, the keys older than age or beyond
-// max. Keys deleted from m meanwhile (an order accepted) stay queued until
-// they reach the head, or until the queue holds twice max: then the oldest
-// go whatever their age, which bounds the queue's memory too.
-func (q *fifo) expire(m map[string]time.Time, now time.Time, age time.Duration, max int) {
+// max; aged, when not nil, is told of each key dropped for its age. stamp
+// is the time a value was queued at. Keys deleted from m meanwhile (an
+// order decided) stay queued until they reach the head, or until the queue
+// holds twice max: then the oldest go whatever their age, which bounds the
+// queue's memory too.
+func expire[V any](q *fifo, m map[string]V, stamp func(V) time.Time, now time.Time, age time.Duration, max int, aged func(string, V)) {
 	for q.head < len(q.items) {
 		k := q.items[q.head]
-		t, ok := m[k.key]
-		current := ok && t.Equal(k.at)
-		if current && now.Sub(k.at) < age && len(m) <= max && len(q.items)-q.head <= 2*max {
+		v, ok := m[k.key]
+		current := ok && stamp(v).Equal(k.at)
+		old := now.Sub(k.at) >= age
+		if current && !old && len(m) <= max && len(q.items)-q.head <= 2*max {
 			break
 		}
 		if current {
 			delete(m, k.key)
+			if old && aged != nil {
+				aged(k.key, v)
+			}
 		}
 		q.items[q.head] = openKey{}
 		q.head++
@@ -332,51 +368,6 @@ func (f *Flow) Routed(tier accounts.Tier, at time.Time) {
 	if p, ok := f.policy[tier]; ok {
 		f.lanes[p.Lane].add(at, 1)
 	}
-}
-
-// onAccepted measures an order.accepted against its order's intake.
-func (f *Flow) onAccepted(m jetstream.Msg) {
-	tok := strings.Split(m.Subject(), ".")
-	if len(tok) < 3 {
-		return
-	}
-	f.Accepted(tok[2], m.Headers().Get("ce-"+bus.ExtCausationID), stored(m))
-}
-
-// Accepted records that account's order placed by event causeID was
-// accepted at `at`; orders whose intake was not seen are not measured.
-func (f *Flow) Accepted(account, causeID string, at time.Time) {
-	key := account + "/" + causeID
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	intake, ok := f.open[key]
-	if !ok {
-		if _, seen := f.early[key]; !seen {
-			f.early[key] = at
-			f.earlyQueue.push(openKey{key, at})
-		}
-		return
-	}
-	delete(f.open, key)
-	f.measure(account, intake, at)
-}
-
-// measure records an order's intake → acceptance latency in its account's
-// tier. f.mu is held.
-func (f *Flow) measure(account string, intake, at time.Time) {
-	if f.cfg.TierOf == nil {
-		return
-	}
-	p := f.policy
-	tier, ok := f.cfg.TierOf(account)
-	if !ok {
-		return
-	}
-	l, ok := f.lat[tier]
-	if !ok {
-		return
-	}
-	l.observe(at, max(at.Sub(intake), 0), time.Duration(p[tier].SLO.AcceptWithin))
 }
 
 // poll reads the durable consumers' info and the DLQ's subjects.
@@ -459,7 +450,7 @@ type Snapshot struct {
 	Channels  []Rate     `json:"channels"`
 	Consumers []Consumer `json:"consumers"`
 	DLQ       []DLQDepth `json:"dlq"`
-	// Open is how many orders' intakes wait for their acceptance.
+	// Open is how many orders' intakes wait for their decision.
 	Open int `json:"open"`
 }
 
@@ -482,9 +473,15 @@ type TierFlow struct {
 	Lane    accounts.Lane `json:"lane"`
 	Latency []Latency     `json:"latency"`
 	SLO     *SLOState     `json:"slo,omitempty"`
+	// Outcomes counts the tier's orders by decision since the process
+	// started; Held is its held orders waiting for, or recently given,
+	// their release.
+	Outcomes Outcomes  `json:"outcomes"`
+	Held     HeldState `json:"held"`
 }
 
-// Latency is intake → order.accepted over a window.
+// Latency is intake → decision (order.accepted, order.held or
+// order.rejected) over a window.
 type Latency struct {
 	Window string  `json:"window"`
 	Orders uint64  `json:"orders"`
@@ -509,6 +506,7 @@ func (f *Flow) Snapshot() Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := Snapshot{At: now, Consumers: slices.Clone(f.consumers), DLQ: slices.Clone(f.dlq), Open: len(f.open)}
+	held := f.heldStates(now)
 	rate := func(name string, se *series) Rate {
 		return Rate{Name: name, Rate: se.rate(now), Total: se.total, Series: se.last(now, SeriesSeconds)}
 	}
@@ -520,7 +518,7 @@ func (f *Flow) Snapshot() Snapshot {
 	}
 	for _, t := range accounts.Tiers {
 		p := f.policy[t]
-		tf := TierFlow{Rate: rate(string(t), f.tiers[t]), Tier: t, Lane: p.Lane}
+		tf := TierFlow{Rate: rate(string(t), f.tiers[t]), Tier: t, Lane: p.Lane, Outcomes: *f.outcomes[t], Held: held[t]}
 		for _, w := range LatencyWindows {
 			qs, n := f.lat[t].quantiles(now, int(w/time.Minute), 0.5, 0.99)
 			tf.Latency = append(tf.Latency, Latency{Window: fmtWindow(w), Orders: n, P50: qs[0].Seconds(), P99: qs[1].Seconds()})

@@ -44,7 +44,7 @@ func TestLatencyQuantilesAreWithinTenPercent(t *testing.T) {
 		id := string(rune('a'+i%26)) + time.Duration(i).String()
 		in := c.t.Add(-time.Duration(i) * time.Millisecond)
 		f.Intake(ChannelHTTP, "acme", "order.placed", id, in)
-		f.Accepted("acme", id, c.t)
+		f.Decided("acme", id, Accepted, time.Time{}, c.t)
 	}
 	tf := tierOf(f.Snapshot(), accounts.Strategic)
 	cases := []struct {
@@ -107,7 +107,7 @@ func TestBurnRatesAndBreaches(t *testing.T) {
 						d = time.Second // strategic: over 250ms
 					}
 					f.Intake(ChannelNATS, "acme", "order.placed", id, at.Add(-d))
-					f.Accepted("acme", id, at)
+					f.Decided("acme", id, Accepted, time.Time{}, at)
 				}
 			}
 			slo := tierOf(f.Snapshot(), accounts.Strategic).SLO
@@ -157,25 +157,130 @@ func TestRatesCountEventsPerSecondByTierLaneAndChannel(t *testing.T) {
 	}
 }
 
-func TestIntakesAreForgottenAfterAnHour(t *testing.T) {
+func TestAnIntakeWithNoDecisionBurnsTheBudgetOnceItsTimeIsUp(t *testing.T) {
 	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
 	f := newTestFlow(c)
-	f.Intake(ChannelNATS, "umbrella", "order.placed", "held", c.t)
-	c.t = c.t.Add(61 * time.Minute)
-	f.Intake(ChannelNATS, "umbrella", "order.placed", "next", c.t)
-	if s := f.Snapshot(); s.Open != 1 {
-		t.Errorf("open = %d, want 1 (the held order forgotten)", s.Open)
+	f.Intake(ChannelNATS, "acme", "order.placed", "lost", c.t)
+	// The longest accept_within of the default tiers is stable's 24h: an
+	// intake waits that long before it is called unanswered.
+	c.t = c.t.Add(23 * time.Hour)
+	f.Intake(ChannelNATS, "acme", "order.placed", "next", c.t)
+	if o := tierOf(f.Snapshot(), accounts.Strategic).Outcomes; o.Unanswered != 0 {
+		t.Fatalf("unanswered after 23h = %d, want 0", o.Unanswered)
 	}
-	f.Accepted("umbrella", "held", c.t)
-	if n := tierOf(f.Snapshot(), accounts.Stable).Latency[1].Orders; n != 0 {
+	c.t = c.t.Add(61 * time.Minute)
+	f.Intake(ChannelNATS, "acme", "order.placed", "later", c.t)
+	s := f.Snapshot()
+	tf := tierOf(s, accounts.Strategic)
+	if tf.Outcomes.Unanswered != 1 {
+		t.Errorf("unanswered = %d, want 1", tf.Outcomes.Unanswered)
+	}
+	if s.Open != 2 {
+		t.Errorf("open = %d, want 2 (the lost order gone, the two younger ones waiting)", s.Open)
+	}
+	if b := tf.SLO.Burn[0]; b.Orders != 1 || math.Abs(b.Rate-100) > 1e-6 {
+		t.Errorf("5m burn %+v, want one order, all late: 100x a 1%% budget", b)
+	}
+	if tf.Latency[0].Orders != 0 {
+		t.Errorf("an unanswered order has no latency, but %d were measured", tf.Latency[0].Orders)
+	}
+	// Its decision after all that is not measured again.
+	f.Decided("acme", "lost", Accepted, time.Time{}, c.t)
+	if n := tierOf(f.Snapshot(), accounts.Strategic).Latency[1].Orders; n != 0 {
 		t.Errorf("a forgotten intake was measured: %d orders", n)
+	}
+}
+
+func TestEveryDecisionAnswersItsIntake(t *testing.T) {
+	cases := []struct {
+		name          string
+		state         string
+		decisionFirst bool
+		want          Outcomes
+	}{
+		{"an accepted order is answered", Accepted, false, Outcomes{Accepted: 1}},
+		{"a held order is answered when it is held", Held, false, Outcomes{Held: 1}},
+		{"a rejected order is answered: a rejection is an outcome, not an outage", Rejected, false, Outcomes{Rejected: 1}},
+		{"a decision seen before its intake is measured", Held, true, Outcomes{Held: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+			f := newTestFlow(c)
+			in, at := c.t.Add(-20*time.Millisecond), c.t
+			if tc.decisionFirst {
+				f.Decided("acme", "po-1", tc.state, c.t.Add(time.Hour), at)
+				f.Intake(ChannelHTTP, "acme", "order.placed", "po-1", in)
+			} else {
+				f.Intake(ChannelHTTP, "acme", "order.placed", "po-1", in)
+				f.Decided("acme", "po-1", tc.state, c.t.Add(time.Hour), at)
+			}
+			s := f.Snapshot()
+			tf := tierOf(s, accounts.Strategic)
+			if tf.Outcomes != tc.want {
+				t.Errorf("outcomes %+v, want %+v", tf.Outcomes, tc.want)
+			}
+			if l := tf.Latency[0]; l.Orders != 1 || math.Abs(l.P50-0.020)/0.020 > 0.1 {
+				t.Errorf("latency %+v, want one order of about 20 ms", l)
+			}
+			if b := tf.SLO.Burn[0]; b.Orders != 1 || b.Rate != 0 {
+				t.Errorf("5m burn %+v, want one good order", b)
+			}
+			if s.Open != 0 {
+				t.Errorf("open = %d, want 0", s.Open)
+			}
+		})
+	}
+}
+
+func TestAHeldOrderIsMeasuredWhenHeldAndItsReleaseApart(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
+	f := newTestFlow(c)
+	t0 := c.t
+	releaseAt := t0.Add(3 * time.Hour)
+	f.Intake(ChannelHTTP, "acme", "order.placed", "po-h", t0)
+	f.Decided("acme", "po-h", Held, releaseAt, t0.Add(10*time.Millisecond))
+	tf := tierOf(f.Snapshot(), accounts.Strategic)
+	if l := tf.Latency[0]; l.Orders != 1 || l.P99 > 0.011 {
+		t.Errorf("latency %+v, want the hold, about 10 ms", l)
+	}
+	if tf.Held.Waiting != 1 || tf.Held.Overdue != 0 {
+		t.Errorf("held %+v, want one waiting, none overdue", tf.Held)
+	}
+
+	// Six minutes past its release time, not yet released: overdue.
+	c.t = releaseAt.Add(6 * time.Minute)
+	if h := tierOf(f.Snapshot(), accounts.Strategic).Held; h.Waiting != 1 || h.Overdue != 1 {
+		t.Errorf("held %+v six minutes past release, want one waiting and overdue", h)
+	}
+
+	// Released: counted apart, its delay from its release time measured; the
+	// order is not answered a second time, nor late.
+	f.Decided("acme", "po-h", Accepted, time.Time{}, c.t)
+	tf = tierOf(f.Snapshot(), accounts.Strategic)
+	if tf.Outcomes != (Outcomes{Held: 1, Released: 1}) {
+		t.Errorf("outcomes %+v, want one held, one released", tf.Outcomes)
+	}
+	if tf.Held.Waiting != 0 || tf.Held.Overdue != 0 || tf.Held.Released != 1 {
+		t.Errorf("held %+v, want none waiting, one released in the hour", tf.Held)
+	}
+	if d := tf.Held.DelayP50; math.Abs(d-360)/360 > 0.1 {
+		t.Errorf("release delay p50 = %v s, want about 360 s", d)
+	}
+	for _, b := range tf.SLO.Burn {
+		if b.Rate != 0 {
+			t.Errorf("burn %+v: a released order burned the budget", b)
+		}
+	}
+	if b := tf.SLO.Burn[3]; b.Window != "6h" || b.Orders != 1 {
+		t.Errorf("6h burn %+v, want the one order, counted once", b)
 	}
 }
 
 func TestAnAcceptanceSeenBeforeItsIntakeIsMeasured(t *testing.T) {
 	c := &clock{time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)}
 	f := newTestFlow(c)
-	f.Accepted("acme", "fast", c.t)
+	f.Decided("acme", "fast", Accepted, time.Time{}, c.t)
 	f.Intake(ChannelHTTP, "acme", "order.placed", "fast", c.t.Add(-20*time.Millisecond))
 	l := tierOf(f.Snapshot(), accounts.Strategic).Latency[0]
 	if l.Orders != 1 || math.Abs(l.P50-0.020)/0.020 > 0.1 {
@@ -220,7 +325,7 @@ func TestTheIntakeQueueStaysBoundedBehindAHeldOrder(t *testing.T) {
 	for i := range 10_000 {
 		id := fmt.Sprintf("o-%d", i)
 		f.Intake(ChannelNATS, "acme", "order.placed", id, c.t)
-		f.Accepted("acme", id, c.t.Add(time.Millisecond))
+		f.Decided("acme", id, Accepted, time.Time{}, c.t.Add(time.Millisecond))
 	}
 	if n := len(f.queue.items) - f.queue.head; n > 2*100+1 {
 		t.Errorf("queue holds %d keys, want at most %d", n, 2*100+1)

@@ -42,7 +42,7 @@ func BurnRate(errorRate, objective float64) float64 {
 type Burn struct {
 	Window string  `json:"window"`
 	Rate   float64 `json:"rate"`
-	Orders uint64  `json:"orders"` // accepted orders measured in the window
+	Orders uint64  `json:"orders"` // orders answered (or found unanswered) in the window
 }
 
 // Breach is an alert rule that fires.

@@ -90,13 +90,13 @@ type minuteHist struct {
 }
 
 // minuteCount is one minute's SLO events of one tier: how many orders were
-// accepted, and how many of those late.
+// answered (or found unanswered), and how many of those late.
 type minuteCount struct {
 	minute      int64
 	total, late uint64
 }
 
-// latencies is one tier's intake → order.accepted latencies: a ring of
+// latencies is one tier's intake → decision latencies: a ring of
 // per-minute histograms (for quantiles) and of per-minute counts against the
 // tier's objective (for burn rates). Memory is fixed whatever the rate:
 // about 60 KiB of histograms and 8 KiB of counts per tier.
@@ -106,7 +106,7 @@ type latencies struct {
 	counts [countMinutes]minuteCount
 }
 
-// observe records one accepted order: when it was accepted, how long after
+// observe records one decided order: when it was decided, how long after
 // its intake, and whether that was later than the objective's bound
 // (within <= 0: no objective, never late).
 func (l *latencies) observe(at time.Time, d, within time.Duration) {
@@ -126,6 +126,20 @@ func (l *latencies) observe(at time.Time, d, within time.Duration) {
 	if within > 0 && d > within {
 		c.late++
 	}
+}
+
+// miss records, at `at`, an order that had no decision at all: late for
+// the objective, with no latency to put in the histograms.
+func (l *latencies) miss(at time.Time) {
+	m := at.Unix() / 60
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := &l.counts[m%countMinutes]
+	if c.minute != m {
+		*c = minuteCount{minute: m}
+	}
+	c.total++
+	c.late++
 }
 
 // quantiles returns the qs quantiles of the latencies of the last minutes

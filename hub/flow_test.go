@@ -59,18 +59,30 @@ func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		for _, want := range []string{
-			`crossdock_flow_accept_latency_seconds{quantile="0.99",tier="strategic",window="5m"}`,
+			`crossdock_flow_decision_latency_seconds{quantile="0.99",tier="strategic",window="5m"}`,
 			`crossdock_slo_burn_rate{tier="strategic",window="1h"}`,
 			`crossdock_slo_breach{severity="page",tier="strategic"}`,
 			`crossdock_flow_events_per_second{dimension="lane",name="priority"}`,
 			`crossdock_consumer_pending{consumer="orders-priority",stream="XD_ROUTED"}`,
 			`crossdock_flow_intake_events_total{channel="api"}`,
+			`crossdock_flow_orders_total{outcome="accepted",tier="strategic"} 5`,
+			`crossdock_flow_held_overdue_orders{tier="stable"} 0`,
 		} {
 			if !strings.Contains(string(b), want) {
 				return fmt.Errorf("/metrics has no %s", want)
 			}
 		}
 		return nil
+	})
+	// The router's event.rejected answers globex's (integrated) order: an
+	// outcome, counted in time, not an order left open.
+	bustest.CheckFor(t, 20*time.Second, func() error {
+		for _, tf := range h.flow.Snapshot().Tiers {
+			if tf.Tier == "integrated" && tf.Outcomes.Rejected >= 1 && tf.SLO.Burn[0].Orders >= 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("integrated: %+v", h.flow.Snapshot().Tiers)
 	})
 	bustest.CheckFor(t, 20*time.Second, func() error {
 		for _, d := range h.flow.Snapshot().DLQ {

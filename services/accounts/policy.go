@@ -72,8 +72,9 @@ type Policy struct {
 	// (docs/security.md); its zero value sets no bound.
 	Quota Quota `yaml:"quota" json:"quota"`
 	// SLO is the tier's service level objective for orders: the share of
-	// order.placed events answered by order.accepted within AcceptWithin of
-	// intake. Zero: none (the console and /metrics then show no burn rate).
+	// order.placed events answered by a decision (accepted, held or
+	// rejected) within AcceptWithin of intake. Zero: none (the console and
+	// /metrics then show no burn rate).
 	SLO SLO `yaml:"slo" json:"slo"`
 	// Planning is shared planning (docs/planning.md): "shared" takes the
 	// account's forecasts, plans VMI on them and reports exceptions and
@@ -115,7 +116,7 @@ func (q Quota) validate() error {
 	return nil
 }
 
-// SLO is a latency objective: Objective (0.9 to 0.99999) of orders accepted
+// SLO is a latency objective: Objective (0.9 to 0.99999) of orders decided
 // within AcceptWithin of their intake, measured over rolling windows (the
 // flow package computes the error budget's burn rate).
 type SLO struct {
