@@ -249,7 +249,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if cfg.runs("gateway") {
 		if h.portal, err = portal.New(portal.Config{
 			Registry: h.registry, Gateway: gw, Ingest: h.ingest, Orders: h.orders, VMI: h.vmi, RFID: h.rfid,
-			NATS: h.nc, Log: log.Named("portal"),
+			Scorecard: h.scorecard, NATS: h.nc, Log: log.Named("portal"),
 		}); err != nil {
 			cancel()
 			return nil, err

@@ -3,10 +3,12 @@ package scorecard
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,23 +32,10 @@ func (s *Scorecard) Handler() http.Handler {
 			problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
 			return
 		}
-		q := r.URL.Query()
-		p := Period(q.Get("period"))
-		if p == "" {
-			p = Week
-		}
-		if p != Week && p != Month {
-			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, fmt.Sprintf("period %q: want week or month", p), "period")
+		p, at, err := ParseQuery(r.URL.Query())
+		if err != nil {
+			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), FieldOf(err))
 			return
-		}
-		var at time.Time
-		if v := q.Get("from"); v != "" {
-			t, err := parseWhen(v)
-			if err != nil {
-				problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "from: "+err.Error(), "from")
-				return
-			}
-			at = t
 		}
 		card, err := s.Compute(r.Context(), id.Account, p, at)
 		if err != nil {
@@ -55,9 +44,7 @@ func (s *Scorecard) Handler() http.Handler {
 			return
 		}
 		if wantsCSV(r) {
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "scorecard-"+card.Account+"-"+card.Label+".csv"))
-			_ = WriteCSV(w, card)
+			ServeCSV(w, card)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -76,16 +63,58 @@ func wantsCSV(r *http.Request) bool {
 	return false
 }
 
-// parseWhen reads a date (YYYY-MM-DD, UTC) or an RFC 3339 time.
-func parseWhen(v string) (time.Time, error) {
+// QueryError is a period= or from= that a scorecard request cannot take:
+// the field and why, answered as schema_violation.
+type QueryError struct {
+	Field   string
+	Message string
+}
+
+func (e *QueryError) Error() string { return e.Message }
+
+// FieldOf is the field a ParseQuery error names ("" for another error).
+func FieldOf(err error) string {
+	var bad *QueryError
+	if errors.As(err, &bad) {
+		return bad.Field
+	}
+	return ""
+}
+
+// ParseQuery reads a scorecard request's period (week, the default, or
+// month) and from (a date or RFC 3339 time inside the period; zero when
+// absent: the clock's now), as GET /v1/scorecard and the portal's page take
+// them, so that both refuse the same input with the same message. Its
+// error is a *QueryError.
+func ParseQuery(q url.Values) (Period, time.Time, error) {
+	p := Period(q.Get("period"))
+	if p == "" {
+		p = Week
+	}
+	if p != Week && p != Month {
+		return "", time.Time{}, &QueryError{Field: "period", Message: fmt.Sprintf("period %q: want week or month", p)}
+	}
+	v := q.Get("from")
+	if v == "" {
+		return p, time.Time{}, nil
+	}
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
+		return p, t, nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want a date (YYYY-MM-DD) or an RFC 3339 time", v)
+		return "", time.Time{}, &QueryError{Field: "from", Message: fmt.Sprintf("from: %q: want a date (YYYY-MM-DD) or an RFC 3339 time", v)}
 	}
-	return t, nil
+	return p, t, nil
+}
+
+// ServeCSV answers a card as CSV (WriteCSV) to be saved as a file named
+// after the account and period: the API's Accept: text/csv answer and the
+// portal's download are the same bytes.
+func ServeCSV(w http.ResponseWriter, c *Card) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "scorecard-"+c.Account+"-"+c.Label+".csv"))
+	_ = WriteCSV(w, c)
 }
 
 // WriteCSV writes a card as two columns, metric and value, one row per

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/crossdock/crossdock/web/webtest"
 )
@@ -148,4 +149,42 @@ func TestAStableOrderBelowItsMinimumIsFlaggedBeforeSubmitting(t *testing.T) {
 	if got := tab.Text("#err-lines"); got != "" {
 		t.Errorf("after the fix the lines still show %q", got)
 	}
+}
+
+func TestTheScorecardOfASeededFixtureShowsTheExpectedFigures(t *testing.T) {
+	e := startScored(t)
+	tab := webtest.NewTab(t)
+	tab.Do(chromedp.EmulateViewport(1100, 900))
+	e.signInTab(tab, "viewer@acme.example") // a viewer sees the scorecard too
+	tab.Do(chromedp.Click(chromedp.CSS(`nav a[href="/portal/scorecard"]`)))
+	tab.WaitText("#label", "Week 2026-W13") // the clock's week
+	// To the week before, by keyboard.
+	tab.Do(chromedp.Focus(chromedp.CSS("#prev")), chromedp.KeyEvent(kb.Enter))
+	tab.WaitText("#label", "Week 2026-W12")
+	for id, want := range weekFigures {
+		if got := tab.Text("#" + id); got != want {
+			t.Errorf("#%s shows %q, want %q", id, got, want)
+		}
+	}
+	if got, want := tab.Text("#reasons tbody tr:first-child"), "below_minimum_order\t3"; got != want {
+		t.Errorf("the top rejection reason is %q, want %q", got, want)
+	}
+	csv, err := chromedp.Run(tab.Context(), chromedp.AttributeValue(chromedp.CSS("#csv"), "href"))
+	if err != nil || csv.Value != "/portal/scorecard.csv?from=2026-03-16&period=week" {
+		t.Errorf("the CSV link is %q (%v)", csv.Value, err)
+	}
+	tab.Screenshot("portal-scorecard")
+
+	// At phone width nothing is wider than the screen.
+	tab.Do(chromedp.EmulateViewport(400, 800))
+	overflow, err := chromedp.Run(tab.Context(), chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || overflow {
+		t.Errorf("at 400 px the page is wider than the screen (%v)", err)
+	}
+	tab.Screenshot("portal-scorecard-phone")
+
+	// The period chooser: the month of the same week.
+	tab.Do(chromedp.SetValue(chromedp.CSS("#period"), "month"), chromedp.Click(chromedp.CSS("#show")))
+	tab.WaitText("#label", "Month 2026-03")
+	tab.WaitText("#placed", "10")
 }

@@ -103,15 +103,23 @@ type env struct {
 }
 
 // start starts a hub for one test.
-func start(t testing.TB) *env {
+func start(t testing.TB) *env { return startWith(t, nil) }
+
+// startWith starts a hub for one test with its configuration changed by
+// configure (nil: the defaults).
+func startWith(t testing.TB, configure func(*hub.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, file: filepath.Join(dir, "accounts.yaml"), extra: testUsers(t)}
 	e.writeAccounts()
-	h, err := hub.Start(context.Background(), hub.Config{
+	cfg := hub.Config{
 		HTTP: "127.0.0.1:0", NATSListen: "none", Data: filepath.Join(dir, "data"), Accounts: e.file,
 		Services: []string{"all"}, Replicas: 1, Fsync: "interval",
-	}, bustest.Logger(t))
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h, err := hub.Start(context.Background(), cfg, bustest.Logger(t))
 	if err != nil {
 		t.Fatalf("start hub: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +25,7 @@ import (
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/rfid"
+	"github.com/crossdock/crossdock/services/scorecard"
 	"github.com/crossdock/crossdock/services/vmi"
 	"github.com/crossdock/crossdock/web"
 )
@@ -43,6 +45,9 @@ type Config struct {
 	Orders   *orders.Service  // tracking (GET /v1/orders/{po})
 	VMI      *vmi.Service     // inventory positions; nil: no inventory
 	RFID     *rfid.Service    // EPC lookups; nil: no tags
+	// Scorecard computes the accounts' scorecards (GET /v1/scorecard); nil:
+	// no scorecard page.
+	Scorecard *scorecard.Scorecard
 	// NATS is the hub's connection: each live page subscribes to its own
 	// account's xd.out.<account>.> (a warehouse's xd.wh.<warehouse>.>).
 	NATS *nats.Conn
@@ -85,8 +90,12 @@ func New(cfg Config) (*Portal, error) {
 	}
 	p.throttle = web.NewThrottle(tc)
 	pages, err := web.NewPages(web.App{Name: "crossdock portal", Base: Base}, templates, "templates/*.html", template.FuncMap{
-		"units":     formatUnits,
-		"rowErrors": rowErrors,
+		"units":       formatUnits,
+		"rowErrors":   rowErrors,
+		"percent":     percent,
+		"hours":       hours,
+		"barWidth":    barWidth,
+		"windowLabel": func(key string) string { return strings.ReplaceAll(key, "_", " ") },
 	}, cfg.Log)
 	if err != nil {
 		return nil, err
@@ -119,6 +128,10 @@ func (p *Portal) Handler() http.Handler {
 	mux.Handle("POST "+Base+"/upload", in(p.buyer(p.upload)))
 	mux.Handle("GET "+Base+"/upload/template.csv", in(p.account(p.uploadTemplate)))
 	mux.Handle("GET "+Base+"/inventory", in(p.account(p.inventory)))
+	if p.cfg.Scorecard != nil {
+		mux.Handle("GET "+Base+"/scorecard", in(p.account(p.scorecardPage)))
+		mux.Handle("GET "+Base+"/scorecard.csv", in(p.account(p.scorecardCSV)))
+	}
 	mux.Handle("GET "+Base+"/work", in(p.warehouse(p.work)))
 	mux.Handle("POST "+Base+"/work/ship", in(p.warehouse(p.buyer(p.ship))))
 	return mux
@@ -153,6 +166,9 @@ func (p *Portal) nav(pr web.Principal) []web.Link {
 	}
 	if e, ok := p.cfg.Registry.Account(pr.Account); ok && ((p.cfg.VMI != nil && e.Policy.VMI != "off") || (p.cfg.RFID != nil && e.Policy.RFID == "on")) {
 		links = append(links, web.Link{Label: "Inventory and tags", Href: Base + "/inventory"})
+	}
+	if p.cfg.Scorecard != nil {
+		links = append(links, web.Link{Label: "Scorecard", Href: Base + "/scorecard"})
 	}
 	return links
 }
