@@ -3,6 +3,7 @@ package portal_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +188,37 @@ func TestTheScorecardOfASeededFixtureShowsTheExpectedFigures(t *testing.T) {
 	tab.Do(chromedp.SetValue(chromedp.CSS("#period"), "month"), chromedp.Click(chromedp.CSS("#show")))
 	tab.WaitText("#label", "Month 2026-03")
 	tab.WaitText("#placed", "10")
+}
+
+func TestAViewerCannotOrderInTheBrowser(t *testing.T) {
+	e := start(t)
+	tab := webtest.NewTab(t)
+	e.signInTab(tab, "viewer@acme.example")
+	tab.WaitText(".who", "viewer@acme.example · viewer")
+	offered, err := chromedp.Run(tab.Context(), chromedp.Evaluate[bool](`document.querySelector('nav a[href="/portal/place"], nav a[href="/portal/upload"]') !== null`))
+	if err != nil || offered {
+		t.Errorf("a viewer's navigation offers ordering or uploads (%v)", err)
+	}
+	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
+	tab.WaitText("main", "Your role is viewer")
+	if n, err := chromedp.Run(tab.Context(), chromedp.Evaluate[int](`document.querySelectorAll("#place, #po_number").length`)); err != nil || n != 0 {
+		t.Errorf("the refused page still shows the ordering form (%d elements, %v)", n, err)
+	}
+	tab.Screenshot("portal-viewer-refused")
+}
+
+func TestAnotherAccountsOrderIsNotReachableInTheBrowser(t *testing.T) {
+	e := start(t)
+	e.sendOrder("acme", "PO-SECRET-2", acmeDC, 10, time.Now().UTC().AddDate(0, 0, 10))
+	e.orderState("acme", "PO-SECRET-2")
+	tab := webtest.NewTab(t)
+	e.signInTab(tab, "buyer@globex.example")
+	tab.Do(chromedp.Navigate(e.base + "/portal/orders/PO-SECRET-2"))
+	tab.WaitText("main", "unknown_order")
+	if got := tab.Text("main"); strings.Contains(got, acmeDC) || strings.Contains(got, "accepted") {
+		t.Errorf("globex's page for acme's order shows it:\n%s", got)
+	}
+	tab.Do(chromedp.Navigate(e.base + "/portal/orders?q=PO-SECRET"))
+	tab.WaitText("main", "No orders match the search")
+	tab.Screenshot("portal-other-account")
 }
