@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,15 +59,11 @@ type ConsumerConfig struct {
 	// decodes the rest itself (with Decode, returning a Rejection when that
 	// fails).
 	Raw bool
-	// Follow, when set, gives the filter the consumer should have now; the
-	// bus asks every second and updates the consumer when the answer
-	// changes (Subjects is then unused). For consumers that
-	// serve a few accounts' events out of every account's: the rest are
-	// then never delivered. It must never be empty (an empty filter takes
-	// every subject): name a subject of the stream that nothing is
-	// published on instead. A subject added later is delivered from then
-	// on, not from the start of the stream.
-	Follow func() []string
+	// Follow, when set, keeps the consumer's filter in step with what its
+	// Want gives now (Subjects is then unused): for consumers that serve a
+	// few accounts' events out of every account's, the rest then never
+	// delivered. One Follower per consumer.
+	Follow *Follower
 	// Admit, when set, is called by a worker before it handles each
 	// message, with the time JetStream stored it, and the message waits
 	// until it returns; the func it returns, when not nil, is called once
@@ -128,7 +123,7 @@ type Handler func(ctx context.Context, d *Delivery) ([]Outgoing, error)
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	cfg.defaults()
 	if cfg.Follow != nil {
-		cfg.Subjects = cfg.Follow()
+		cfg.Subjects = cfg.Follow.Want()
 	}
 	// Processes started together on a cluster create the same durable
 	// consumers at once: each try has its own deadline, and a transient
@@ -165,7 +160,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	if cfg.Follow != nil {
-		go b.follow(ctx, cfg.Stream, cons, cfg.Follow)
+		following, stopFollowing := context.WithCancel(ctx)
+		followed := make(chan struct{})
+		go func() { defer close(followed); cfg.Follow.run(following, b, cfg.Stream, cons) }()
+		defer func() { stopFollowing(); <-followed }()
 	}
 
 	// Handlers run on a context that outlives ctx, so that shutdown lets
@@ -303,36 +301,6 @@ func (b *Bus) record(cfg *ConsumerConfig, outcome string, start time.Time, done 
 	b.metrics.duration.WithLabelValues(cfg.Durable).Observe(time.Since(start).Seconds())
 	if done != nil {
 		done()
-	}
-}
-
-// follow keeps a consumer's filter equal to want(), checking every second,
-// until ctx ends. Every process running the consumer does the same; they
-// write the same filter.
-func (b *Bus) follow(ctx context.Context, stream string, cons jetstream.Consumer, want func() []string) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	cfg := cons.CachedInfo().Config
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		next := want()
-		if len(next) == 0 || slices.Equal(next, cfg.FilterSubjects) {
-			continue
-		}
-		update := cfg
-		update.FilterSubject, update.FilterSubjects = "", next
-		if _, err := b.js.UpdateConsumer(ctx, stream, update); err != nil {
-			if ctx.Err() == nil {
-				b.log.Warn("consumer filter", zap.String("consumer", cfg.Durable), zap.Error(err))
-			}
-			continue
-		}
-		b.log.Info("consumer filter", zap.String("consumer", cfg.Durable), zap.Int("subjects", len(next)))
-		cfg = update
 	}
 }
 

@@ -829,7 +829,7 @@ func TestConsumeFollow(t *testing.T) {
 	want.Store(&[]string{"xd.in.acme.>"})
 	cfg := config("edi")
 	cfg.Subjects = []string{"xd.in.>"} // unused: Follow decides
-	cfg.Follow = func() []string { return *want.Load() }
+	cfg.Follow = &bus.Follower{Want: func() []string { return *want.Load() }}
 	got := make(chan string, 10)
 	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
 		got <- d.Event.ID()

@@ -95,7 +95,7 @@ func (s *Service) mirror(ctx context.Context) error {
 			}
 			return out
 		}
-		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Follow: follow, Source: Source, Workers: 2}
+		cfg := bus.ConsumerConfig{Stream: c.stream, Durable: c.durable, Follow: &bus.Follower{Want: follow}, Source: Source, Workers: 2}
 		g.Go(func() error { return s.bus.Consume(ctx, cfg, s.mirrorOne) })
 	}
 	return g.Wait()

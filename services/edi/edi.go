@@ -46,7 +46,7 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.bus.Consume(ctx, bus.ConsumerConfig{
 		Stream:  bus.StreamOut,
 		Durable: "edi",
-		Follow:  s.subjects,
+		Follow:  &bus.Follower{Want: s.subjects},
 		Source:  source,
 		Workers: 2,
 	}, s.Handle)

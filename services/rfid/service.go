@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
@@ -269,16 +269,16 @@ type result struct {
 func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Observed, st site, order []string, times map[string][]time.Time) ([]result, error) {
 	results := make([]result, len(order))
 	errs := make([]error, len(order))
-	sem := make(chan struct{}, s.cfg.Parallel)
-	var wg sync.WaitGroup
+	// Every EPC is stepped even when one fails: each failure is reported.
+	var g errgroup.Group
+	g.SetLimit(s.cfg.Parallel)
 	for i, uri := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			results[i].observed, results[i].move, errs[i] = s.apply(ctx, account, uri, eventID, o.Reader, st, times[uri])
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return results, errors.Join(errs...)
 }
 

@@ -45,14 +45,15 @@ type Service struct {
 func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker, log *zap.Logger) *Service {
 	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log}
 	for _, l := range accounts.Lanes {
-		s.lanes = append(s.lanes, &lane{name: l, durable: "router-" + string(l), leaving: map[string]bool{}})
+		s.lanes = append(s.lanes, &lane{name: l, durable: "router-" + string(l),
+			follow: &bus.Follower{Want: func() []string { return s.wanted(l) }, Handover: true, Idle: noAccounts}})
 	}
 	return s
 }
 
-// Run routes until ctx ends: one intake consumer per lane, the sweep, and
-// the loop that keeps the lanes' filters in step with the registry. One of
-// them failing stops the others, and Run returns its error.
+// Run routes until ctx ends: one intake consumer per lane, its filter kept
+// in step with the registry, and the sweep. One of them failing stops the
+// others, and Run returns its error.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range s.lanes {
@@ -63,7 +64,7 @@ func (s *Service) Run(ctx context.Context) error {
 		cfg := bus.ConsumerConfig{
 			Stream:        bus.StreamIn,
 			Durable:       l.durable,
-			Subjects:      s.wanted(l.name),
+			Follow:        l.follow,
 			Source:        "/crossdock/router",
 			Workers:       workers,
 			MaxAckPending: s.cfg.MaxAckPending,
@@ -82,7 +83,6 @@ func (s *Service) Run(ctx context.Context) error {
 			Raw: true,
 		}, s.sweep)
 	})
-	g.Go(func() error { s.maintain(ctx); return nil })
 	return g.Wait()
 }
 

@@ -224,33 +224,3 @@ func TestFilterKey(t *testing.T) {
 		})
 	}
 }
-
-func TestCovered(t *testing.T) {
-	t.Parallel()
-	priority := &lane{name: accounts.Priority}
-	priority.view.Store(&laneView{filters: map[string]bool{"xd.in.acme.>": true}, since: 100})
-	standard := &lane{name: accounts.Standard}
-	standard.view.Store(&laneView{filters: map[string]bool{"xd.in.globex.>": true, "xd.in.wh.>": true}, since: 0})
-	bulk := &lane{name: accounts.Bulk} // not read yet
-	s := &Service{lanes: []*lane{priority, standard, bulk}}
-	tests := []struct {
-		name    string
-		subject string
-		seq     uint64
-		want    bool
-	}{
-		{"an event after its lane's filter took effect is the lane's", "xd.in.acme.order.placed", 101, true},
-		{"an event from before the filter took effect is the sweep's", "xd.in.acme.order.placed", 100, false},
-		{"an event of a lane whose filter is not in effect yet is the sweep's", "xd.in.globex.order.placed", 500, false},
-		{"a warehouse's event of that lane is the sweep's too", "xd.in.wh.dc-east.shipment.dispatched", 500, false},
-		{"an account no lane has is the sweep's", "xd.in.hooli.order.placed", 500, false},
-		{"an event without a sequence is the sweep's", "xd.in.acme.order.placed", 0, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := s.covered(&bus.Delivery{Subject: tc.subject, Seq: tc.seq}); got != tc.want {
-				t.Errorf("covered(%s #%d) = %v, want %v", tc.subject, tc.seq, got, tc.want)
-			}
-		})
-	}
-}

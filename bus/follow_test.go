@@ -1,0 +1,75 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/bus/bustest"
+)
+
+// filtersAre waits until durable's filter on XD_IN is want.
+func (h *hub) filtersAre(t *testing.T, durable string, want ...string) {
+	t.Helper()
+	bustest.CheckFor(t, wait, func() error {
+		c, err := h.js.Consumer(context.Background(), bus.StreamIn, durable)
+		if err != nil {
+			return err
+		}
+		if got := c.CachedInfo().Config.FilterSubjects; !slices.Equal(got, want) {
+			return fmt.Errorf("filter %v, want %v", got, want)
+		}
+		return nil
+	})
+}
+
+// TestFollowerHandsOverToASweep follows a lane's accounts as the router
+// does: an account added is covered only for what is stored after its
+// filter took effect, the idle subject goes at once, and an account that
+// leaves stays in the filter until what the consumer holds is settled.
+func TestFollowerHandsOverToASweep(t *testing.T) {
+	h := newHub(t)
+	const idle = "xd.in._none.>"
+	var want atomic.Pointer[[]string]
+	want.Store(&[]string{idle})
+	f := &bus.Follower{Want: func() []string { return *want.Load() }, Handover: true, Idle: idle}
+	cfg := config("lane")
+	cfg.Follow = f
+	release := make(chan struct{})
+	got := make(chan string, 10)
+	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		got <- d.Event.ID()
+		<-release
+		return nil, nil
+	})
+	h.filtersAre(t, "lane", idle)
+	before := h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "acme-0"))
+
+	want.Store(&[]string{"xd.in.acme.>"})
+	h.filtersAre(t, "lane", "xd.in.acme.>")
+	bustest.CheckFor(t, wait, func() error {
+		if !f.Covers("xd.in.acme.>", before+1000) {
+			return fmt.Errorf("acme is not covered yet")
+		}
+		return nil
+	})
+	if f.Covers("xd.in.acme.>", before) {
+		t.Errorf("Covers(acme, #%d) = true for an event stored before the filter took effect", before)
+	}
+	held := h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "acme-1"))
+	if !f.Covers("xd.in.acme.>", held) || f.Covers("xd.in.globex.>", held) {
+		t.Errorf("Covers(#%d): acme %v, globex %v; want acme only", held, f.Covers("xd.in.acme.>", held), f.Covers("xd.in.globex.>", held))
+	}
+	if id := <-got; id != "acme-1" {
+		t.Fatalf("delivered %s, want acme-1 (acme-0 came before the filter)", id)
+	}
+
+	// acme leaves while acme-1 is held: it stays beside globex.
+	want.Store(&[]string{"xd.in.globex.>"})
+	h.filtersAre(t, "lane", "xd.in.acme.>", "xd.in.globex.>")
+	close(release)
+	h.filtersAre(t, "lane", "xd.in.globex.>")
+}
