@@ -303,6 +303,24 @@ func TestTheScorecardPage(t *testing.T) {
 			t.Errorf("globex's CSV with account=acme:\n%s", body)
 		}
 	})
+	t.Run("VMI and forecast figures are shown to the accounts whose tier has them", func(t *testing.T) {
+		umbrella := e.client()
+		umbrella.signInKey(key("umbrella"))
+		for _, tc := range []struct {
+			name          string
+			c             *client
+			vmi, forecast bool
+		}{
+			{"acme (strategic: VMI, shared planning)", buyer, true, true},
+			{"globex (integrated: VMI, no shared planning)", globex, true, false},
+			{"umbrella (stable: neither)", umbrella, false, false},
+		} {
+			_, page := tc.c.get("/portal/scorecard" + scoreWeekQ)
+			if vmi, forecast := strings.Contains(page, `id="vmi-h"`), strings.Contains(page, `id="forecast-h"`); vmi != tc.vmi || forecast != tc.forecast {
+				t.Errorf("%s: VMI shown %v, forecast accuracy shown %v; want %v, %v", tc.name, vmi, forecast, tc.vmi, tc.forecast)
+			}
+		}
+	})
 	t.Run("a warehouse has no scorecard", func(t *testing.T) {
 		_, work := warehouse.get("/portal/work")
 		if strings.Contains(work, "/portal/scorecard") {
