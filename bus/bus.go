@@ -66,6 +66,7 @@ type Bus struct {
 	log      *zap.Logger
 	replicas int
 	dupes    time.Duration
+	limits   StreamLimits
 	metrics  *metrics
 }
 
@@ -82,6 +83,10 @@ type Options struct {
 	// AckWait plus the longest backoff: 2.5 minutes), or answers an attempt
 	// stored before failing are stored again (with the same ids) by the next.
 	DuplicateWindow time.Duration
+	// StreamLimits bound the bytes of each stream; the zero value gives
+	// every stream DefaultStreamMaxBytes. Every process of a hub should be
+	// given the same: each one's Setup applies its own.
+	StreamLimits StreamLimits
 }
 
 // Credentials are how a connection authenticates and whom it trusts. At
@@ -219,7 +224,7 @@ func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = DuplicateWindow
 	}
-	return &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, metrics: newMetrics(o.Metrics)}, nil
+	return &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}, nil
 }
 
 // Conn returns the underlying NATS connection.
@@ -229,8 +234,9 @@ func (b *Bus) Conn() *nats.Conn { return b.nc }
 // publish and consume (KV watchers, stream reads).
 func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 
-// streamConfigs are the hub's four streams. Limits retention keeps events for
-// inspection and replay; consumers track their own progress.
+// streamConfigs are the hub's five streams. Limits retention keeps events for
+// inspection and replay; consumers track their own progress. Each is bounded
+// by age and by bytes (StreamLimits, discardPolicy).
 func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	const day = 24 * time.Hour
 	intake := func(cfg jetstream.StreamConfig, customer string) jetstream.StreamConfig {
@@ -245,8 +251,9 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 			Subjects:    subjects,
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
+			Discard:     discardPolicy(name),
 			MaxAge:      maxAge,
+			MaxBytes:    b.limits.MaxBytes(name),
 			Replicas:    b.replicas,
 			Duplicates:  b.dupes,
 		}
@@ -265,7 +272,12 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 // (EnsureStream).
 func (b *Bus) Setup(ctx context.Context) error {
 	for _, cfg := range b.streamConfigs() {
-		if _, err := b.EnsureStream(ctx, cfg); err != nil {
+		_, err := b.EnsureStream(ctx, cfg)
+		var api *jetstream.APIError
+		if errors.As(err, &api) && api.ErrorCode == jsErrCodeStorageResourcesExceeded {
+			return fmt.Errorf("%w: JetStream reserves each stream's limit on this server's storage (by default 3/4 of the disk space free when it started); lower --stream-max-bytes or free disk space", err)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -296,6 +308,9 @@ func (b *Bus) EnsureStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 		if reflect.DeepEqual(have, want) {
 			return nil
 		}
+		if err := shrinks(s.CachedInfo(), want); err != nil {
+			return err
+		}
 		s, err = b.js.UpdateStream(ctx, want)
 		return err
 	})
@@ -303,6 +318,19 @@ func (b *Bus) EnsureStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// shrinks reports a new MaxBytes below what a stream that refuses new
+// messages (DiscardNew) already holds: JetStream would make room by
+// deleting its oldest messages, acknowledged to their senders and perhaps
+// not yet processed, which the policy exists to prevent. The operator
+// raises the limit, or waits until enough ages out.
+func shrinks(info *jetstream.StreamInfo, want jetstream.StreamConfig) error {
+	if want.Discard != jetstream.DiscardNew || want.MaxBytes <= 0 || info.State.Bytes <= uint64(want.MaxBytes) {
+		return nil
+	}
+	return fmt.Errorf("it holds %d bytes, more than the new limit of %d (--stream-max-bytes): JetStream would delete its oldest messages, which may not be processed yet; give it at least %s",
+		info.State.Bytes, want.MaxBytes, formatSize(int64(info.State.Bytes)))
 }
 
 // overlay returns have with every field that want sets (not zero) taken

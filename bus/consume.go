@@ -462,7 +462,8 @@ func (b *Bus) nak(cfg *ConsumerConfig, m jetstream.Msg, attempt int) {
 
 // reject answers the sender (the handler's outputs, or an event.rejected),
 // copies the original to the DLQ, then terminates it. Answers and letter
-// are trimmed to what JetStream takes (fitOutput, fitLetter). If they
+// are trimmed to what JetStream takes (fitOutput, fitLetter); an answer its
+// full stream refuses is given up (the letter holds the reason). If they
 // cannot be stored for a passing reason the message is naked, so nothing
 // is lost; if JetStream refuses even the trimmed letter and a minimal one,
 // or the passing reason outlasts twice the consumer's attempts, the message
@@ -486,7 +487,10 @@ func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 			fitOutput(msgs[i])
 		}
 		if _, err := b.publishMsgs(ctx, msgs, ids); err != nil {
-			if !Refused(err) {
+			// A full XD_OUT passes only as its messages age out: waiting
+			// on it would end in drop, losing the event, where the letter
+			// (the DLQ drops its oldest instead of refusing) keeps it.
+			if !Refused(err) && !StreamFull(err) {
 				return b.retryLater(cfg, m, ev, r, attempt, fmt.Errorf("publish rejection: %w", err))
 			}
 			unanswered = err

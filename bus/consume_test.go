@@ -34,8 +34,22 @@ type hub struct {
 
 func newHub(t *testing.T) *hub {
 	t.Helper()
+	return newHubWith(t, bus.Options{})
+}
+
+// newHubWith is newHub with the bus's options (stream limits, say).
+func newHubWith(t *testing.T, o bus.Options) *hub {
+	t.Helper()
 	s := bustest.RunServer(t, "")
-	b := bustest.New(t, s)
+	b, err := bus.New(bustest.Connect(t, s), bustest.Logger(t), o)
+	if err != nil {
+		t.Fatalf("bus: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := b.Setup(ctx); err != nil {
+		t.Fatalf("setup streams: %v", err)
+	}
 	nc := bustest.Connect(t, s)
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -237,4 +237,7 @@ func StreamFull(err error) bool {
 const (
 	jsErrCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097 // JSStreamHeaderExceedsMaximumErr
 	jsErrCodeStoreFailed          jetstream.ErrorCode = 10077 // JSStreamStoreFailedF
+	// JSStorageResourcesExceededErr: a stream's MaxBytes does not fit in
+	// what the server may still reserve.
+	jsErrCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
 )

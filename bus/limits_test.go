@@ -1,0 +1,235 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/bus/bustest"
+)
+
+func TestParseStreamLimits(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bus.StreamLimits
+	}{
+		{"", bus.StreamLimits{}},
+		{"1GiB", bus.StreamLimits{Default: 1 << 30}},
+		{"512 MiB", bus.StreamLimits{Default: 512 << 20}},
+		{"2GB", bus.StreamLimits{Default: 2e9}},
+		{"4096", bus.StreamLimits{Default: 4096}},
+		{"unlimited", bus.StreamLimits{Default: bus.Unlimited}},
+		{"0", bus.StreamLimits{Default: bus.Unlimited}},
+		{"-1", bus.StreamLimits{Default: bus.Unlimited}},
+		{"1GiB,XD_DLQ=4GiB", bus.StreamLimits{Default: 1 << 30, Streams: map[string]int64{"XD_DLQ": 4 << 30}}},
+		{"xd_out = 2GiB, XD_RAW=unlimited", bus.StreamLimits{Streams: map[string]int64{"XD_OUT": 2 << 30, "XD_RAW": bus.Unlimited}}},
+	}
+	for _, tc := range tests {
+		got, err := bus.ParseStreamLimits(tc.in)
+		if err != nil {
+			t.Errorf("ParseStreamLimits(%q): %v", tc.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseStreamLimits(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+		again, err := bus.ParseStreamLimits(got.String())
+		if err != nil || !reflect.DeepEqual(again, got) && tc.in != "" {
+			t.Errorf("ParseStreamLimits(%q).String() = %q reads back as %+v, %v", tc.in, got.String(), again, err)
+		}
+	}
+	for _, bad := range []string{"1 GiBs", "lots", "XD_NOPE=1GiB", "1.5GiB", "9999999TiB"} {
+		if _, err := bus.ParseStreamLimits(bad); err == nil {
+			t.Errorf("ParseStreamLimits(%q) = nil error, want one", bad)
+		}
+	}
+	if got := (bus.StreamLimits{}).String(); got != "1GiB" {
+		t.Errorf("the default limits read %q, want 1GiB", got)
+	}
+}
+
+// TestSetupStreamLimits: every stream gets its limit and discard policy; a
+// process started with other limits changes them (also on streams that
+// exist), but never to less than a stream that refuses new messages holds.
+func TestSetupStreamLimits(t *testing.T) {
+	s := bustest.RunServer(t, "")
+	ctx := context.Background()
+	setup := func(l bus.StreamLimits) (*bus.Bus, error) {
+		b, err := bus.New(bustest.Connect(t, s), bustest.Logger(t), bus.Options{StreamLimits: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, b.Setup(ctx)
+	}
+	check := func(b *bus.Bus, want map[string]int64) {
+		t.Helper()
+		for name, max := range want {
+			st, err := b.JetStream().Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := st.CachedInfo().Config
+			discard := jetstream.DiscardNew
+			if name == bus.StreamDLQ {
+				discard = jetstream.DiscardOld
+			}
+			if cfg.MaxBytes != max || cfg.Discard != discard {
+				t.Errorf("%s: MaxBytes %d, %s; want %d, %s", name, cfg.MaxBytes, cfg.Discard, max, discard)
+			}
+		}
+	}
+
+	b, err := setup(bus.StreamLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(b, map[string]int64{bus.StreamIn: 1 << 30, bus.StreamRaw: 1 << 30, bus.StreamRouted: 1 << 30, bus.StreamOut: 1 << 30, bus.StreamDLQ: 1 << 30})
+
+	b, err = setup(bus.StreamLimits{Default: 64 << 10, Streams: map[string]int64{bus.StreamDLQ: 128 << 10, bus.StreamOut: bus.Unlimited}})
+	if err != nil {
+		t.Fatalf("a restart with new limits: %v", err)
+	}
+	check(b, map[string]int64{bus.StreamIn: 64 << 10, bus.StreamRaw: 64 << 10, bus.StreamRouted: 64 << 10, bus.StreamOut: -1, bus.StreamDLQ: 128 << 10})
+
+	// XD_IN holds about 8 KiB; a limit of 4 KiB would make JetStream
+	// delete the oldest of it.
+	for i := range 8 {
+		if _, err := b.JetStream().Publish(ctx, bus.IntakePrefix+"xd.in.acme.order.placed", []byte(strings.Repeat("x", 1<<10)),
+			jetstream.WithMsgID(fmt.Sprint("acme:", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = setup(bus.StreamLimits{Default: 64 << 10, Streams: map[string]int64{bus.StreamIn: 4 << 10}})
+	if err == nil || !strings.Contains(err.Error(), bus.StreamIn) || !strings.Contains(err.Error(), "--stream-max-bytes") {
+		t.Errorf("a limit below what XD_IN holds: %v, want an error naming XD_IN and --stream-max-bytes", err)
+	}
+	st, err := b.JetStream().Stream(ctx, bus.StreamIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 8 || info.Config.MaxBytes != 64<<10 {
+		t.Errorf("XD_IN after the refused limit: %d messages, MaxBytes %d; want 8 and the old 64 KiB", info.State.Msgs, info.Config.MaxBytes)
+	}
+}
+
+// fill stores messages of about size bytes on subject until the stream
+// refuses one (bus.StreamFull), and returns how many it took.
+func (h *hub) fill(t *testing.T, subject string, size int) int {
+	t.Helper()
+	for i := 0; ; i++ {
+		_, err := h.js.Publish(context.Background(), subject, []byte(strings.Repeat("f", size)), jetstream.WithMsgID(fmt.Sprint("fill-", i)))
+		if bus.StreamFull(err) {
+			return i
+		}
+		if err != nil {
+			t.Fatalf("fill %s: %v", subject, err)
+		}
+		if i > 10_000 {
+			t.Fatalf("fill %s: still not full after %d messages", subject, i)
+		}
+	}
+}
+
+// streamBytes is what stream holds, and its limit.
+func (h *hub) streamBytes(t *testing.T, stream string) (held uint64, max int64) {
+	t.Helper()
+	st, err := h.js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Bytes, info.Config.MaxBytes
+}
+
+// TestConsumeDeadLettersWhenTheOutputStreamIsFull: a full XD_OUT refuses
+// an order's answer; the order is retried with backoff, then dead-lettered
+// (though its event.rejected cannot be stored either: before, it was then
+// dropped, kept nowhere), the consumer goes on, and once the operator makes
+// room the next order is answered.
+func TestConsumeDeadLettersWhenTheOutputStreamIsFull(t *testing.T) {
+	const limit = 8 << 10
+	h := newHubWith(t, bus.Options{StreamLimits: bus.StreamLimits{Streams: map[string]int64{bus.StreamOut: limit}}})
+	if n := h.fill(t, "xd.out.globex.filler", 1<<10); n == 0 {
+		t.Fatal("XD_OUT took nothing")
+	}
+	var seen calls
+	h.consume(t, config("orders"), func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		seen.add(d)
+		return accept(ctx, d)
+	})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-1"))
+
+	letter := h.last(t, bus.StreamDLQ, "xd.dlq.acme.processing_failed")
+	if id := letter.Header.Get("ce-id"); id != "po-1" {
+		t.Errorf("dead letter of %q, want po-1", id)
+	}
+	if !strings.Contains(letter.Header.Get(bus.HeaderDLQErrors), "maximum bytes exceeded") {
+		t.Errorf("dead letter errors %s, want the full stream named", letter.Header.Get(bus.HeaderDLQErrors))
+	}
+	h.settled(t, "orders")
+	if attempts, _ := seen.get(); len(attempts) != 3 {
+		t.Errorf("handler saw attempts %v, want 3 (MaxDeliver), retried not spun", attempts)
+	}
+	if held, max := h.streamBytes(t, bus.StreamOut); held > uint64(max) {
+		t.Errorf("XD_OUT holds %d bytes, over its limit of %d", held, max)
+	}
+
+	out, err := h.js.Stream(context.Background(), bus.StreamOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Purge(context.Background(), jetstream.WithPurgeSubject("xd.out.globex.filler")); err != nil {
+		t.Fatal(err)
+	}
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-2"))
+	if ev := decode(t, h.last(t, bus.StreamOut, "xd.out.acme.order.accepted")); bus.Extension(ev, bus.ExtCausationID) != "po-2" {
+		t.Errorf("order.accepted answers %q, want po-2", bus.Extension(ev, bus.ExtCausationID))
+	}
+}
+
+// TestAFullDLQDropsItsOldestLetters: a flood of bad events fills XD_DLQ to
+// its limit and no further; every event is settled (none waits on a
+// refused letter) and the newest letters are kept.
+func TestAFullDLQDropsItsOldestLetters(t *testing.T) {
+	const limit = 16 << 10
+	h := newHubWith(t, bus.Options{StreamLimits: bus.StreamLimits{Streams: map[string]int64{bus.StreamDLQ: limit}}})
+	cfg := config("orders")
+	cfg.Workers = 1
+	h.consume(t, cfg, func(context.Context, *bus.Delivery) ([]bus.Outgoing, error) {
+		return nil, bus.Reject(bus.CodeSchemaViolation, "lines: missing", "lines")
+	})
+	const n = 40
+	for i := range n {
+		h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, fmt.Sprint("po-", i)))
+	}
+	h.settled(t, "orders")
+	if got := h.count(t, bus.StreamOut, "xd.out.acme.event.rejected"); got != n {
+		t.Errorf("%d event.rejected answers, want %d", got, n)
+	}
+	held, _ := h.streamBytes(t, bus.StreamDLQ)
+	if held > limit {
+		t.Errorf("XD_DLQ holds %d bytes, over its limit of %d", held, limit)
+	}
+	if kept := h.count(t, bus.StreamDLQ, ">"); kept == 0 || kept == n {
+		t.Errorf("XD_DLQ keeps %d of %d letters, want some (the newest), not all", kept, n)
+	}
+	if id := h.last(t, bus.StreamDLQ, "xd.dlq.acme.schema_violation").Header.Get("ce-id"); id != fmt.Sprint("po-", n-1) {
+		t.Errorf("the last letter is of %s, want the newest event po-%d", id, n-1)
+	}
+	_, err := h.js.Publish(context.Background(), "xd.dlq.acme.schema_violation", []byte("one more"))
+	if err != nil {
+		t.Errorf("a letter to the full DLQ: %v, want stored (DiscardOld)", err)
+	}
+}
