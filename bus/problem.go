@@ -47,6 +47,7 @@ const (
 	CodeUnknownReplenishment = problem.CodeUnknownReplenishment
 	CodeUnknownPosition      = problem.CodeUnknownPosition
 	CodeDeliveryFailed       = problem.CodeDeliveryFailed
+	CodeStorageFull          = problem.CodeStorageFull
 )
 
 // Codes of shared planning (docs/planning.md).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/lanes"
 )
@@ -62,6 +63,9 @@ type Config struct {
 	// DedupeWindow is how long a repeated event id is recognised by
 	// JetStream (bus.Options.DuplicateWindow); 0 means 10 minutes.
 	DedupeWindow time.Duration
+	// StreamLimits bound the bytes of each stream (--stream-max-bytes,
+	// bus.StreamLimits); the zero value gives each 1 GiB.
+	StreamLimits bus.StreamLimits
 	// BulkYield is how many times its usual median the priority lane's
 	// p95 (stored to settled, per stage) may reach before the process slows
 	// its bulk lane (lanes.Governor); 0 means DefaultBulkYield, negative

@@ -124,6 +124,13 @@ func startHub(t testing.TB, dir string) *testHub {
 // day.
 func startHubAt(t testing.TB, dir string, now func() time.Time) *testHub {
 	t.Helper()
+	return startConfig(t, testConfig(t, dir, now))
+}
+
+// testConfig is the configuration startHubAt starts a hub with, for tests
+// that change some of it; it writes the accounts file when dir has none.
+func testConfig(t testing.TB, dir string, now func() time.Time) Config {
+	t.Helper()
 	cfg := Config{
 		Now:        now,
 		HTTP:       "127.0.0.1:0",
@@ -138,7 +145,7 @@ func startHubAt(t testing.TB, dir string, now func() time.Time) *testHub {
 	if _, err := os.Stat(cfg.Accounts); err != nil {
 		writeAccounts(t, dir, nil)
 	}
-	return startConfig(t, cfg)
+	return cfg
 }
 
 func startConfig(t testing.TB, cfg Config) *testHub {

@@ -123,7 +123,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if h.bus, err = bus.New(h.nc, log.Named("bus"), bus.Options{Replicas: cfg.Replicas, Metrics: metrics, DuplicateWindow: cfg.DedupeWindow}); err != nil {
+	if h.bus, err = bus.New(h.nc, log.Named("bus"), bus.Options{Replicas: cfg.Replicas, Metrics: metrics, DuplicateWindow: cfg.DedupeWindow, StreamLimits: cfg.StreamLimits}); err != nil {
 		return nil, err
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, setupTimeout)

@@ -43,6 +43,10 @@ const (
 	CodeUnknownReadPoint = "unknown_read_point"
 	// CodeUnknownEPC: GET /v1/rfid/epcs/{epc} for an EPC the account never read.
 	CodeUnknownEPC = "unknown_epc"
+	// CodeStorageFull: the stream that would store an input is at its
+	// limit (--stream-max-bytes) and refuses new messages; retry once its
+	// oldest messages age out or the operator raises the limit.
+	CodeStorageFull = "storage_full"
 )
 
 // CodeDeliveryFailed names a dead letter the delivery service made: a webhook

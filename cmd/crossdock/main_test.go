@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/deploy"
 	"github.com/crossdock/crossdock/hub"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -97,6 +98,20 @@ func TestParseFlags(t *testing.T) {
 			wantLogFormat: "console",
 		},
 		{
+			name: "--stream-max-bytes sets every stream's limit and overrides",
+			args: []string{"--stream-max-bytes", "2GiB,XD_DLQ=4GiB"},
+			want: with(func(c *hub.Config) {
+				c.StreamLimits = bus.StreamLimits{Default: 2 << 30, Streams: map[string]int64{"XD_DLQ": 4 << 30}}
+			}),
+			wantLogFormat: "console",
+		},
+		{
+			name:          "CROSSDOCK_STREAM_MAX_BYTES sets --stream-max-bytes",
+			env:           map[string]string{"CROSSDOCK_STREAM_MAX_BYTES": "unlimited"},
+			want:          with(func(c *hub.Config) { c.StreamLimits = bus.StreamLimits{Default: bus.Unlimited} }),
+			wantLogFormat: "console",
+		},
+		{
 			name:          "--bulk-yield sets how far the priority lane may slow before the bulk lane does",
 			args:          []string{"--bulk-yield", "5"},
 			want:          with(func(c *hub.Config) { c.BulkYield = 5 }),
@@ -178,6 +193,11 @@ func TestParseFlagsErrors(t *testing.T) {
 			name: "a bad value of an int flag is an error naming the flag",
 			args: []string{"--replicas", "three"},
 			want: []string{"replicas", "three"},
+		},
+		{
+			name: "a --stream-max-bytes naming no stream of the hub is an error naming it",
+			args: []string{"--stream-max-bytes", "XD_ALL=1GiB"},
+			want: []string{"stream-max-bytes", "XD_ALL"},
 		},
 		{
 			name: "an unknown flag is an error naming it",

@@ -138,14 +138,35 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 
 	ids, err := g.store(r.Context(), from, bus.ChannelAPI, events)
 	if err != nil {
-		g.log.Error("store events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse), zap.Error(err))
-		w.Header().Set("Retry-After", "1")
-		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; retry with the same ids", "")
+		notStored(w, g.log, from, err, "retry with the same ids")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string][]string{"accepted": ids})
+}
+
+// StorageFullRetry is the Retry-After of a 507 storage_full: room comes
+// back as the oldest messages age out, or when the operator raises the
+// limit, not within a second.
+const StorageFullRetry = time.Minute
+
+// notStored answers a request whose events JetStream did not store (some
+// may have been: retry tells the client how to send them again without
+// doubles). A stream at its limit (bus.StreamFull) is 507 storage_full,
+// anything else 503 processing_failed.
+func notStored(w http.ResponseWriter, log *zap.Logger, from bus.Sender, err error, retry string) {
+	if bus.StreamFull(err) {
+		log.Warn("events refused: a stream is at its limit (--stream-max-bytes)", zap.String("account", from.Account),
+			zap.String("warehouse", from.Warehouse), zap.Error(err))
+		w.Header().Set("Retry-After", retryAfter(StorageFullRetry))
+		problem.One(w, http.StatusInsufficientStorage, bus.CodeStorageFull,
+			"the hub's storage for incoming events is full; "+retry+" later", "")
+		return
+	}
+	log.Error("store events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse), zap.Error(err))
+	w.Header().Set("Retry-After", "1")
+	problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; "+retry, "")
 }
 
 // rateLimited answers a request over its sender's quota.

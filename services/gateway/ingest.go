@@ -194,8 +194,7 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		w.Header().Set("Retry-After", "1")
-		problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; resend the file (the same file makes the same ids)", "")
+		notStored(w, g.log, from, err, "resend the file (the same file makes the same ids)")
 		return
 	}
 	if len(res.problems) > 0 {
