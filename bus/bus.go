@@ -224,7 +224,11 @@ func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = DuplicateWindow
 	}
-	return &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}, nil
+	b := &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}
+	if o.Metrics != nil {
+		o.Metrics.MustRegister(newStreamUsage(b))
+	}
+	return b, nil
 }
 
 // Conn returns the underlying NATS connection.

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,11 +9,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// DefaultStreamMaxBytes is what each of the hub's streams may hold when the
-// operator names no limit (--stream-max-bytes): enough for weeks of a
-// supplier's ordinary traffic, and five of them reserve 5 GiB of the
-// server's JetStream storage, which a small disk still has.
+// DefaultStreamMaxBytes is what each of the hub's streams but XD_OUT may
+// hold when the operator names no limit (--stream-max-bytes). A five-line
+// order takes about 0.7 KiB in XD_IN and in XD_ROUTED and 2.7 KiB of
+// answers in XD_OUT (measured, docs/operations.md), which keeps them a month
+// (XD_OUT's age; DefaultOutMaxBytes) or a week: at these defaults the age,
+// not the bytes, bounds the streams up to about 50,000 orders a day, and
+// all five reserve 8 GiB of the server's JetStream storage, which a small
+// disk still has.
 const DefaultStreamMaxBytes = 1 << 30
+
+// DefaultOutMaxBytes is XD_OUT's default limit: it keeps answers 30 days,
+// where the other flow streams keep a week, and holds about four times the
+// bytes per order.
+const DefaultOutMaxBytes = 4 << 30
 
 // Unlimited, as a stream's limit, lets it grow until its messages age out
 // (MaxAge) or the disk is full.
@@ -26,8 +34,8 @@ const Unlimited = -1
 // (discardPolicy): intake and flow streams refuse new messages, the DLQ
 // drops its oldest letters.
 type StreamLimits struct {
-	// Default is every stream's limit; 0 means DefaultStreamMaxBytes,
-	// Unlimited none.
+	// Default is every stream's limit; 0 means DefaultStreamMaxBytes
+	// (DefaultOutMaxBytes for XD_OUT), Unlimited none.
 	Default int64
 	// Streams overrides Default by stream name (XD_IN, XD_DLQ, …).
 	Streams map[string]int64
@@ -41,6 +49,8 @@ func (l StreamLimits) MaxBytes(stream string) int64 {
 		n = l.Default
 	}
 	switch {
+	case n == 0 && stream == StreamOut:
+		return DefaultOutMaxBytes
 	case n == 0:
 		return DefaultStreamMaxBytes
 	case n < 0:
@@ -104,15 +114,14 @@ func ParseStreamLimits(s string) (StreamLimits, error) {
 	return l, nil
 }
 
-// String writes l back in ParseStreamLimits's form (the flag's default in
-// the help: "1GiB").
+// String writes l back in ParseStreamLimits's form, every stream's limit
+// as it is (the flag's default in the help: "1GiB,XD_OUT=4GiB").
 func (l StreamLimits) String() string {
 	parts := []string{formatSize(l.MaxBytes(""))}
-	if l.Default == 0 && len(l.Streams) > 0 {
-		parts = parts[:0]
-	}
-	for _, name := range slices.Sorted(maps.Keys(l.Streams)) {
-		parts = append(parts, name+"="+formatSize(l.MaxBytes(name)))
+	for _, name := range streamNames {
+		if n := l.MaxBytes(name); n != l.MaxBytes("") {
+			parts = append(parts, name+"="+formatSize(n))
+		}
 	}
 	return strings.Join(parts, ",")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -39,8 +40,13 @@ func TestParseStreamLimits(t *testing.T) {
 			t.Errorf("ParseStreamLimits(%q) = %+v, want %+v", tc.in, got, tc.want)
 		}
 		again, err := bus.ParseStreamLimits(got.String())
-		if err != nil || !reflect.DeepEqual(again, got) && tc.in != "" {
-			t.Errorf("ParseStreamLimits(%q).String() = %q reads back as %+v, %v", tc.in, got.String(), again, err)
+		if err != nil {
+			t.Errorf("ParseStreamLimits(%q).String() = %q: %v", tc.in, got.String(), err)
+		}
+		for _, name := range []string{bus.StreamIn, bus.StreamRaw, bus.StreamRouted, bus.StreamOut, bus.StreamDLQ} {
+			if again.MaxBytes(name) != got.MaxBytes(name) {
+				t.Errorf("ParseStreamLimits(%q).String() = %q gives %s %d, want %d", tc.in, got.String(), name, again.MaxBytes(name), got.MaxBytes(name))
+			}
 		}
 	}
 	for _, bad := range []string{"1 GiBs", "lots", "XD_NOPE=1GiB", "1.5GiB", "9999999TiB"} {
@@ -48,8 +54,8 @@ func TestParseStreamLimits(t *testing.T) {
 			t.Errorf("ParseStreamLimits(%q) = nil error, want one", bad)
 		}
 	}
-	if got := (bus.StreamLimits{}).String(); got != "1GiB" {
-		t.Errorf("the default limits read %q, want 1GiB", got)
+	if got := (bus.StreamLimits{}).String(); got != "1GiB,XD_OUT=4GiB" {
+		t.Errorf("the default limits read %q, want 1GiB,XD_OUT=4GiB", got)
 	}
 }
 
@@ -88,7 +94,7 @@ func TestSetupStreamLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(b, map[string]int64{bus.StreamIn: 1 << 30, bus.StreamRaw: 1 << 30, bus.StreamRouted: 1 << 30, bus.StreamOut: 1 << 30, bus.StreamDLQ: 1 << 30})
+	check(b, map[string]int64{bus.StreamIn: 1 << 30, bus.StreamRaw: 1 << 30, bus.StreamRouted: 1 << 30, bus.StreamOut: 4 << 30, bus.StreamDLQ: 1 << 30})
 
 	b, err = setup(bus.StreamLimits{Default: 64 << 10, Streams: map[string]int64{bus.StreamDLQ: 128 << 10, bus.StreamOut: bus.Unlimited}})
 	if err != nil {
@@ -231,5 +237,33 @@ func TestAFullDLQDropsItsOldestLetters(t *testing.T) {
 	_, err := h.js.Publish(context.Background(), "xd.dlq.acme.schema_violation", []byte("one more"))
 	if err != nil {
 		t.Errorf("a letter to the full DLQ: %v, want stored (DiscardOld)", err)
+	}
+}
+
+// TestStreamUsageMetrics: /metrics shows what each stream holds against
+// its limit, so that a stream filling up is seen before it refuses.
+func TestStreamUsageMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHubWith(t, bus.Options{Metrics: reg, StreamLimits: bus.StreamLimits{Streams: map[string]int64{bus.StreamIn: 64 << 10, bus.StreamOut: bus.Unlimited}}})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-1"))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stream" {
+					got[f.GetName()+" "+l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	if got["crossdock_stream_max_bytes XD_IN"] != 64<<10 || got["crossdock_stream_max_bytes XD_OUT"] != -1 || got["crossdock_stream_max_bytes XD_DLQ"] != 1<<30 {
+		t.Errorf("crossdock_stream_max_bytes: %v, want XD_IN 65536, XD_OUT -1, XD_DLQ 1 GiB", got)
+	}
+	if held, _ := h.streamBytes(t, bus.StreamIn); got["crossdock_stream_bytes XD_IN"] != float64(held) || held == 0 {
+		t.Errorf("crossdock_stream_bytes XD_IN = %v, want the %d bytes it holds", got["crossdock_stream_bytes XD_IN"], held)
 	}
 }

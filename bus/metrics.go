@@ -1,6 +1,10 @@
 package bus
 
 import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -30,4 +34,51 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.handled, m.duration, m.panics)
 	}
 	return m
+}
+
+// streamUsage reports, at each scrape, what each of the hub's streams holds
+// and its limit, so that an operator sees a stream filling before it
+// refuses new messages (StreamLimits).
+type streamUsage struct {
+	b          *Bus
+	bytes, max *prometheus.Desc
+}
+
+func newStreamUsage(b *Bus) *streamUsage {
+	return &streamUsage{
+		b: b,
+		bytes: prometheus.NewDesc("crossdock_stream_bytes",
+			"Bytes a stream holds; at crossdock_stream_max_bytes it refuses new messages (the DLQ drops its oldest).", []string{"stream"}, nil),
+		max: prometheus.NewDesc("crossdock_stream_max_bytes",
+			"A stream's limit in bytes (--stream-max-bytes); -1: none.", []string{"stream"}, nil),
+	}
+}
+
+func (u *streamUsage) Describe(ch chan<- *prometheus.Desc) {
+	ch <- u.bytes
+	ch <- u.max
+}
+
+// Collect asks the server about each stream, each question bounded by a
+// short deadline so that a scrape never hangs on an unreachable cluster;
+// a stream it cannot read is left out.
+func (u *streamUsage) Collect(ch chan<- prometheus.Metric) {
+	for _, name := range streamNames {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := u.streamInfo(ctx, name)
+		cancel()
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(u.bytes, prometheus.GaugeValue, float64(info.State.Bytes), name)
+		ch <- prometheus.MustNewConstMetric(u.max, prometheus.GaugeValue, float64(info.Config.MaxBytes), name)
+	}
+}
+
+func (u *streamUsage) streamInfo(ctx context.Context, name string) (*jetstream.StreamInfo, error) {
+	s, err := u.b.js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.Info(ctx)
 }

@@ -175,7 +175,7 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")
 	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", 10*time.Minute, "how long JetStream recognises a repeated event id (3m-24h); the server holds every id of the window in memory, ~130 B each, four per order")
-	fs.Var(&cfg.StreamLimits, "stream-max-bytes", "the `size` each stream may hold (default 1GiB), then optional per-stream overrides, as 1GiB,XD_DLQ=4GiB (unlimited: no limit); a full XD_IN refuses new events (HTTP 507 storage_full), a full DLQ drops its oldest letters")
+	fs.Var(&cfg.StreamLimits, "stream-max-bytes", "the `size` each stream may hold (default 1GiB, XD_OUT 4GiB), then optional per-stream overrides, as 2GiB,XD_OUT=8GiB (unlimited: no limit); a full XD_IN refuses new events (HTTP 507 storage_full), a full DLQ drops its oldest letters")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", hub.DefaultBulkYield, "slow the bulk lane while the priority lane's p95 is more than this many times its usual median; negative: never")
 	fs.Float64Var(&cfg.BulkShare, "bulk-share", hub.DefaultBulkShare, "the bulk lane keeps at least this many times the priority lane's rate, however slowed")
 	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 10, "POSTs per event before a webhook delivery is dead-lettered")
