@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/gs1"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 	"github.com/crossdock/crossdock/trace"
@@ -115,6 +119,9 @@ func TestTraceFollowsAnX12OrderToItsShipmentAndEPCIS(t *testing.T) {
 				}
 				if hop["kind"] == trace.KindIntake {
 					placedID = hop["event_id"].(string)
+					if hop["causation_id"] == nil || hop["causation_id"] == "" {
+						t.Errorf("the intake made from the file names no cause")
+					}
 				}
 				if hop["kind"] == trace.KindDecision && hop["delivery"] == nil {
 					t.Errorf("the decision has no delivery state")
@@ -151,4 +158,129 @@ func TestTraceAnswersErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// po850WithNotes is po850 with MSG segments (free text, which the 850
+// decoder does not read) until the set holds about size bytes.
+func po850WithNotes(ctl, po, shipTo, gtin string, size int) []string {
+	segs := po850(ctl, po, shipTo, gtin)
+	segs = segs[:len(segs)-1] // without SE
+	ctt := segs[len(segs)-1]
+	segs = segs[:len(segs)-1]
+	note := "MSG*" + strings.Repeat("N", 200)
+	for n := 0; n < size; n += len(note) + 2 {
+		segs = append(segs, note)
+	}
+	segs = append(segs, ctt)
+	return append(segs, fmt.Sprintf("SE*%d*%s", len(segs)+1, ctl))
+}
+
+func TestTraceFindsAnX12FilePostedOverHTTP(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	accepted := h.watch("xd.out.acme.order.accepted")
+	small := interchange("PO", 6101, po850("0611", "HTTP-1", dcEast, "00614141123452"))
+	large := interchange("PO", 6102, po850WithNotes("0612", "HTTP-2", dcEast, "00614141123452", bus.FilePartSize+100_000))
+	cases := []struct {
+		name, po  string
+		file      []byte
+		isa, gs   string
+		st, parts string
+	}{
+		{"a small file, stored whole", "HTTP-1", small, "000006101", "6101", "0611", ""},
+		{"a file over a NATS message's size, stored in parts", "HTTP-2", large, "000006102", "6102", "0612", "2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := h.post("/v1/ingest/x12", key("acme"), "application/edi-x12", tc.file)
+			if status != http.StatusAccepted || len(body["accepted"].([]any)) != 1 || body["acknowledgment"] == "" {
+				t.Fatalf("POST /v1/ingest/x12 = %d %v, want 202 with one id and the 997", status, body)
+			}
+			next(t, accepted)
+			for _, q := range []string{"isa=" + tc.isa[5:], "gs=" + tc.gs, "st=" + tc.st + "&account=acme", "po=" + tc.po} {
+				status, body := h.get("/v1/admin/trace?"+q, adminToken)
+				if status != http.StatusOK {
+					t.Fatalf("GET /v1/admin/trace?%s = %d %v", q, status, body)
+				}
+				chains := body["chains"].([]any)
+				if len(chains) != 1 || chains[0].(map[string]any)["po_number"] != tc.po {
+					t.Fatalf("trace?%s: chains %v, want the one of %s", q, chains, tc.po)
+				}
+				hops := map[string]map[string]any{}
+				var kinds []string
+				for _, hp := range chains[0].(map[string]any)["hops"].([]any) {
+					hop := hp.(map[string]any)
+					kinds = append(kinds, hop["kind"].(string))
+					hops[hop["kind"].(string)] = hop
+				}
+				if len(kinds) < 4 || kinds[0] != trace.KindRawFile || kinds[1] != trace.KindIntake {
+					t.Fatalf("trace?%s: hops %v, want the raw file, then the intake, lane, decision…", q, kinds)
+				}
+				raw, intake := hops[trace.KindRawFile], hops[trace.KindIntake]
+				d := raw["detail"].(map[string]any)
+				if d["isa"] != tc.isa || d["gs"] != tc.gs || d["st"] != tc.st || d["channel"] != "api" || d["bytes"] != fmt.Sprint(len(tc.file)) {
+					t.Errorf("trace?%s: raw file detail %v, want isa %s gs %s st %s channel api, %d bytes", q, d, tc.isa, tc.gs, tc.st, len(tc.file))
+				}
+				if tc.parts != "" && d["parts"] != tc.parts {
+					t.Errorf("trace?%s: raw file in %v parts, want %s", q, d["parts"], tc.parts)
+				}
+				if raw["event_id"] == nil || raw["event_id"] == "" || intake["causation_id"] != raw["event_id"] {
+					t.Errorf("trace?%s: the intake's causation_id %v does not name the file %v", q, intake["causation_id"], raw["event_id"])
+				}
+			}
+		})
+	}
+
+	t.Run("the same file sent again is stored once and decoded once", func(t *testing.T) {
+		rawBefore, placedBefore := h.count(bus.StreamRaw, "xd.raw.acme.x12"), h.count(bus.StreamIn, "xd.in.acme.order.placed")
+		if rawBefore != 3 {
+			t.Errorf("XD_RAW holds %d messages of acme's X12 files, want 3 (one small file, one in two parts)", rawBefore)
+		}
+		status, body := h.post("/v1/ingest/x12", key("acme"), "application/edi-x12", small)
+		if status != http.StatusAccepted || len(body["accepted"].([]any)) != 1 {
+			t.Fatalf("resend = %d %v, want 202 with the same id", status, body)
+		}
+		h.settled(bus.StreamRaw, "ingest")
+		if n := h.count(bus.StreamRaw, "xd.raw.acme.x12"); n != rawBefore {
+			t.Errorf("XD_RAW holds %d messages after the resend, want %d", n, rawBefore)
+		}
+		if n := h.count(bus.StreamIn, "xd.in.acme.order.placed"); n != placedBefore {
+			t.Errorf("XD_IN holds %d order.placed after the resend, want %d", n, placedBefore)
+		}
+		// The raw consumer decoded none of the files the door had: it would
+		// have sent a 997 (an edi.document for a receipt) to xd.out.
+		receipts := 0
+		err := bus.Scan(context.Background(), h.bus.JetStream(), bus.StreamOut, []string{"xd.out.acme.edi.document"}, bus.From{},
+			func(m jetstream.Msg, _ uint64) bool {
+				if m.Headers().Get("ce-"+adapters.ExtFor) == adapters.ForReceipt {
+					receipts++
+				}
+				return true
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if receipts != 0 {
+			t.Errorf("%d receipts on xd.out: the raw consumer decoded files the door had decoded", receipts)
+		}
+	})
+
+	t.Run("a client cannot mark its own file as decoded", func(t *testing.T) {
+		placed := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
+		js, err := jetstream.New(h.connect("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := &nats.Msg{Subject: "xd.raw.acme.x12", Header: nats.Header{bus.HeaderFileDecoded: {"api"}, "crossdock-file-id": {"forged"}},
+			Data: interchange("PO", 6103, po850("0613", "NATS-FORGED", dcEast, "00614141123452"))}
+		if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		ev := next(t, placed)
+		if data := dataOf(t, ev); data["po_number"] != "NATS-FORGED" {
+			t.Errorf("order.placed %v, want NATS-FORGED decoded by the raw consumer", data)
+		}
+		if c, _ := ev.Extensions()[bus.ExtCausationID].(string); c == "" || c == "forged" {
+			t.Errorf("causationid %q, want the file's id given by the hub", c)
+		}
+	})
 }

@@ -96,7 +96,7 @@ func (t *Tracer) byControl(ctx context.Context, r *Result, q Query) ([]root, err
 	}
 	type po struct{ account, number string }
 	var pos []po
-	err := t.scan(ctx, r, bus.StreamRaw, []string{"xd.raw." + acct + "." + x12.Format}, t.now().Add(-q.Within), time.Time{}, func(m *msg) bool {
+	err := t.scanFiles(ctx, r, []string{"xd.raw." + acct + "." + x12.Format}, t.now().Add(-q.Within), time.Time{}, func(m *msg) bool {
 		ics, _ := x12.Read(m.data)
 		for _, ic := range ics {
 			for _, g := range ic.Groups {

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -363,29 +364,48 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 	before, until := t0.Add(-10*time.Minute), t0.Add(within)
 	var hops []Hop
 
-	// The partner's file: an X12 850 whose BEG03 is the PO.
-	err := t.scan(ctx, r, bus.StreamRaw, []string{"xd.raw." + o.Account + "." + x12.Format}, before, t0.Add(time.Minute), func(m *msg) bool {
-		if h, ok := rawHop(m, func(s *x12.Set) bool { return s.Type == "850" && beg03(s) == o.PONumber }); ok {
-			hops = append(hops, h)
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		return c, err
-	}
-	err = t.scan(ctx, r, bus.StreamIn, []string{"xd.in." + o.Account + ".order.placed"}, before, t0.Add(time.Minute), func(m *msg) bool {
+	var fileID, channel string // the intake's causationid (the file it was made from) and channel
+	err := t.scan(ctx, r, bus.StreamIn, []string{"xd.in." + o.Account + ".order.placed"}, before, t0.Add(time.Minute), func(m *msg) bool {
 		if m.id() != o.PlacedEventID {
 			return true
 		}
 		h := m.hop(KindIntake)
 		h.Type = "crossdock.order.placed.v1"
-		h.Detail["channel"] = channelOf(m, o.Account)
+		channel = channelOf(m, o.Account)
+		h.Detail["channel"] = channel
+		fileID = h.CausationID
 		hops = append(hops, h)
 		return false
 	})
 	if err != nil {
 		return c, err
+	}
+	// The partner's file: the one the intake names, in any format; for an
+	// order made from an X12 file before events named their file, the last
+	// X12 file with an 850 of the PO.
+	if fileID != "" || channel == x12.Format {
+		is850 := func(s *x12.Set) bool { return s.Type == "850" && beg03(s) == o.PONumber }
+		var file *Hop
+		err = t.scanFiles(ctx, r, []string{"xd.raw." + o.Account + ".*"}, before, t0.Add(time.Minute), func(m *msg) bool {
+			if fileID != "" {
+				if m.fileID() != fileID {
+					return true
+				}
+				h := fileHop(m, is850)
+				file = &h
+				return false
+			}
+			if h, ok := rawHop(m, is850); ok {
+				file = &h
+			}
+			return true
+		})
+		if err != nil {
+			return c, err
+		}
+		if file != nil {
+			hops = append(hops, *file)
+		}
 	}
 	err = t.scan(ctx, r, bus.StreamRouted, []string{"xd.routed.*." + o.Account + ".order.placed"}, before, t0.Add(time.Minute), func(m *msg) bool {
 		if m.id() != o.PlacedEventID {
@@ -606,6 +626,60 @@ func epcisHop(m *msg) Hop {
 	return h
 }
 
+// scanFiles is scan over XD_RAW, a file stored in parts (bus.FileMsgs)
+// handed to fn once, whole, with the sequence and time of its last part.
+func (t *Tracer) scanFiles(ctx context.Context, r *Result, filters []string, from, until time.Time, fn func(*msg) bool) error {
+	var j bus.FileJoiner
+	return t.scan(ctx, r, bus.StreamRaw, filters, from, until, func(m *msg) bool {
+		whole, ok := j.Add(m.header, m.data)
+		if !ok {
+			return true
+		}
+		m.data = whole
+		return fn(m)
+	})
+}
+
+// fileID is a stored file's id, which the events made from it name as
+// their causationid: the one the hub gave it, or the sender's own
+// (Nats-Msg-Id without the sender's scope).
+func (m *msg) fileID() string {
+	if id := m.get(bus.HeaderFileID); id != "" {
+		return id
+	}
+	_, own, _ := strings.Cut(m.get("Nats-Msg-Id"), ":")
+	return own
+}
+
+// fileHop is the hop of a partner's file: for an X12 file, rawHop's of
+// the set match accepts when it has one; for any file, its format, size, id
+// and how it came: over NATS, or decoded at the HTTP door (api, portal).
+func fileHop(m *msg, match func(*x12.Set) bool) Hop {
+	format := m.subject[strings.LastIndexByte(m.subject, '.')+1:]
+	if format == x12.Format {
+		if h, ok := rawHop(m, match); ok {
+			return h
+		}
+	}
+	return plainFileHop(m)
+}
+
+// plainFileHop is the hop of a file with what every format has: its format,
+// size, id, parts, and how it came.
+func plainFileHop(m *msg) Hop {
+	format := m.subject[strings.LastIndexByte(m.subject, '.')+1:]
+	h := Hop{Kind: KindRawFile, Time: m.time, Stream: m.stream, Seq: m.seq, Subject: m.subject, EventID: m.fileID(),
+		Detail: map[string]string{"format": format, "bytes": strconv.Itoa(len(m.data)), "channel": bus.ChannelNATS}}
+	if door := m.get(bus.HeaderFileDecoded); door != "" {
+		h.Detail["channel"] = door
+	}
+	if p := m.get(bus.HeaderFilePart); p != "" {
+		_, n, _ := strings.Cut(p, "/")
+		h.Detail["parts"] = n
+	}
+	return h
+}
+
 // rawHop returns the hop of a raw X12 file holding a set that match
 // accepts, with the interchange's, group's and set's control numbers.
 func rawHop(m *msg, match func(*x12.Set) bool) (Hop, bool) {
@@ -616,10 +690,10 @@ func rawHop(m *msg, match func(*x12.Set) bool) (Hop, bool) {
 				if !match(s) {
 					continue
 				}
-				h := Hop{Kind: KindRawFile, Time: m.time, Stream: m.stream, Seq: m.seq, Subject: m.subject, Detail: map[string]string{
-					"format": x12.Format, "isa": ic.Control, "gs": g.Control, "st": s.Control, "set": s.Type,
-					"sender": ic.Sender, "receiver": ic.Receiver, "bytes": strconv.Itoa(len(m.data)),
-				}}
+				h := plainFileHop(m)
+				maps.Copy(h.Detail, map[string]string{
+					"isa": ic.Control, "gs": g.Control, "st": s.Control, "set": s.Type, "sender": ic.Sender, "receiver": ic.Receiver,
+				})
 				if po := beg03(s); po != "" {
 					h.Detail["po_number"] = po
 				}

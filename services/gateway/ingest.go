@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/adapters"
@@ -22,7 +23,8 @@ import (
 )
 
 // MaxFileSize is the largest file, in bytes, POST /v1/ingest takes. NATS
-// limits xd.raw messages to the server's max_payload (1 MiB by default).
+// limits xd.raw messages to the server's max_payload (1 MiB by default); the
+// hub keeps larger files in parts (bus.FileMsgs).
 const MaxFileSize = 8 << 20
 
 // HeaderAccount names, on an xd.raw.wh.… message, the account a warehouse's
@@ -34,6 +36,14 @@ const HeaderAccount = "Crossdock-Account"
 // (xd.raw.<account>.<format>, xd.raw.wh.<warehouse>.<format>). What an
 // adapter makes passes the same Checker as any event and goes to xd.in, from
 // where the router takes it like any other.
+//
+// Every file is kept as sent in XD_RAW, whichever way it came, and the
+// events made from it name it in their causationid: a trace goes from an
+// order back to its file and its control numbers. A file posted over HTTP is
+// decoded at the door, so that the answer lists each unit's result, then
+// stored (in parts when larger than bus.FilePartSize) with
+// bus.HeaderFileDecoded, which the raw consumer acknowledges without
+// decoding it again.
 //
 // A file is all or nothing per unit (an X12 transaction set, a CSV order),
 // not as a whole: the units that decode and pass the checks are stored, the
@@ -68,10 +78,12 @@ type result struct {
 	ackType string
 }
 
-// Decode runs the format's adapter on data sent by from and checks each event.
-// account names the account a warehouse's file concerns ("" to find it by the
-// file's ship-to). A nil result with problems means nothing could be read.
-func (g *Ingest) decode(format string, from bus.Sender, account string, data []byte) result {
+// decode runs the format's adapter on data sent by from and checks each
+// event. account names the account a warehouse's file concerns ("" to find
+// it by the file's ship-to); fileID is the stored file's id, which each
+// event names as its causationid. A nil result with problems means nothing
+// could be read.
+func (g *Ingest) decode(format string, from bus.Sender, account, fileID string, data []byte) result {
 	var res result
 	fail := func(code, msg, field string) result {
 		res.problems = append(res.problems, problem.EventErrors{Problem: bus.Problem{Code: code, Message: msg, Field: field}})
@@ -106,6 +118,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account string, data []b
 	}
 	for _, ev := range evs {
 		ev.SetExtension(bus.ExtChannel, format)
+		ev.SetExtension(bus.ExtCausationID, fileID)
 		if ps := g.check.Check(ev, from, len(ev.Data())); len(ps) > 0 {
 			for _, p := range ps {
 				p.Message = fmt.Sprintf("event %s made from the file: %s", bus.Name(ev.Type()), p.Message)
@@ -187,7 +200,7 @@ func (g *Ingest) post(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("no adapter for format %q; the hub reads %s (GET /v1/adapters)", format, strings.Join(g.adapters.Formats(), ", ")), "format")
 		return
 	}
-	res, err := g.file(r.Context(), format, from, r.URL.Query().Get("account"), body)
+	res, err := g.file(r.Context(), format, from, r.URL.Query().Get("account"), body, bus.ChannelAPI)
 	var wait *waitError
 	if errors.As(err, &wait) {
 		rateLimited(w, wait.d)
@@ -231,11 +244,13 @@ type waitError struct{ d time.Duration }
 
 func (e *waitError) Error() string { return "over the quota; retry in " + e.d.String() }
 
-// file decodes a file, counts what it made against the sender's quota
-// (the file itself counted as one event at the door) and stores the events
-// of its good units.
-func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, account string, data []byte) (result, error) {
-	res := g.decode(format, from, account, data)
+// file decodes a file sent through channel (api, portal), counts what it
+// made against the sender's quota (the file itself counted as one event at
+// the door), keeps the file in XD_RAW and stores the events of its good
+// units, in that order: an event's cause is stored before it.
+func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, account string, data []byte, channel string) (result, error) {
+	fileID := contentKey(data)
+	res := g.decode(format, from, account, fileID, data)
 	if len(res.outs) > 1 {
 		if wait, ok := g.door.Allow(from, len(res.outs)-1, 0); !ok {
 			return res, &waitError{wait}
@@ -243,6 +258,11 @@ func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, accou
 	}
 	g.log.Info("file ingested", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
 		zap.String("format", format), zap.Int("bytes", len(data)), zap.Int("events", len(res.outs)), zap.Int("problems", len(res.problems)))
+	if err := g.keep(ctx, format, from, account, fileID, channel, data); err != nil {
+		g.log.Error("keep ingested file", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
+			zap.String("format", format), zap.Error(err))
+		return res, fmt.Errorf("%w: %w", ErrNotStored, err)
+	}
 	if len(res.outs) > 0 {
 		if _, err := g.bus.Publish(ctx, res.outs...); err != nil {
 			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
@@ -251,6 +271,29 @@ func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, accou
 		}
 	}
 	return res, nil
+}
+
+// keep stores a file decoded at the door in XD_RAW as sent, where a file
+// sent on xd.raw is stored: the same subject, and the same key (the
+// sender-scoped content hash the relay gives a file without a client id),
+// so that a file sent twice, either way, is stored once. Its headers say it
+// was decoded through channel, and name it fileID.
+func (g *Ingest) keep(ctx context.Context, format string, from bus.Sender, account, fileID, channel string, data []byte) error {
+	subject := "xd.raw." + from.Account + "." + format
+	h := nats.Header{}
+	if from.Warehouse != "" {
+		subject = "xd.raw.wh." + from.Warehouse + "." + format
+		if account != "" {
+			h.Set(HeaderAccount, account)
+		}
+	}
+	h.Set(bus.HeaderFileDecoded, channel)
+	h.Set(bus.HeaderFileID, fileID)
+	msgs, ids := bus.FileMsgs(bus.IntakePrefix+subject, IntakeKey(from, fileID), h, data)
+	if _, err := g.bus.PublishMsgs(ctx, msgs, ids); err != nil {
+		return fmt.Errorf("keep the %s file in %s: %w", format, bus.StreamRaw, err)
+	}
+	return nil
 }
 
 // FileResult is what a file made: the events stored from its good units
@@ -273,7 +316,7 @@ func (g *Ingest) File(ctx context.Context, format string, from bus.Sender, accou
 		return FileResult{Problems: []problem.EventErrors{{Problem: bus.Problem{Code: bus.CodeRateLimited,
 			Message: fmt.Sprintf("the account is over its quota (policy key quota); retry in %s", min(wait, time.Hour).Round(time.Millisecond))}}}}, nil
 	}
-	res, err := g.file(ctx, format, from, account, data)
+	res, err := g.file(ctx, format, from, account, data, bus.ChannelPortal)
 	out := FileResult{Problems: res.problems}
 	var wait *waitError
 	if errors.As(err, &wait) {
@@ -339,6 +382,8 @@ func (g *Ingest) list(w http.ResponseWriter, _ *http.Request) {
 // upload, its good events go to xd.in; a file with failures is answered with
 // an event.rejected listing them and lands, as sent, in the DLQ (code of its
 // first problem), while the events of its good units are still stored.
+// Files the HTTP door stored (bus.HeaderFileDecoded) were decoded there:
+// they are acknowledged and nothing else.
 func (g *Ingest) Run(ctx context.Context) error {
 	return g.bus.Consume(ctx, bus.ConsumerConfig{
 		Stream:   bus.StreamRaw,
@@ -351,6 +396,9 @@ func (g *Ingest) Run(ctx context.Context) error {
 
 // handleRaw decodes one file from XD_RAW.
 func (g *Ingest) handleRaw(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+	if d.Header.Get(bus.HeaderFileDecoded) != "" {
+		return nil, nil
+	}
 	from := bus.SenderOf(nil, d.Subject)
 	tok := strings.Split(d.Subject, ".")
 	format := tok[len(tok)-1]
@@ -368,7 +416,7 @@ func (g *Ingest) handleRaw(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 	if len(tok) != wantLen {
 		return nil, bus.Reject(bus.CodeUnknownType, fmt.Sprintf("subject %s: send files on xd.raw.<account>.<format> or xd.raw.wh.<warehouse>.<format>", d.Subject), "subject")
 	}
-	res := g.decode(format, from, d.Header.Get(HeaderAccount), d.Data)
+	res := g.decode(format, from, d.Header.Get(HeaderAccount), rawID(d), d.Data)
 	if res.ack != nil {
 		// Over HTTP the receipt is in the answer; over NATS it goes to the
 		// sender like any answer, on xd.out.<account>.edi.document.

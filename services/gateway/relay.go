@@ -223,19 +223,25 @@ func (r *Relay) decide(m *nats.Msg) (*nats.Msg, *verdict) {
 
 // storedHeader is what the relay stores of a message's headers: all but
 // the client's JetStream instructions (Nats-*), which are the hub's to give,
-// and the hub's key as Nats-Msg-Id. It changes h in place (the relay owns
+// and the hub's own file headers (bus.HeaderFilePrefix), with the hub's key
+// as Nats-Msg-Id. It changes h in place (the relay owns
 // the message it received) and returns it.
 func storedHeader(h nats.Header, key string) nats.Header {
 	if h == nil {
 		h = make(nats.Header, 1)
 	}
 	for k := range h {
-		if len(k) >= 5 && strings.EqualFold(k[:5], "nats-") {
+		if hasPrefixFold(k, "nats-") || hasPrefixFold(k, bus.HeaderFilePrefix) {
 			delete(h, k)
 		}
 	}
 	h["Nats-Msg-Id"] = []string{key}
 	return h
+}
+
+// hasPrefixFold reports whether s starts with prefix, ignoring case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // intakeKey is the key a message is stored under, the event id it names
