@@ -285,4 +285,30 @@ func TestAnX12OrderIsTracedToIts856AndEPCIS(t *testing.T) {
 	tab.WaitText(".hop-raw_file", "000005150")
 	tab.WaitText(".hop-shipment", digits)
 	tab.Screenshot("console-trace")
+
+	// A file posted over HTTP is kept too: found by its transaction set's
+	// control number, from the file (decoded at the door, channel api) on.
+	if status := e.post("/v1/ingest/x12", key("acme"), "application/edi-x12", interchange(5151, po850("0517", "PO-X12-HTTP", dcEast))); status != http.StatusAccepted {
+		t.Fatalf("POST /v1/ingest/x12: %d", status)
+	}
+	bustest.CheckFor(t, 30*time.Second, func() error {
+		req, _ := http.NewRequest(http.MethodGet, e.base+"/v1/admin/trace?st=0517", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), `"kind":"decision"`) {
+			return fmt.Errorf("no decision yet: %d %s", resp.StatusCode, b)
+		}
+		return nil
+	})
+	tab.Do(chromedp.Navigate(e.base+"/console/trace"), chromedp.WaitVisible(chromedp.CSS("#q")))
+	tab.Do(chromedp.SetValue(chromedp.CSS("#kind"), "st"), chromedp.SendKeys(chromedp.CSS("#q"), "0517"), chromedp.Click(chromedp.CSS("#trace")))
+	tab.WaitText(".hop-raw_file", "0517")
+	tab.WaitText(".hop-raw_file", "api")
+	tab.WaitText(".hop-decision", "accepted")
+	tab.Screenshot("console-trace-http")
 }
