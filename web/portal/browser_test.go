@@ -24,7 +24,10 @@ func (e *env) signInKeyTab(tab *webtest.Tab, apiKey string) {
 	)
 }
 
-// fillOrder fills the ordering form's PO, date and first row.
+// fillOrder fills the ordering form's PO, date and first row. The dry run's
+// verdict then appears above the submit button and moves it: a test waits
+// for the verdict it expects before clicking, or the click may land where
+// the button no longer is.
 func fillOrder(tab *webtest.Tab, po, shipTo string, requested time.Time, quantity string) {
 	tab.Do(
 		chromedp.WaitVisible(chromedp.CSS("#po_number")),
@@ -46,6 +49,7 @@ func TestABuyerPlacesAGoodOrderAndSeesItAccepted(t *testing.T) {
 	tab.WaitText(".who", "buyer@acme.example · buyer")
 	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
 	fillOrder(tab, "PO-WEB-1", acmeDC, time.Now().UTC().AddDate(0, 0, 10), "24")
+	tab.WaitText("#check-result", "would be accepted")
 	tab.Screenshot("portal-place")
 	tab.Do(chromedp.Click(chromedp.CSS("#place")))
 	tab.WaitText("#outcome", "accepted")
@@ -59,6 +63,7 @@ func TestAHeldOrderShowsItsReleaseTime(t *testing.T) {
 	e.signInKeyTab(tab, key("later"))
 	tab.Do(chromedp.Navigate(e.base + "/portal/place"))
 	fillOrder(tab, "PO-HELD-1", laterDC, time.Now().UTC().AddDate(0, 0, 30), "600")
+	tab.WaitText("#check-result", "would be held")
 	tab.Do(chromedp.Click(chromedp.CSS("#place")))
 	tab.WaitText("#outcome", "Held until")
 	o := e.orderState("later", "PO-HELD-1")
