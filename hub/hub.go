@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
-	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/flow"
 	"github.com/crossdock/crossdock/ops"
@@ -29,16 +28,13 @@ import (
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/delivery"
-	"github.com/crossdock/crossdock/services/edi"
 	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/planning"
 	"github.com/crossdock/crossdock/services/rfid"
-	"github.com/crossdock/crossdock/services/router"
 	"github.com/crossdock/crossdock/services/scorecard"
 	"github.com/crossdock/crossdock/services/vmi"
-	"github.com/crossdock/crossdock/web/portal"
 )
 
 // Hub is a running crossdock process.
@@ -57,11 +53,11 @@ type Hub struct {
 	// other services add their sections to it (scorecard.Config.Sections).
 	scorecard *scorecard.Scorecard
 	rfid      *rfid.Service
-	ingest    *gateway.Ingest // partners' files, when the gateway runs here
+	gateway   *gateway.Gateway // events over HTTP, when the gateway runs here
+	ingest    *gateway.Ingest  // partners' files, with the gateway
 	vmi       *vmi.Service
 	planning  *planning.Service // shared planning: also serves accuracy where the gateway runs
 	delivery  *delivery.Service
-	portal    *portal.Portal // the customer and warehouse pages, with the gateway
 	http      *http.Server
 	httpAddr  string
 	cert      *tls.Certificate // --tls-cert, --tls-key; nil without TLS
@@ -90,13 +86,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tiers := accounts.DefaultTiers()
-	if cfg.Tiers != "" {
-		if tiers, err = accounts.LoadTiers(cfg.Tiers); err != nil {
-			return nil, err
-		}
-	}
-	file, err := accounts.LoadFile(cfg.Accounts, tiers)
+	tiers, file, err := loadAccounts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +96,11 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 
 	h := &Hub{cfg: cfg, log: log, done: make(chan struct{})}
+	runCtx, cancel := context.WithCancel(ctx)
+	h.cancel = cancel
 	defer func() {
 		if err != nil {
+			cancel()
 			h.closeNATS()
 		}
 	}()
@@ -123,147 +116,104 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if h.bus, err = bus.New(h.nc, log.Named("bus"), bus.Options{Replicas: cfg.Replicas, Metrics: metrics, DuplicateWindow: cfg.DedupeWindow, StreamLimits: cfg.StreamLimits}); err != nil {
-		return nil, err
-	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, setupTimeout)
 	defer cancelSetup()
-	if err := h.bus.Setup(setupCtx); err != nil {
+	if err := h.setup(setupCtx, metrics, tiers, file); err != nil {
 		return nil, err
-	}
-	if h.registry, err = accounts.NewRegistry(setupCtx, h.bus, tiers, log.Named("accounts")); err != nil {
-		return nil, err
-	}
-	if h.auth != nil {
-		h.auth.set(h.registry)
-	}
-	if _, err := h.registry.Apply(setupCtx, file); err != nil {
-		return nil, fmt.Errorf("apply accounts file %s: %w", cfg.Accounts, err)
 	}
 
-	var callout *accounts.Callout
+	gov := h.governor(metrics)
+	h.replays = ops.NewReplays(runCtx, ops.New(h.bus.JetStream(), nil))
+	runs := []func(context.Context) error{h.registry.Run, gov.Run, h.newFlow(metrics).Run}
 	if cfg.NATSCalloutIssuer != "" {
-		if callout, err = h.callout(); err != nil {
+		callout, err := h.callout()
+		if err != nil {
 			return nil, err
 		}
-	}
-
-	check := gateway.NewChecker(h.registry, validator, 0)
-	door := gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests})
-	runCtx, cancel := context.WithCancel(ctx)
-	h.cancel = cancel
-	h.replays = ops.NewReplays(runCtx, ops.New(h.bus.JetStream(), nil))
-	yield := cfg.BulkYield
-	if yield == 0 {
-		yield = DefaultBulkYield
-	}
-	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield, Share: cfg.BulkShare})
-	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "crossdock_bulk_lane_limit",
-		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
-	}, gov.BulkLimit))
-	var runs []func(context.Context) error
-	runs = append(runs, h.registry.Run, gov.Run, h.newFlow(metrics).Run)
-	if callout != nil {
 		runs = append(runs, func(ctx context.Context) error { return callout.Run(ctx, h.nc) })
 	}
-	if cfg.runs("router") {
-		runs = append(runs, router.New(router.Config{Governor: gov}, h.bus, h.registry, check, log.Named("router")).Run)
-	}
-	if cfg.runs("gateway") {
-		formats := cfg.Adapters
-		if formats == nil {
-			formats = adapters.Default
-		}
-		h.ingest = gateway.NewIngest(h.bus, h.registry, check, door, formats, log.Named("ingest"))
-		if h.relayNC, err = h.dial("crossdock-intake"); err != nil {
-			cancel()
-			return nil, err
-		}
-		relay := gateway.NewRelay(h.relayNC, h.bus, door, log.Named("intake"))
-		if err := relay.Listen(); err != nil {
-			cancel()
-			return nil, err
-		}
-		runs = append(runs, relay.Run, h.ingest.Run, edi.New(h.bus, h.registry, formats, log.Named("edi")).Run)
-	}
-	// The read APIs (orders, EPCs) are served wherever customers call the
-	// hub: with the gateway as well as with the consumers that write their
-	// buckets, since they only read them.
-	if cfg.runs("orders") || cfg.runs("gateway") {
-		if h.orders, err = orders.New(setupCtx, orders.Config{Governor: gov, Schemas: validator, Tags: h.tagReads}, h.bus, h.registry, log.Named("orders")); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	if cfg.runs("orders") {
-		runs = append(runs, h.orders.Run)
-	}
-	if cfg.runs("rfid") || cfg.runs("gateway") {
-		if h.rfid, err = rfid.New(setupCtx, rfid.Config{Governor: gov}, h.bus, h.registry, log.Named("rfid")); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	if cfg.runs("rfid") {
-		runs = append(runs, h.rfid.Run)
-	}
-	if cfg.runs("vmi") {
-		if h.vmi, err = vmi.New(setupCtx, vmi.Config{Governor: gov, Now: cfg.Now}, h.bus, h.registry, log.Named("vmi")); err != nil {
-			cancel()
-			return nil, err
-		}
-		runs = append(runs, h.vmi.Run)
-	}
-	if cfg.runs("planning") || cfg.runs("gateway") {
-		if h.planning, err = planning.New(setupCtx, planning.Config{Governor: gov, Now: cfg.Now}, h.bus, h.registry, log.Named("planning")); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	if cfg.runs("planning") {
-		runs = append(runs, h.planning.Run)
-	}
-	if h.orders != nil {
-		var sections []scorecard.Section
-		if h.planning != nil {
-			sections = append(sections, forecastAccuracy(h.planning, h.registry))
-		}
-		h.scorecard = scorecard.New(scorecard.Config{Now: cfg.Now, Sections: sections}, h.orders, h.bus, h.registry, log.Named("scorecard"))
-	}
-	if cfg.runs("delivery") {
-		if h.delivery, err = delivery.New(setupCtx, delivery.Config{
-			Retry:   delivery.Retry{Attempts: cfg.WebhookAttempts, MaxAge: cfg.WebhookMaxAge},
-			Metrics: metrics,
-		}, h.bus, h.registry, log.Named("delivery")); err != nil {
-			cancel()
-			return nil, err
-		}
-		runs = append(runs, h.delivery.Run)
-	}
-	if err := h.newCatalog(validator); err != nil {
-		cancel()
+	built, err := h.buildServices(parts{
+		ctx:       setupCtx,
+		validator: validator,
+		check:     gateway.NewChecker(h.registry, validator, 0),
+		door:      gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests}),
+		governor:  gov,
+		metrics:   metrics,
+	})
+	if err != nil {
 		return nil, err
 	}
-	gw := gateway.New(h.bus, h.registry, check, door, log.Named("gateway"))
-	if cfg.runs("gateway") {
-		if h.portal, err = portal.New(portal.Config{
-			Registry: h.registry, Gateway: gw, Ingest: h.ingest, Orders: h.orders, VMI: h.vmi, RFID: h.rfid,
-			Scorecard: h.scorecard, NATS: h.nc, Log: log.Named("portal"),
-		}); err != nil {
-			cancel()
-			return nil, err
-		}
+	runs = append(runs, built...)
+	h.scorecard = h.newScorecard()
+
+	if err := h.newCatalog(validator); err != nil {
+		return nil, err
 	}
-	mux := h.routes(gw, metrics)
+	mux, err := h.routes(metrics)
+	if err != nil {
+		return nil, err
+	}
 	if err := h.listen(mux); err != nil {
-		cancel()
 		return nil, err
 	}
 	go h.run(runCtx, runs)
 	log.Info("crossdock started", zap.String("http", h.httpAddr), zap.String("nats", bus.RedactURL(h.NATSURL())),
 		zap.Strings("services", cfg.Services), zap.Int("accounts", len(file.Accounts)))
 	return h, nil
+}
+
+// loadAccounts reads the tier policy (--tiers, or the built-in one) and the
+// accounts file, before anything starts.
+func loadAccounts(cfg Config) (accounts.TierSet, *accounts.File, error) {
+	tiers := accounts.DefaultTiers()
+	if cfg.Tiers != "" {
+		var err error
+		if tiers, err = accounts.LoadTiers(cfg.Tiers); err != nil {
+			return nil, nil, err
+		}
+	}
+	file, err := accounts.LoadFile(cfg.Accounts, tiers)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tiers, file, nil
+}
+
+// setup makes the bus, its streams and buckets, and the account registry
+// with the accounts file applied; the embedded server authenticates
+// customers from then on.
+func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers accounts.TierSet, file *accounts.File) (err error) {
+	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: h.cfg.StreamLimits}); err != nil {
+		return err
+	}
+	if err := h.bus.Setup(ctx); err != nil {
+		return err
+	}
+	if h.registry, err = accounts.NewRegistry(ctx, h.bus, tiers, h.log.Named("accounts")); err != nil {
+		return err
+	}
+	if h.auth != nil {
+		h.auth.set(h.registry)
+	}
+	if _, err := h.registry.Apply(ctx, file); err != nil {
+		return fmt.Errorf("apply accounts file %s: %w", h.cfg.Accounts, err)
+	}
+	return nil
+}
+
+// governor slows this process's bulk lane while its priority lane is slow
+// (--bulk-yield, --bulk-share), with its limit in /metrics.
+func (h *Hub) governor(metrics *prometheus.Registry) *lanes.Governor {
+	yield := h.cfg.BulkYield
+	if yield == 0 {
+		yield = DefaultBulkYield
+	}
+	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield, Share: h.cfg.BulkShare})
+	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "crossdock_bulk_lane_limit",
+		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
+	}, gov.BulkLimit))
+	return gov
 }
 
 // natsAuth lets the embedded server authenticate customers against a
@@ -378,6 +328,20 @@ func (h *Hub) connect() error {
 	h.auth, h.cred = auth, cred
 	h.nc, err = bus.Dial("", h.server, "crossdock", cred)
 	return err
+}
+
+// newScorecard is the scorecard over the orders served here, with the
+// forecast accuracy section when planning is served here too; nil without
+// orders.
+func (h *Hub) newScorecard() *scorecard.Scorecard {
+	if h.orders == nil {
+		return nil
+	}
+	var sections []scorecard.Section
+	if h.planning != nil {
+		sections = append(sections, forecastAccuracy(h.planning, h.registry))
+	}
+	return scorecard.New(scorecard.Config{Now: h.cfg.Now, Sections: sections}, h.orders, h.bus, h.registry, h.log.Named("scorecard"))
 }
 
 // forecastAccuracy is the scorecard's section for shared planning: the

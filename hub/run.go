@@ -18,11 +18,11 @@ import (
 	"github.com/crossdock/crossdock/ops"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/gateway"
-	"github.com/crossdock/crossdock/web/portal"
 )
 
-// routes is the HTTP API: each service mounts its own paths.
-func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Handler {
+// routes is the HTTP API: the hub's own paths, then each service built here
+// mounts its own (services.go).
+func (h *Hub) routes(metrics *prometheus.Registry) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -43,34 +43,11 @@ func (h *Hub) routes(gw *gateway.Gateway, metrics *prometheus.Registry) http.Han
 	for _, p := range []string{"/v1/admin/dlq", "/v1/admin/dlq/", "/v1/admin/replay", "/v1/admin/delivery/"} {
 		mux.Handle(p, opsAPI)
 	}
-	if h.cfg.runs("gateway") {
-		mux.Handle("/v1/events", gw.Handler())
-	}
-	if h.orders != nil {
-		mux.Handle("/v1/orders/", h.orders.Handler())
-		mux.Handle("GET /v1/orders", h.orders.Handler())
-		mux.Handle("GET /v1/scorecard", h.scorecard.Handler())
-	}
-	if h.ingest != nil {
-		mux.Handle("/v1/ingest/", h.ingest.Handler())
-		mux.Handle("GET /v1/adapters", h.ingest.Handler())
-	}
-	if h.rfid != nil {
-		mux.Handle("/v1/rfid/", h.rfid.Handler())
-	}
-	if h.vmi != nil {
-		mux.Handle("/v1/inventory/", h.vmi.Handler())
-		mux.Handle("/v1/admin/vmi/", h.vmi.AdminHandler(h.cfg.AdminToken))
-	}
-	if h.planning != nil {
-		mux.Handle("/v1/planning/", h.planning.Handler())
+	if err := h.mountServices(mux); err != nil {
+		return nil, err
 	}
 	h.consoleRoutes(mux)
-	if h.portal != nil {
-		mux.Handle(portal.Base+"/", h.portal.Handler())
-		mux.Handle("GET "+portal.Base, http.RedirectHandler(portal.Base+"/", http.StatusMovedPermanently))
-	}
-	return instrument(mux, metrics)
+	return instrument(mux, metrics), nil
 }
 
 // opsHandler serves the operators' DLQ, replay and flush endpoints.

@@ -170,7 +170,7 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.StringVar(&cfg.Data, "data", "./data", "JetStream storage directory of the embedded server")
 	fs.StringVar(&cfg.Accounts, "accounts", "deploy/accounts.example.yaml", "accounts file; re-read on SIGHUP (when this default is absent: the built-in example, written to <data>/accounts.example.yaml)")
 	fs.StringVar(&cfg.Tiers, "tiers", "", "tier policy file (default: built in, the same as deploy/tiers.yaml)")
-	fs.StringVar(&services, "services", "all", "comma list of gateway,router,orders,vmi,rfid,delivery,planning to run here")
+	fs.StringVar(&services, "services", "all", hub.ServicesUsage())
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /v1/admin/* (empty: admin endpoints off)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	fs.StringVar(&cfg.Fsync, "fsync", "interval", "embedded JetStream disk sync: interval (NATS default) or always")

@@ -354,6 +354,25 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	}
 }
 
+func TestHelpListsEveryService(t *testing.T) {
+	clearEnv(t)
+	var out bytes.Buffer
+	usageOutput = &out
+	t.Cleanup(func() { usageOutput = os.Stderr })
+	if _, _, _, err := parseFlags([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags(--help) = %v, want flag.ErrHelp", err)
+	}
+	for _, name := range hub.Services() {
+		if !strings.Contains(out.String(), name+": ") {
+			t.Errorf("help printed %q, want a line saying what the %s service does", out.String(), name)
+		}
+	}
+	// edi runs with the gateway: the gateway's line names it.
+	if !strings.Contains(out.String(), "(edi)") {
+		t.Errorf("help printed %q, want the gateway's line to name edi", out.String())
+	}
+}
+
 func TestAccountsFileOutsideACheckout(t *testing.T) {
 	// The test runs in cmd/crossdock, where deploy/accounts.example.yaml is
 	// not: as a binary run anywhere but the repository's root.
