@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
 
 // receiver is a customer's webhook endpoint: a real HTTP listener that
@@ -116,26 +117,13 @@ func newEnv(t testing.TB, accountsYAML string) *env {
 	t.Helper()
 	s := bustest.RunServer(t, "")
 	b := bustest.New(t, s)
-	ctx := context.Background()
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, srv: s, bus: b, reg: reg}
-	e.apply(accountsYAML)
-	return e
+	return &env{t: t, srv: s, bus: b, reg: accountstest.Registry(t, b, accountsYAML)}
 }
 
 // apply makes the registry hold this accounts file, as a reload does.
 func (e *env) apply(accountsYAML string) {
 	e.t.Helper()
-	f, err := accounts.ParseFile([]byte(accountsYAML), accounts.DefaultTiers())
-	if err != nil {
-		e.t.Fatalf("accounts file: %v", err)
-	}
-	if _, err := e.reg.Apply(context.Background(), f); err != nil {
-		e.t.Fatal(err)
-	}
+	accountstest.Apply(e.t, e.reg, accountsYAML)
 }
 
 // fastRetry retries within milliseconds.

@@ -16,7 +16,7 @@ import (
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/envelope"
 	"github.com/crossdock/crossdock/schemas"
-	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
 
 // accountsYAML: acme asks for X12, globex for CSV (which writes no answers),
@@ -34,18 +34,7 @@ accounts:
 func newService(t *testing.T, yaml string) *Service {
 	t.Helper()
 	b := bustest.New(t, bustest.RunServer(t, ""))
-	ctx := context.Background()
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := accounts.ParseFile([]byte(yaml), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	reg := accountstest.Registry(t, b, yaml)
 	formats := adapters.NewRegistry()
 	formats.Register(x12.New(x12.Config{}))
 	formats.Register(csv.New())

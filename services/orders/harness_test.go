@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
 
 // Locations of the test accounts.
@@ -76,17 +77,7 @@ func startService(t testing.TB, now func() time.Time) *testService {
 	b := bustest.New(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := accounts.ParseFile([]byte(testAccounts()), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	reg := accountstest.Registry(t, b, testAccounts())
 	svc, err := New(ctx, Config{Now: now, ReleaseEvery: time.Hour}, b, reg, bustest.Logger(t))
 	if err != nil {
 		t.Fatal(err)

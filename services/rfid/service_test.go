@@ -14,7 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 )
 
@@ -31,17 +31,7 @@ accounts:
 // process is one rfid process: its own connection, registry and service.
 func process(t *testing.T, ctx context.Context, b *bus.Bus) *Service {
 	t.Helper()
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := accounts.ParseFile([]byte(accountsYAML), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	reg := accountstest.Registry(t, b, accountsYAML)
 	svc, err := New(ctx, Config{}, b, reg, bustest.Logger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/orders"
 )
 
@@ -32,21 +33,11 @@ func scoreServer(t *testing.T) string {
 	if err := b.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := accounts.ParseFile([]byte(fmt.Sprintf(`warehouses: [{id: dc-east, api_keys: [%q]}]
+	reg := accountstest.Registry(t, b, fmt.Sprintf(`warehouses: [{id: dc-east, api_keys: [%q]}]
 accounts:
   - {id: acme, tier: strategic, api_keys: [%q], locations: [{gln: "0614141000005", type: dc, warehouse: dc-east}]}
   - {id: umbrella, tier: stable, api_keys: [%q], locations: [{gln: "0614141000050", type: dc, warehouse: dc-east}]}
-`, accounts.HashKey("key-dc-east"), accounts.HashKey("key-acme"), accounts.HashKey("key-umbrella"))), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+`, accounts.HashKey("key-dc-east"), accounts.HashKey("key-acme"), accounts.HashKey("key-umbrella")))
 	svc, err := orders.New(ctx, orders.Config{}, b, reg, bustest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
