@@ -117,3 +117,18 @@ func Next(t testing.TB, ch <-chan *event.Event, timeout time.Duration) *event.Ev
 
 // ErrNotYet is a convenience for CheckFor conditions.
 var ErrNotYet = errors.New("not yet")
+
+// Run runs a service (its Run method) until the test ends, then requires
+// that it stopped cleanly.
+func Run(t testing.TB, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}
