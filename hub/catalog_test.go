@@ -8,6 +8,7 @@ import (
 )
 
 func TestTheCatalogueIsServedToAPIKeysAndTheAdminToken(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	cases := []struct {
 		name, path, key, accept string

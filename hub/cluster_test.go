@@ -25,6 +25,7 @@ func runCluster(t *testing.T) string {
 // same moment against a new three-node cluster, as docker compose does:
 // each creates the same R3 streams and buckets, and each comes up.
 func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a three-node cluster; skipped with -short")
 	}
@@ -76,6 +77,7 @@ func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
 // the others, once, and a tier change made through one process is seen by
 // the rest.
 func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a three-node cluster; skipped with -short")
 	}

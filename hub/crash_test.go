@@ -286,6 +286,7 @@ func (h *testHub) checkAcceptedOnce(account, po, id string) error {
 // accepted exactly once and asked of its warehouse exactly once, nothing is
 // dead-lettered, and each order's state shows one acceptance.
 func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("long test (runs a hub process, kills it and waits out the redelivery of what it held): skipped under -short")
 	}
@@ -423,6 +424,7 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 // storage: the orders taken before are still there, state and history, and
 // the new hub takes new orders.
 func TestRestartKeepsOrders(t *testing.T) {
+	t.Parallel()
 	const n = 20
 	dir := t.TempDir()
 	h := startHub(t, dir)

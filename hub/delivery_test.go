@@ -72,6 +72,7 @@ func withWebhooks(t *testing.T, dir string, hooks map[string]string) {
 }
 
 func TestDeliveryPushesToWebhooksAndOperatorsCanFlushAndInspect(t *testing.T) {
+	t.Parallel()
 	rc := newWebhookReceiver(t, "hook-secret")
 	dir := t.TempDir()
 	withWebhooks(t, dir, map[string]string{"acme": rc.srv.URL + "/acme", "umbrella": rc.srv.URL + "/umbrella"})
@@ -154,6 +155,7 @@ func TestDeliveryPushesToWebhooksAndOperatorsCanFlushAndInspect(t *testing.T) {
 }
 
 func TestAnEmergingAccountsExperimentMirrorsItsEvents(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := writeAccounts(t, dir, nil)
 	b, err := os.ReadFile(path)
@@ -200,6 +202,7 @@ func TestAnEmergingAccountsExperimentMirrorsItsEvents(t *testing.T) {
 // what was delivered and what is pending, instead of after minutes of
 // retries; another account's order sent right after is accepted.
 func TestFlushAnswersWithinItsWaitWhenTheEndpointNeverAnswers(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -208,10 +211,13 @@ func TestFlushAnswersWithinItsWaitWhenTheEndpointNeverAnswers(t *testing.T) {
 		}
 	}))
 	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(release) }) // before Close, which waits for handlers
 	dir := t.TempDir()
 	withWebhooks(t, dir, map[string]string{"umbrella": hang.URL + "/umbrella"})
 	h := startHub(t, dir)
+	// Cleanups run last first: the endpoint answers before the hub stops,
+	// which would otherwise wait out the POST's 30 s timeout, and before
+	// Close, which waits for handlers.
+	t.Cleanup(func() { close(release) })
 
 	accepted := h.watch("xd.out.umbrella.order.accepted")
 	h.sendOrder("umbrella", "hang-1", order{PO: "H-1", ShipTo: stableDC, Units: []float64{500}})

@@ -17,6 +17,7 @@ import (
 // asks for X12: its acceptance, its rejection and its shipment are also
 // written as 855s and an 856; umbrella, which asks for nothing, gets none.
 func TestEDIAccountsGetTheirAnswersAsX12(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	docs := h.watch("xd.out.*.edi.document")
 	accepted := h.watch("xd.out.acme.order.accepted")
@@ -70,6 +71,7 @@ func TestEDIAccountsGetTheirAnswersAsX12(t *testing.T) {
 // TestX12FileOverNATSIsAcknowledgedWithA997 sends an 850 interchange on
 // xd.raw and expects the 997 back on the account's subjects.
 func TestX12FileOverNATSIsAcknowledgedWithA997(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	docs := h.watch("xd.out.globex.edi.document")
 	js, err := jetstream.New(h.connect("globex"))

@@ -36,6 +36,7 @@ func config(t *testing.T, dir string) Config {
 // JetStream store corrupt it. The second is refused with one line naming
 // the directory; once the first has stopped, the directory is free again.
 func TestASecondHubOnTheSameDataRefusesToStart(t *testing.T) {
+	t.Parallel()
 	cfg := config(t, t.TempDir())
 	first, err := Start(context.Background(), cfg, bustest.Logger(t))
 	if err != nil {
@@ -84,6 +85,7 @@ func TestASecondHubOnTheSameDataRefusesToStart(t *testing.T) {
 // must not leave the process looking healthy; the hub stops and Wait says
 // which consumer.
 func TestAConsumerDeletedUnderTheHubStopsIt(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, stream, durable string
 	}{
@@ -136,6 +138,7 @@ func TestAConsumerDeletedUnderTheHubStopsIt(t *testing.T) {
 // attribute_too_large and dead-lettered, and the lane goes on: another
 // account's order sent right after is accepted.
 func TestOversizedHeadersInALaneDoNotStopIt(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeAccounts(t, dir, map[string]string{"globex": "strategic"}) // acme's lane
 	h := startHub(t, dir)

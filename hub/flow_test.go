@@ -13,6 +13,7 @@ import (
 )
 
 func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	select {
 	case <-h.flow.Following():

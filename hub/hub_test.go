@@ -21,6 +21,7 @@ import (
 )
 
 func TestOrdersAreServedByTier(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	routed := h.watch("xd.routed.>")
 	tests := []struct {
@@ -82,6 +83,7 @@ func TestOrdersAreServedByTier(t *testing.T) {
 // TestRoutedLanesFollowTiers checks the subject each tier's events take and
 // that the order service answers on them: the lane consumers filter by tier.
 func TestAcceptedOrderReachesTheWarehouse(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	fulfil := h.watch("xd.wh.dc-west.fulfillment.requested")
 	accepted := h.watch("xd.out.acme.order.accepted")
@@ -99,6 +101,7 @@ func TestAcceptedOrderReachesTheWarehouse(t *testing.T) {
 }
 
 func TestRetriedEventIsOneOrder(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	for range 3 {
@@ -127,6 +130,7 @@ func TestRetriedEventIsOneOrder(t *testing.T) {
 }
 
 func TestOrdersAreVisibleToTheirAccountOnly(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "mine-1", order{PO: "SECRET-1", ShipTo: dcEast, Units: []float64{1}})
@@ -143,6 +147,7 @@ func TestOrdersAreVisibleToTheirAccountOnly(t *testing.T) {
 }
 
 func TestNATSIntake(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	nc := h.connect("acme")
 	js, err := jetstream.New(nc)
@@ -299,6 +304,7 @@ func (h *testHub) lastDLQ(t *testing.T, subject string) *jetstream.RawStreamMsg 
 }
 
 func TestTierPromotionChangesTheLaneOfTheNextEvent(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	routed := h.watch("xd.routed.*.globex.>")
 	changed := h.watch("xd.out.globex.account.tier.changed")
@@ -331,6 +337,7 @@ func TestTierPromotionChangesTheLaneOfTheNextEvent(t *testing.T) {
 }
 
 func TestReloadingTheAccountsFileChangesTiers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	h := startHub(t, dir)
 	changed := h.watch("xd.out.initech.account.tier.changed")
@@ -355,6 +362,7 @@ func TestReloadingTheAccountsFileChangesTiers(t *testing.T) {
 }
 
 func TestShipmentsMoveOrdersAndReachTheCustomer(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "s-1", order{PO: "S-1", ShipTo: dcEast, Units: []float64{4}})
@@ -395,6 +403,7 @@ func TestShipmentsMoveOrdersAndReachTheCustomer(t *testing.T) {
 }
 
 func TestHeldOrderIsAcceptedOnItsOrderingDay(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	held := h.watch("xd.out.later.order.held")
 	accepted := h.watch("xd.out.later.order.accepted")
@@ -428,6 +437,7 @@ func TestHeldOrderIsAcceptedOnItsOrderingDay(t *testing.T) {
 }
 
 func TestHealthReadinessAndMetrics(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(h.base + path)

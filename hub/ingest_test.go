@@ -40,6 +40,7 @@ func po850(ctl, po, shipTo, gtin string) []string {
 }
 
 func TestIngestX12OverHTTP(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	placed := h.watch(bus.IntakePrefix + "xd.in.acme.order.placed")
 	accepted := h.watch("xd.out.acme.order.accepted")
@@ -125,6 +126,7 @@ func TestIngestX12OverHTTP(t *testing.T) {
 }
 
 func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	placed := h.watch(bus.IntakePrefix + "xd.in.umbrella.order.placed")
 	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
@@ -159,6 +161,7 @@ func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
 }
 
 func TestIngestWarehouse856ShipsTheOrder(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "w-1", order{PO: "W-1", ShipTo: dcEast, Units: []float64{4}})
@@ -184,6 +187,7 @@ func TestIngestWarehouse856ShipsTheOrder(t *testing.T) {
 }
 
 func TestIngestOverNATS(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	js, err := jetstream.New(h.connect("acme"))
 	if err != nil {
@@ -227,6 +231,7 @@ func TestIngestOverNATS(t *testing.T) {
 }
 
 func TestWarehouseFileOverNATSNamesItsAccountInAHeader(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "w-3", order{PO: "W-3", ShipTo: dcEast, Units: []float64{2}})
@@ -248,6 +253,7 @@ func TestWarehouseFileOverNATSNamesItsAccountInAHeader(t *testing.T) {
 }
 
 func TestAdaptersAreListed(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	status, body := h.get("/v1/adapters", "")
 	if status != http.StatusOK {
@@ -264,6 +270,7 @@ func TestAdaptersAreListed(t *testing.T) {
 }
 
 func TestIngestX12AnswersWithA997(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	file := interchange("PO", 401, po850("0001", "A-1", dcEast, "00614141123452"), po850("0002", "A-2", dcEast, "00614141123453"))
 	status, body := h.post("/v1/ingest/x12", key("acme"), "application/edi-x12", file)
@@ -279,6 +286,7 @@ func TestIngestX12AnswersWithA997(t *testing.T) {
 }
 
 func TestIngestWarehouseNamesTheAccount(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "w-2", order{PO: "W-2", ShipTo: dcEast, Units: []float64{4}})

@@ -64,6 +64,7 @@ func answers(t testing.TB, ch <-chan *event.Event, id string) *event.Event {
 }
 
 func TestAnAccountCannotEraseAnotherAccountsEvent(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	globexAccepted := h.watch("xd.out.globex.order.accepted")
 	acmeAccepted := h.watch("xd.out.acme.order.accepted")
@@ -112,6 +113,7 @@ func TestAnAccountCannotEraseAnotherAccountsEvent(t *testing.T) {
 }
 
 func TestPartnerFileIDsCannotBeTakenByAnotherAccount(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
 	file := []byte("po_number,ship_to,requested_date,gtin,quantity\nACME-CSV-1," + dcEast + "," + date + ",00614141123452,12\n")
@@ -153,6 +155,7 @@ func TestPartnerFileIDsCannotBeTakenByAnotherAccount(t *testing.T) {
 }
 
 func TestOversizedAttributesAreRefusedAtTheDoor(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.globex.order.accepted")
 

@@ -45,6 +45,7 @@ func publishOrderAs(t *testing.T, js jetstream.JetStream, account, id string, o 
 }
 
 func TestIntakeLanesFollowTiers(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	want := map[string][]string{
 		"router-priority": {"xd.in.acme.>"},
@@ -105,6 +106,7 @@ func TestIntakeLanesFollowTiers(t *testing.T) {
 }
 
 func TestIntakeSeal(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 
 	t.Run("an order posted over HTTP is in XD_IN sealed and in its lane once", func(t *testing.T) {

@@ -60,6 +60,7 @@ func (h *testHub) streamState(stream string) (held uint64, max int64) {
 // accepted before is answered, none lost; and once the operator raises the
 // limit (a restart with another --stream-max-bytes) intake works again.
 func TestAFloodStopsAtTheStreamLimit(t *testing.T) {
+	t.Parallel()
 	const limit = 16 << 10
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)

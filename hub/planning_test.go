@@ -166,6 +166,7 @@ func weeksOf(f *planning.Forecast) map[string]string {
 }
 
 func TestAForecastOverHTTPIsReplacedByANewerVersionAndNotByAnOlderOne(t *testing.T) {
+	t.Parallel()
 	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
 	toWarehouse := h.watch("xd.wh.dc-east.forecast.shared")
 
@@ -203,6 +204,7 @@ func TestAForecastOverHTTPIsReplacedByANewerVersionAndNotByAnOlderOne(t *testing
 }
 
 func TestABadForecastIsRefusedWithItsCodesAndDeadLettered(t *testing.T) {
+	t.Parallel()
 	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
 	h.vmiReport("acme", "bad-inv-0", dcEast, vmiDay(0), vmiItem(vmiGTIN, 500, -1))
 	h.knowsItem("acme", vmiGTIN)
@@ -257,6 +259,7 @@ func TestABadForecastIsRefusedWithItsCodesAndDeadLettered(t *testing.T) {
 }
 
 func TestAForecastDrivesReplenishmentToAHandComputedTarget(t *testing.T) {
+	t.Parallel()
 	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
 	toWarehouse := h.watch("xd.wh.dc-east.replenishment.requested")
 	forecasts := h.watch("xd.wh.dc-east.forecast.shared")
@@ -282,6 +285,7 @@ func TestAForecastDrivesReplenishmentToAHandComputedTarget(t *testing.T) {
 }
 
 func TestAnExceptionIsRaisedOnceWhenSalesMissTheForecast(t *testing.T) {
+	t.Parallel()
 	h := startPlanningHub(t, newPlanClock(wednesdayW10), nil)
 	toCustomer := h.watch("xd.out.acme.forecast.exception")
 	toWarehouse := h.watch("xd.wh.dc-east.forecast.exception")
@@ -333,6 +337,7 @@ func TestAnExceptionIsRaisedOnceWhenSalesMissTheForecast(t *testing.T) {
 // by segment with their codes, the file over NATS lands in the DLQ, and
 // each file is acknowledged with a 997.
 func TestAn830FileBecomesForecastsWithA997(t *testing.T) {
+	t.Parallel()
 	h := startPlanningHub(t, newPlanClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)), nil)
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join("..", "adapters", "x12", "testdata", name))
@@ -413,6 +418,7 @@ func TestAn830FileBecomesForecastsWithA997(t *testing.T) {
 // its store 40 against 50 in W11; globex, also strategic, sold 100 against
 // 100 in W11.
 func TestAccuracyIsWeightedByWhatSold(t *testing.T) {
+	t.Parallel()
 	clock := newPlanClock(wednesdayW10)
 	h := startPlanningHub(t, clock, map[string]string{"globex": "strategic"})
 	h.vmiReport("acme", "acc-dc-w10", dcEast, "2026-03-03T08:00:00Z", vmiItem(vmiGTIN, 500, 80))

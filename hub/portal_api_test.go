@@ -14,6 +14,7 @@ import (
 )
 
 func TestOrderCheckIsServedWithTheOrdersAPI(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	good, _ := json.Marshal(order{PO: "PO-CHECK", ShipTo: dcEast, Units: []float64{3}}.data())
 	if code, body := h.post("/v1/orders/check", key("acme"), "application/json", good); code != http.StatusOK || body["decision"] != "accept" {
@@ -30,6 +31,7 @@ func TestOrderCheckIsServedWithTheOrdersAPI(t *testing.T) {
 }
 
 func TestOrderTimelineAcrossChannelsEDIAndRFID(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	docs := h.watch("xd.out.acme.edi.document")
@@ -133,6 +135,7 @@ func TestOrderTimelineAcrossChannelsEDIAndRFID(t *testing.T) {
 }
 
 func TestScorecardIsServedForTheCallingAccount(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	h.sendOrder("acme", "sc-1", order{PO: "SC-1", ShipTo: dcEast, Units: []float64{5}})
 	// The card of the month the order was placed in, by the hub's record.

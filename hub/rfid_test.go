@@ -122,6 +122,7 @@ func epcList(d map[string]any) []string {
 }
 
 func TestRFIDItemMovesFromDockToBackRoomToShelf(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	epcis := h.watch("xd.out.acme.epcis.captured")
 	moves := h.watch("xd.out.acme.rfid.location.changed")
@@ -183,6 +184,7 @@ func TestRFIDItemMovesFromDockToBackRoomToShelf(t *testing.T) {
 }
 
 func TestRFIDIsOnTheMenuOfStrategicAndIntegratedOnly(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	cases := []struct {
 		account, readPoint string
@@ -209,6 +211,7 @@ func TestRFIDIsOnTheMenuOfStrategicAndIntegratedOnly(t *testing.T) {
 }
 
 func TestRFIDBadReadsAndReadPoints(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	epcis := h.watch("xd.out.acme.epcis.captured")
 	rejected := h.watch("xd.out.acme.event.rejected")
@@ -254,6 +257,7 @@ func TestRFIDBadReadsAndReadPoints(t *testing.T) {
 }
 
 func TestRFIDDedupeSurvivesARestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	h := startHub(t, dir)
 	epcis := h.watch("xd.out.acme.epcis.captured")
@@ -272,6 +276,7 @@ func TestRFIDDedupeSurvivesARestart(t *testing.T) {
 }
 
 func TestRFIDReadStormOf10000ReadsOf50TagsIs50Observations(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	const reads, tags = 10000, 50
 	cases := []struct {
@@ -368,6 +373,7 @@ func (h *testHub) stored(t testing.TB, subject string) []*event.Event {
 }
 
 func TestRFIDConfiguredReaders(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := writeAccounts(t, dir, nil)
 	b, err := os.ReadFile(path)

@@ -36,6 +36,7 @@ func caPool(t *testing.T, ca string) *x509.CertPool {
 }
 
 func TestAHubWithACertificateServesHTTPAndNATSOnTLSOnly(t *testing.T) {
+	t.Parallel()
 	certs := bustest.WriteCerts(t)
 	dir := t.TempDir()
 	writeAccounts(t, dir, nil)
@@ -101,6 +102,7 @@ func externalServer(t *testing.T, certs bustest.Certs, password, nkeyPub string)
 }
 
 func TestTheHubAuthenticatesToAnExternalNATSWithoutShowingItsSecrets(t *testing.T) {
+	t.Parallel()
 	certs := bustest.WriteCerts(t)
 	const password = "pw-that-must-not-leak"
 	user, _ := nkeys.CreateUser()

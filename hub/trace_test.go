@@ -65,6 +65,7 @@ func x12OrderShippedAndRead(t *testing.T, h *testHub, po string, isa int) string
 }
 
 func TestTraceFollowsAnX12OrderToItsShipmentAndEPCIS(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	po := x12OrderShippedAndRead(t, h, "TRACE-1", 4711)
 	hex, _ := ssccTag(t)
@@ -140,6 +141,7 @@ func TestTraceFollowsAnX12OrderToItsShipmentAndEPCIS(t *testing.T) {
 }
 
 func TestTraceAnswersErrors(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	cases := []struct {
 		name, query, key string
@@ -176,6 +178,7 @@ func po850WithNotes(ctl, po, shipTo, gtin string, size int) []string {
 }
 
 func TestTraceFindsAnX12FilePostedOverHTTP(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	small := interchange("PO", 6101, po850("0611", "HTTP-1", dcEast, "00614141123452"))

@@ -15,6 +15,7 @@ import (
 // each gets its own refusal at once, and another account's order sent right
 // after is accepted.
 func TestBadValuesAreAnsweredNotPassedOn(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
 	globexAccepted := h.watch("xd.out.globex.order.accepted")

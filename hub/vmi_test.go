@@ -87,6 +87,7 @@ func firstCode(t testing.TB, rejected map[string]any) any {
 }
 
 func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	// Two replenishments while no warehouse consumer exists.
 	for i, gtin := range []string{vmiGTIN, "00614141999996"} {
@@ -147,6 +148,7 @@ func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {
 }
 
 func TestVMITierPromotionSwitchesToContinuous(t *testing.T) {
+	t.Parallel()
 	// Before the integrated tier's 18:00 UTC cut-off, whatever the real time:
 	// past it, the scheduled run would take the replenishment first.
 	morning := func() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
@@ -180,6 +182,7 @@ func TestVMITierPromotionSwitchesToContinuous(t *testing.T) {
 }
 
 func TestVMIBadReportsAreRejectedWithCodes(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	rejected := h.watch("xd.out.acme.event.rejected")
 	tests := []struct {
