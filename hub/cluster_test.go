@@ -1,14 +1,30 @@
 package hub
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -135,4 +151,356 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 	if ev := next(t, lane); ev.ID() != "c-promoted" {
 		t.Errorf("strategic lane got %s, want c-promoted", ev.ID())
 	}
+}
+
+// TestOrdersSurviveANodeAndAHubKilledUnderLoad runs two hubs on a three-node
+// cluster with three replicas while customers of every tier post orders
+// over HTTP to both, each retried under its own event id until a gateway
+// answers 202, as an ERP does. Mid-load it kills (SIGKILL) the node that
+// leads XD_IN, keeps sending, then cuts the second hub off (its NATS
+// connections closed, nothing drained or acked) and keeps sending to the
+// first. Every order answered 202 then has exactly one outcome
+// (order.accepted, held or rejected, as its account's policy decides) and,
+// when accepted, exactly one fulfilment request: nothing is lost across the
+// leader elections or the redelivery of what the dead hub held, and nothing
+// is done twice.
+func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node cluster of processes and waits out a redelivery; skipped with -short")
+	}
+	cluster := runProcessCluster(t)
+	dir := t.TempDir()
+	writeAccounts(t, dir, nil)
+	cfg := Config{
+		HTTP: "127.0.0.1:0", NATSURL: cluster.url, Accounts: filepath.Join(dir, "accounts.yaml"),
+		Services: []string{"gateway", "router", "orders"}, AdminToken: adminToken, Replicas: 3, Fsync: "interval",
+	}
+	survivor := startConfig(t, cfg)
+	victim, err := Start(context.Background(), cfg, bustest.Logger(t))
+	if err != nil {
+		t.Fatalf("start the second hub: %v", err)
+	}
+	// Once cut off it stops with an error of its own: not this test's.
+	t.Cleanup(func() { victim.Stop(); _ = victim.Wait() })
+	victimBase := "http://" + victim.HTTPAddr()
+
+	load := startOrderLoad(t, []string{survivor.base, victimBase})
+	step := func(orders int64, what string) int64 {
+		t.Helper()
+		from := load.acknowledged()
+		bustest.CheckFor(t, 90*time.Second, func() error {
+			if got := load.acknowledged() - from; got < orders {
+				return fmt.Errorf("%d orders answered 202 %s, waiting for %d", got, what, orders)
+			}
+			return nil
+		})
+		return load.acknowledged()
+	}
+	step(80, "before anything is killed")
+
+	leaders := map[string]string{}
+	for _, stream := range []string{bus.StreamIn, bus.StreamRouted, bus.StreamOut} {
+		leaders[stream] = streamLeader(t, survivor, stream)
+	}
+	doomed := leaders[bus.StreamIn]
+	cluster.nodes[doomed].kill()
+	t.Logf("killed node %s (stream leaders %v) after %d orders", doomed, leaders, load.acknowledged())
+	step(80, "since the node was killed")
+
+	load.drop(victimBase)
+	victim.nc.Close()
+	victim.relayNC.Close()
+	t.Logf("cut the second hub off after %d orders", load.acknowledged())
+	step(80, "since the hub was cut off")
+	acked := load.halt()
+	t.Logf("%d orders answered 202, %d tried", len(acked), len(load.tried))
+
+	// What the dead hub held is redelivered after the consumers' ack wait.
+	halted := time.Now()
+	bustest.CheckFor(t, 120*time.Second, survivor.quiescent)
+	t.Logf("the surviving hub settled everything in %s", time.Since(halted).Round(time.Millisecond))
+	select {
+	case <-survivor.done:
+		t.Fatalf("the surviving hub stopped: %v", survivor.err)
+	default:
+	}
+
+	outcome := map[string]string{} // event id → the type of its outcome
+	outcomes := map[string]int{}
+	for _, kind := range []string{"accepted", "held", "rejected"} {
+		for id, n := range survivor.causations("xd.out.*.order." + kind) {
+			outcome[id] = kind
+			outcomes[id] += n
+		}
+	}
+	fulfilments := survivor.causations("xd.wh.*.fulfillment.requested")
+	var wrong []error
+	for id, want := range acked {
+		if outcomes[id] != 1 {
+			wrong = append(wrong, fmt.Errorf("order %s: %d outcomes, want 1", id, outcomes[id]))
+			continue
+		}
+		if outcome[id] != want {
+			wrong = append(wrong, fmt.Errorf("order %s: order.%s, want order.%s", id, outcome[id], want))
+		}
+		if want := map[bool]int{true: 1}[want == "accepted"]; fulfilments[id] != want {
+			wrong = append(wrong, fmt.Errorf("order %s (%s): %d fulfilment requests, want %d", id, outcome[id], fulfilments[id], want))
+		}
+	}
+	// An order still being retried when the load stopped may have been
+	// stored: at most one outcome for it too.
+	for id := range load.tried {
+		if _, ok := acked[id]; !ok && (outcomes[id] > 1 || fulfilments[id] > 1) {
+			wrong = append(wrong, fmt.Errorf("order %s (never answered 202): %d outcomes, %d fulfilment requests", id, outcomes[id], fulfilments[id]))
+		}
+	}
+	for i, err := range wrong {
+		if i == 10 {
+			t.Errorf("... and %d more", len(wrong)-i)
+			break
+		}
+		t.Error(err)
+	}
+	// A rejected order is dead-lettered as well; nothing else may be.
+	if got, rejected := survivor.count(bus.StreamDLQ, "xd.dlq.>"), survivor.count(bus.StreamOut, "xd.out.*.order.rejected"); got != rejected {
+		t.Errorf("%s holds %d dead letters, want one per rejected order, %d", bus.StreamDLQ, got, rejected)
+	}
+}
+
+// streamLeader is the name of the node that leads stream's raft group.
+func streamLeader(t *testing.T, h *testHub, stream string) string {
+	t.Helper()
+	var leader string
+	bustest.CheckFor(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := h.bus.JetStream().Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" {
+			return fmt.Errorf("%s has no leader", stream)
+		}
+		leader = info.Cluster.Leader
+		return nil
+	})
+	return leader
+}
+
+// orderLoad is customers' ERPs posting orders over HTTP, one at a time per
+// account, each retried under its one event id until a gateway answers 202,
+// trying the gateways in turn.
+type orderLoad struct {
+	t    *testing.T
+	stop chan struct{}
+	wg   sync.WaitGroup
+	n    atomic.Int64
+
+	mu       sync.Mutex
+	gateways []string          // base URLs still in use
+	acked    map[string]string // event id → the outcome its account's policy gives
+	tried    map[string]bool   // every event id posted
+}
+
+// startOrderLoad starts a sender per test account, with orders its policy
+// accepts, holds (later orders only on days that are not today or
+// tomorrow) or rejects (every other umbrella order is below the stable
+// tier's minimum).
+func startOrderLoad(t *testing.T, gateways []string) *orderLoad {
+	l := &orderLoad{t: t, stop: make(chan struct{}), gateways: gateways, acked: map[string]string{}, tried: map[string]bool{}}
+	senders := []struct {
+		account, shipTo string
+		order           func(i int) (units float64, outcome string)
+	}{
+		{"acme", dcEast, func(int) (float64, string) { return 2, "accepted" }},
+		{"globex", globexDC, func(int) (float64, string) { return 2, "accepted" }},
+		{"initech", initechDC, func(int) (float64, string) { return 2, "accepted" }},
+		{"umbrella", stableDC, func(i int) (float64, string) {
+			if i%2 == 1 {
+				return 2, "rejected"
+			}
+			return 120, "accepted"
+		}},
+		{"later", heldDC, func(int) (float64, string) { return 120, "held" }},
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, s := range senders {
+		l.wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("%s-%05d", s.account, i)
+				units, outcome := s.order(i)
+				body := orderEvent(s.account, id, order{PO: "PO-" + id, ShipTo: s.shipTo, Units: []float64{units}})
+				for attempt := 0; !l.post(client, i+attempt, s.account, id, body); attempt++ {
+					select {
+					case <-l.stop:
+						return
+					case <-time.After(20 * time.Millisecond): // a failed attempt: back off a little
+					}
+				}
+				l.mu.Lock()
+				l.acked[id] = outcome
+				l.mu.Unlock()
+				l.n.Add(1)
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	t.Cleanup(func() { l.halt() })
+	return l
+}
+
+// post sends one attempt at an order to one of the gateways and reports
+// whether it was answered 202.
+func (l *orderLoad) post(client *http.Client, turn int, account, id string, body []byte) bool {
+	l.mu.Lock()
+	base := l.gateways[turn%len(l.gateways)]
+	l.tried[id] = true
+	l.mu.Unlock()
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+key(account))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// acknowledged is the number of orders answered 202 so far.
+func (l *orderLoad) acknowledged() int64 { return l.n.Load() }
+
+// drop stops sending to a gateway.
+func (l *orderLoad) drop(base string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gateways = slices.DeleteFunc(l.gateways, func(g string) bool { return g == base })
+}
+
+// halt stops the senders, waits for them and returns the orders answered
+// 202 with the outcome each should have; safe to call twice.
+func (l *orderLoad) halt() map[string]string {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.acked)
+}
+
+// nodeEnv, set to a JSON nodeSpec, makes the test binary run one node of a
+// NATS cluster instead of the tests (TestMain): a node in its own process
+// can be killed for real. An in-process server.Shutdown hands its raft
+// leaderships to the other nodes before it stops; a crashed node does not,
+// and the cluster has to notice and elect new leaders under load.
+const nodeEnv = "CROSSDOCK_TEST_NATS_NODE"
+
+// nodeSpec is what a node process needs: its name, its client and route
+// ports, the route ports of all three nodes and its storage.
+type nodeSpec struct {
+	Name     string
+	Client   int
+	Route    int
+	Routes   []int
+	StoreDir string
+}
+
+// runNode runs the node of spec until SIGTERM or SIGINT; the test kills it
+// with SIGKILL.
+func runNode(spec string) int {
+	var n nodeSpec
+	if err := json.Unmarshal([]byte(spec), &n); err != nil {
+		fmt.Fprintln(os.Stderr, "node spec:", err)
+		return 1
+	}
+	var routes []*url.URL
+	for _, p := range n.Routes {
+		if p != n.Route {
+			routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+		}
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: n.Name, Host: "127.0.0.1", Port: n.Client,
+		JetStream: true, StoreDir: n.StoreDir, MaxPayload: 2 << 20, NoLog: true, NoSigs: true,
+		Cluster: server.ClusterOpts{Name: "crossdock-test", Host: "127.0.0.1", Port: n.Route},
+		Routes:  routes,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "node:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go s.Start()
+	<-ctx.Done()
+	s.Shutdown()
+	s.WaitForShutdown()
+	return 0
+}
+
+// processCluster is a three-node JetStream cluster whose nodes are
+// processes of their own.
+type processCluster struct {
+	url   string               // every node's client URL, comma-separated
+	nodes map[string]*childHub // by server name: n1, n2, n3
+}
+
+// runProcessCluster starts the three node processes and returns once each
+// answers and JetStream has a meta leader.
+func runProcessCluster(t *testing.T) *processCluster {
+	t.Helper()
+	port := func() int {
+		_, p, _ := net.SplitHostPort(freeAddr(t))
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	specs := make([]nodeSpec, 3)
+	var routes []int
+	for i := range specs {
+		specs[i] = nodeSpec{Name: fmt.Sprintf("n%d", i+1), Client: port(), Route: port(), StoreDir: t.TempDir()}
+		routes = append(routes, specs[i].Route)
+	}
+	c := &processCluster{nodes: map[string]*childHub{}}
+	var urls []string
+	for _, spec := range specs {
+		spec.Routes = routes
+		b, _ := json.Marshal(spec)
+		c.nodes[spec.Name] = startProcess(t, nodeEnv+"="+string(b))
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", spec.Client))
+	}
+	c.url = strings.Join(urls, ",")
+	bustest.CheckFor(t, 60*time.Second, func() error {
+		for i, u := range urls {
+			c.nodes[specs[i].Name].alive()
+			nc, err := nats.Connect(u)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", specs[i].Name, err)
+			}
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err = js.AccountInfo(ctx)
+			cancel()
+			nc.Close()
+			if err != nil {
+				return fmt.Errorf("node %s: JetStream: %w", specs[i].Name, err)
+			}
+		}
+		return nil
+	})
+	return c
 }
