@@ -168,6 +168,7 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a three-node cluster of processes and waits out a redelivery; skipped with -short")
 	}
+	began := time.Now()
 	cluster := runProcessCluster(t)
 	dir := t.TempDir()
 	writeAccounts(t, dir, nil)
@@ -184,6 +185,7 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	t.Cleanup(func() { victim.Stop(); _ = victim.Wait() })
 	victimBase := "http://" + victim.HTTPAddr()
 
+	t.Logf("%s: cluster and hubs up", time.Since(began).Round(time.Millisecond))
 	load := startOrderLoad(t, []string{survivor.base, victimBase})
 	step := func(orders int64, what string) int64 {
 		t.Helper()
@@ -204,16 +206,16 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	}
 	doomed := leaders[bus.StreamIn]
 	cluster.nodes[doomed].kill()
-	t.Logf("killed node %s (stream leaders %v) after %d orders", doomed, leaders, load.acknowledged())
+	t.Logf("%s: killed node %s (stream leaders %v) after %d orders", time.Since(began).Round(time.Millisecond), doomed, leaders, load.acknowledged())
 	step(80, "since the node was killed")
 
 	load.drop(victimBase)
 	victim.nc.Close()
 	victim.relayNC.Close()
-	t.Logf("cut the second hub off after %d orders", load.acknowledged())
+	t.Logf("%s: cut the second hub off after %d orders", time.Since(began).Round(time.Millisecond), load.acknowledged())
 	step(80, "since the hub was cut off")
 	acked := load.halt()
-	t.Logf("%d orders answered 202, %d tried", len(acked), len(load.tried))
+	t.Logf("%s: %d orders answered 202, %d tried", time.Since(began).Round(time.Millisecond), len(acked), len(load.tried))
 
 	// What the dead hub held is redelivered after the consumers' ack wait.
 	halted := time.Now()
