@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -41,7 +42,7 @@ func (r *runner) connect() error {
 			return fmt.Errorf("connect as %s: %w", a.id, err)
 		}
 		for _, name := range []string{"order.accepted", "order.rejected", "order.held", "event.rejected"} {
-			sub, err := a.nc.Subscribe("xd.out."+a.id+"."+name, r.observe)
+			sub, err := a.nc.Subscribe(bus.OutSubject(a.id, name), r.observe)
 			if err != nil {
 				return fmt.Errorf("subscribe to %s's %s: %w", a.id, name, err)
 			}
@@ -226,7 +227,7 @@ func (r *runner) send(ctx context.Context, a *account, window chan struct{}) {
 // orderMsg is an order.placed as an account's ERP publishes it over NATS
 // (binary mode); the hub's intake relay keys it by account and id.
 func orderMsg(account, id string, body []byte) *nats.Msg {
-	return &nats.Msg{Subject: "xd.in." + account + ".order.placed", Header: nats.Header{
+	return &nats.Msg{Subject: bus.InSubject(bus.Sender{Account: account}, "order.placed"), Header: nats.Header{
 		"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/accounts/" + account},
 		"ce-type": {"crossdock.order.placed.v1"}, "content-type": {"application/json"},
 	}, Data: body}

@@ -41,11 +41,11 @@ type point struct {
 }
 
 var points = []point{
-	{"XD_IN", bus.StreamIn, func(a string) string { return "xd.in." + a + ".order.placed" }, "ce-id",
+	{"XD_IN", bus.StreamIn, func(a string) string { return bus.InSubject(bus.Sender{Account: a}, "order.placed") }, "ce-id",
 		func(t *traced) *time.Time { return &t.inAt }},
-	{"XD_ROUTED", bus.StreamRouted, func(a string) string { return "xd.routed.strategic." + a + ".order.placed" }, "ce-id",
+	{"XD_ROUTED", bus.StreamRouted, func(a string) string { return bus.RoutedSubject("strategic", a, "order.placed") }, "ce-id",
 		func(t *traced) *time.Time { return &t.routedAt }},
-	{"XD_OUT accepted", bus.StreamOut, func(a string) string { return "xd.out." + a + ".order.accepted" }, "ce-causationid",
+	{"XD_OUT accepted", bus.StreamOut, func(a string) string { return bus.OutSubject(a, "order.accepted") }, "ce-causationid",
 		func(t *traced) *time.Time { return &t.answerAt }},
 }
 

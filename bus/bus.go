@@ -34,15 +34,6 @@ const (
 	StreamRaw = "XD_RAW"
 )
 
-// IntakePrefix is put before an intake subject (xd.in.…, xd.raw.…) to store
-// the message in XD_IN or XD_RAW: the streams listen on xd.intake.in.> and
-// xd.intake.raw.> only, and map them back (a stream subject transform), so
-// what is stored, and every consumer's filter, keeps the customer-facing
-// subject. Only the hub may publish there; customers publish on xd.in.…
-// and xd.raw.…, where the gateway's intake relay takes the message, decides
-// the key JetStream deduplicates on, and stores it (CONTRACT.md section 3).
-const IntakePrefix = "xd.intake."
-
 // DuplicateWindow is how long JetStream remembers a Nats-Msg-Id by default:
 // a publish retried within it is acknowledged but stored once. Services also
 // keep their own idempotency (by event id in their state) for retries after
@@ -263,11 +254,11 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		}
 	}
 	return []jetstream.StreamConfig{
-		intake(base(StreamIn, "events from customers, readers and warehouses, as sent", nil, 7*day), "xd.in.>"),
-		base(StreamRouted, "checked events in their tier lanes", []string{"xd.routed.>"}, 7*day),
-		base(StreamOut, "events the hub makes for customers and warehouses", []string{"xd.out.>", "xd.wh.>", "xd.exp.>"}, 30*day),
-		base(StreamDLQ, "events that could not be processed, with their original bytes and the reason", []string{"xd.dlq.>"}, 90*day),
-		intake(base(StreamRaw, "partners' files (X12, CSV, …) as sent, before the adapters", nil, 7*day), "xd.raw.>"),
+		intake(base(StreamIn, "events from customers, readers and warehouses, as sent", nil, 7*day), AllIn),
+		base(StreamRouted, "checked events in their tier lanes", []string{AllRouted}, 7*day),
+		base(StreamOut, "events the hub makes for customers and warehouses", []string{AllOut, AllWarehouses, AllExperiments}, 30*day),
+		base(StreamDLQ, "events that could not be processed, with their original bytes and the reason", []string{AllDLQ}, 90*day),
+		intake(base(StreamRaw, "partners' files (X12, CSV, …) as sent, before the adapters", nil, 7*day), AllRaw),
 	}
 }
 

@@ -98,35 +98,6 @@ func SenderOf(ev *event.Event, subject string) Sender {
 	return Sender{}
 }
 
-// Subject returns the subject on which the sender receives events named name
-// (xd.out.<account>.<name> or xd.wh.<warehouse>.<name>).
-func (s Sender) Subject(name string) string {
-	if s.Warehouse != "" {
-		return "xd.wh." + s.Warehouse + "." + name
-	}
-	return OutSubject(s.Account, name)
-}
-
-// DLQSubject is where the sender's dead letters with this code go
-// (xd.dlq.<account>.<code>, xd.dlq.wh.<warehouse>.<code>; an unknown
-// sender's go to xd.dlq._unknown.<code>).
-func (s Sender) DLQSubject(code string) string {
-	if s.Warehouse != "" {
-		return "xd.dlq.wh." + s.Warehouse + "." + code
-	}
-	a := s.Account
-	if a == "" {
-		a = "_unknown"
-	}
-	return "xd.dlq." + a + "." + code
-}
-
-// OutSubject is an account's outbound subject for events named name.
-func OutSubject(account, name string) string { return "xd.out." + account + "." + name }
-
-// WarehouseSubject is a warehouse's subject for events named name.
-func WarehouseSubject(warehouse, name string) string { return "xd.wh." + warehouse + "." + name }
-
 // NewRootEvent is envelope.NewRoot, kept for compatibility.
 func NewRootEvent(id, eventType, source, account string, data any) (*event.Event, error) {
 	return envelope.NewRoot(id, eventType, source, account, data)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -39,6 +40,8 @@ func TestFollowerHandsOverToASweep(t *testing.T) {
 	cfg := config("lane")
 	cfg.Follow = f
 	release := make(chan struct{})
+	releaseAll := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseAll)
 	got := make(chan string, 10)
 	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
 		got <- d.Event.ID()
@@ -63,13 +66,18 @@ func TestFollowerHandsOverToASweep(t *testing.T) {
 	if !f.Covers("xd.in.acme.>", held) || f.Covers("xd.in.globex.>", held) {
 		t.Errorf("Covers(#%d): acme %v, globex %v; want acme only", held, f.Covers("xd.in.acme.>", held), f.Covers("xd.in.globex.>", held))
 	}
-	if id := <-got; id != "acme-1" {
-		t.Fatalf("delivered %s, want acme-1 (acme-0 came before the filter)", id)
+	// acme-0 may be delivered too: whether a consumer goes back over what
+	// its filter did not match is the server's affair, which is why the
+	// sweep routes what a lane does not cover.
+	for id := range got {
+		if id == "acme-1" {
+			break
+		}
 	}
 
 	// acme leaves while acme-1 is held: it stays beside globex.
 	want.Store(&[]string{"xd.in.globex.>"})
 	h.filtersAre(t, "lane", "xd.in.acme.>", "xd.in.globex.>")
-	close(release)
+	releaseAll()
 	h.filtersAre(t, "lane", "xd.in.globex.>")
 }

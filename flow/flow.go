@@ -176,12 +176,12 @@ func (f *Flow) Run(ctx context.Context) error {
 		headers  bool
 		handle   func(jetstream.Msg)
 	}{
-		{bus.StreamIn, []string{"xd.in.>"}, false, f.onIntake},
-		{bus.StreamRouted, []string{"xd.routed.>"}, true, f.onRouted},
-		{bus.StreamOut, []string{"xd.out.*.order.accepted", "xd.out.*.order.rejected"}, true, f.onDecision},
+		{bus.StreamIn, []string{bus.AllIn}, false, f.onIntake},
+		{bus.StreamRouted, []string{bus.AllRouted}, true, f.onRouted},
+		{bus.StreamOut, []string{bus.OutSubject("*", "order.accepted"), bus.OutSubject("*", "order.rejected")}, true, f.onDecision},
 		// Few, and their bodies say what the headers do not: a held
 		// order's release time, a rejected event's type.
-		{bus.StreamOut, []string{"xd.out.*.order.held", "xd.out.*.event.rejected"}, false, f.onDecision},
+		{bus.StreamOut, []string{bus.OutSubject("*", "order.held"), bus.OutSubject("*", "event.rejected")}, false, f.onDecision},
 	}
 	var stops []func()
 	defer func() {
@@ -422,7 +422,7 @@ func (f *Flow) dlqDepth(ctx context.Context) []DLQDepth {
 	if err != nil {
 		return nil
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter("xd.dlq.>"))
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(bus.AllDLQ))
 	if err != nil {
 		return nil
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/intake"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/planning"
@@ -135,7 +136,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 	built, err := h.buildServices(parts{
 		ctx:       setupCtx,
 		validator: validator,
-		check:     gateway.NewChecker(h.registry, validator, 0),
+		check:     intake.NewChecker(h.registry, validator, 0),
 		door:      gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests}),
 		governor:  gov,
 		metrics:   metrics,

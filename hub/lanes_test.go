@@ -14,7 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // filtersOf is the filter of the router's intake consumer durable.
@@ -121,8 +121,8 @@ func TestIntakeSeal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if raw.Header.Get(gateway.HeaderRouted) == "" {
-			t.Errorf("XD_IN copy has no %s header", gateway.HeaderRouted)
+		if raw.Header.Get(intake.HeaderRouted) == "" {
+			t.Errorf("XD_IN copy has no %s header", intake.HeaderRouted)
 		}
 		if n := h.count(bus.StreamRouted, "xd.routed.strategic.acme.order.placed"); n != 1 {
 			t.Errorf("XD_ROUTED holds %d copies, want 1", n)
@@ -137,7 +137,7 @@ func TestIntakeSeal(t *testing.T) {
 		rejected := h.watch("xd.out.acme.order.rejected")
 		evRejected := h.watch("xd.out.acme.event.rejected")
 		// No lines: the schema refuses it, if it is checked.
-		publishOrderAs(t, js, "acme", "forged-1", order{PO: "F-1", ShipTo: dcEast}, map[string]string{gateway.HeaderRouted: "AAAA"})
+		publishOrderAs(t, js, "acme", "forged-1", order{PO: "F-1", ShipTo: dcEast}, map[string]string{intake.HeaderRouted: "AAAA"})
 		select {
 		case ev := <-evRejected:
 			if d := dataOf(t, ev); d["rejected_id"] != "forged-1" {

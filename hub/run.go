@@ -76,7 +76,7 @@ const (
 	// httpIdleTimeout closes a keep-alive connection idle that long.
 	httpIdleTimeout = 60 * time.Second
 	// httpMaxHeaderBytes bounds the request headers: room for every
-	// CloudEvents attribute at its limit (gateway.MaxAttributesBytes) many
+	// CloudEvents attribute at its limit (intake.MaxAttributesBytes) many
 	// times over, so that an oversized attribute is answered 400 naming it;
 	// beyond it the server answers 431.
 	httpMaxHeaderBytes = 128 << 10

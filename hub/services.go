@@ -13,6 +13,7 @@ import (
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/edi"
 	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/intake"
 	"github.com/crossdock/crossdock/services/lanes"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/services/planning"
@@ -48,7 +49,7 @@ type service struct {
 type parts struct {
 	ctx       context.Context // bounds the builds' requests to JetStream (setupTimeout)
 	validator *schemas.Validator
-	check     *gateway.Checker
+	check     *intake.Checker
 	door      *gateway.Door
 	governor  *lanes.Governor
 	metrics   *prometheus.Registry

@@ -90,13 +90,13 @@ func (f Filter) subjects() []string {
 	}
 	switch {
 	case f.Warehouse != "":
-		return []string{"xd.dlq.wh." + f.Warehouse + "." + code}
+		return []string{bus.Sender{Warehouse: f.Warehouse}.DLQSubject(code)}
 	case f.Account != "":
-		return []string{"xd.dlq." + f.Account + "." + code}
+		return []string{bus.Sender{Account: f.Account}.DLQSubject(code)}
 	case f.Code != "":
-		return []string{"xd.dlq.*." + code, "xd.dlq.wh.*." + code}
+		return []string{bus.Sender{Account: "*"}.DLQSubject(code), bus.Sender{Warehouse: "*"}.DLQSubject(code)}
 	}
-	return []string{"xd.dlq.>"}
+	return []string{bus.AllDLQ}
 }
 
 func deadLetterOf(subject string, seq uint64, h nats.Header, stored time.Time) DeadLetter {
@@ -191,7 +191,7 @@ func (o *Ops) get(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, err
 	if err != nil {
 		return nil, fmt.Errorf("dead letter %d: %w", seq, err)
 	}
-	if !strings.HasPrefix(m.Subject, "xd.dlq.") {
+	if !strings.HasPrefix(m.Subject, strings.TrimSuffix(bus.AllDLQ, ">")) {
 		return nil, fmt.Errorf("dead letter %d: %w", seq, ErrNotFound)
 	}
 	return m, nil

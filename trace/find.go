@@ -25,7 +25,7 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 	id := q.ID
 	for range 4 { // at most: document → shipment out → warehouse shipment → order
 		var found *msg
-		err := t.scan(ctx, r, bus.StreamIn, []string{"xd.in." + acct + ".order.placed"}, since, time.Time{}, func(m *msg) bool {
+		err := t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Account: acct}, "order.placed")}, since, time.Time{}, func(m *msg) bool {
 			if m.id() == id {
 				found = m
 				return false
@@ -42,9 +42,9 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 			_ = json.Unmarshal(found.payload(), &d)
 			return t.byPO(ctx, strings.Split(found.subject, ".")[2], d.PO)
 		}
-		filters := []string{"xd.out." + acct + ".>", "xd.wh.*.>"}
+		filters := []string{bus.OutSubject(acct, ">"), bus.WarehouseSubject("*", ">")}
 		if acct == "*" {
-			filters = []string{"xd.out.>", "xd.wh.>"}
+			filters = []string{bus.AllOut, bus.AllWarehouses}
 		}
 		err = t.scan(ctx, r, bus.StreamOut, filters, since, time.Time{}, func(m *msg) bool {
 			if m.get("ce-id") == id {
@@ -58,7 +58,7 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 		}
 		if found == nil {
 			// A warehouse's shipment in XD_IN names its order.
-			err = t.scan(ctx, r, bus.StreamIn, []string{"xd.in.wh.*.shipment.dispatched"}, since, time.Time{}, func(m *msg) bool {
+			err = t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Warehouse: "*"}, "shipment.dispatched")}, since, time.Time{}, func(m *msg) bool {
 				if m.id() == id {
 					found = m
 					return false
@@ -96,7 +96,7 @@ func (t *Tracer) byControl(ctx context.Context, r *Result, q Query) ([]root, err
 	}
 	type po struct{ account, number string }
 	var pos []po
-	err := t.scanFiles(ctx, r, []string{"xd.raw." + acct + "." + x12.Format}, t.now().Add(-q.Within), time.Time{}, func(m *msg) bool {
+	err := t.scanFiles(ctx, r, []string{bus.RawSubject(bus.Sender{Account: acct}, x12.Format)}, t.now().Add(-q.Within), time.Time{}, func(m *msg) bool {
 		ics, _ := x12.Read(m.data)
 		for _, ic := range ics {
 			for _, g := range ic.Groups {
@@ -152,7 +152,7 @@ func (t *Tracer) byEPC(ctx context.Context, r *Result, q Query, start time.Time)
 		acct = q.Account
 	}
 	var hits []*msg
-	err = t.scan(ctx, r, bus.StreamOut, []string{"xd.out." + acct + ".epcis.captured"}, since, time.Time{}, func(m *msg) bool {
+	err = t.scan(ctx, r, bus.StreamOut, []string{bus.OutSubject(acct, "epcis.captured")}, since, time.Time{}, func(m *msg) bool {
 		if strings.Contains(string(m.payload()), `"`+uri+`"`) {
 			hits = append(hits, m)
 		}
@@ -165,7 +165,7 @@ func (t *Tracer) byEPC(ctx context.Context, r *Result, q Query, start time.Time)
 	if m := ssccURI.FindStringSubmatch(uri); m != nil {
 		digits := ssccDigits(m[1], m[2])
 		var orderID string
-		err = t.scan(ctx, r, bus.StreamIn, []string{"xd.in.wh.*.shipment.dispatched"}, since, time.Time{}, func(m *msg) bool {
+		err = t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Warehouse: "*"}, "shipment.dispatched")}, since, time.Time{}, func(m *msg) bool {
 			var d struct {
 				OrderID string `json:"order_id"`
 				SSCC    string `json:"sscc"`
@@ -226,9 +226,9 @@ func (t *Tracer) deliveries(ctx context.Context, r *Result, hops []Hop, since ti
 		}
 		floors[ow] = 0
 		durable := "delivery-acct-" + ow.account
-		dlq := "xd.dlq." + ow.account + ".>"
+		dlq := bus.Sender{Account: ow.account}.DLQSubject(">")
 		if ow.warehouse != "" {
-			durable, dlq = "delivery-wh-"+ow.warehouse, "xd.dlq.wh."+ow.warehouse+".>"
+			durable, dlq = "delivery-wh-"+ow.warehouse, bus.Sender{Warehouse: ow.warehouse}.DLQSubject(">")
 		}
 		dlqFilters = append(dlqFilters, dlq)
 		if c, err := t.js.Consumer(ctx, bus.StreamOut, durable); err == nil {

@@ -365,7 +365,7 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 	var hops []Hop
 
 	var fileID, channel string // the intake's causationid (the file it was made from) and channel
-	err := t.scan(ctx, r, bus.StreamIn, []string{"xd.in." + o.Account + ".order.placed"}, before, t0.Add(time.Minute), func(m *msg) bool {
+	err := t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Account: o.Account}, "order.placed")}, before, t0.Add(time.Minute), func(m *msg) bool {
 		if m.id() != o.PlacedEventID {
 			return true
 		}
@@ -386,7 +386,7 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 	if fileID != "" || channel == x12.Format {
 		is850 := func(s *x12.Set) bool { return s.Type == "850" && beg03(s) == o.PONumber }
 		var file *Hop
-		err = t.scanFiles(ctx, r, []string{"xd.raw." + o.Account + ".*"}, before, t0.Add(time.Minute), func(m *msg) bool {
+		err = t.scanFiles(ctx, r, []string{bus.RawSubject(bus.Sender{Account: o.Account}, "*")}, before, t0.Add(time.Minute), func(m *msg) bool {
 			if fileID != "" {
 				if m.fileID() != fileID {
 					return true
@@ -407,7 +407,7 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 			hops = append(hops, *file)
 		}
 	}
-	err = t.scan(ctx, r, bus.StreamRouted, []string{"xd.routed.*." + o.Account + ".order.placed"}, before, t0.Add(time.Minute), func(m *msg) bool {
+	err = t.scan(ctx, r, bus.StreamRouted, []string{bus.RoutedSubject("*", o.Account, "order.placed")}, before, t0.Add(time.Minute), func(m *msg) bool {
 		if m.id() != o.PlacedEventID {
 			return true
 		}
@@ -423,11 +423,11 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 
 	// Everything the hub said about the order, in one scan of XD_OUT.
 	filters := []string{
-		"xd.out." + o.Account + ".order.*", "xd.out." + o.Account + ".edi.document",
-		"xd.out." + o.Account + ".shipment.dispatched", "xd.out." + o.Account + ".epcis.captured",
+		bus.OutSubject(o.Account, "order.*"), bus.OutSubject(o.Account, "edi.document"),
+		bus.OutSubject(o.Account, "shipment.dispatched"), bus.OutSubject(o.Account, "epcis.captured"),
 	}
 	if o.Warehouse != "" {
-		filters = append(filters, "xd.wh."+o.Warehouse+".fulfillment.requested")
+		filters = append(filters, bus.WarehouseSubject(o.Warehouse, "fulfillment.requested"))
 	}
 	var out []*msg
 	err = t.scan(ctx, r, bus.StreamOut, filters, t0.Add(-time.Minute), until, func(m *msg) bool {
@@ -440,7 +440,7 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 	// The warehouse's shipments of the order.
 	var shipments []*msg
 	if o.Warehouse != "" && o.OrderID != "" {
-		err = t.scan(ctx, r, bus.StreamIn, []string{"xd.in.wh.*.shipment.dispatched"}, t0, until, func(m *msg) bool {
+		err = t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Warehouse: "*"}, "shipment.dispatched")}, t0, until, func(m *msg) bool {
 			var d struct {
 				OrderID string `json:"order_id"`
 			}
@@ -460,7 +460,7 @@ func (t *Tracer) chain(ctx context.Context, r *Result, rt root, within time.Dura
 			continue
 		}
 		switch {
-		case strings.HasPrefix(m.subject, "xd.wh."):
+		case strings.HasPrefix(m.subject, strings.TrimSuffix(bus.AllWarehouses, ">")):
 			h := m.hop(KindFulfillment)
 			h.Detail["warehouse"] = strings.Split(m.subject, ".")[2]
 			hops = append(hops, h)

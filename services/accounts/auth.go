@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/crossdock/crossdock/bus"
 )
 
 // NATSAuth returns the embedded NATS server's authenticator (set it as
@@ -91,7 +93,7 @@ func warehouseConsumer(warehouse string) []string {
 // gateway's relay stores there, under the key it decides), the lanes and
 // the DLQ. The allow lists already leave them out; the deny list keeps it so
 // if an allow list ever grows a wildcard.
-var hubOnly = []string{"xd.intake.>", "xd.routed.>", "xd.dlq.>"}
+var hubOnly = []string{bus.IntakePrefix + ">", bus.AllRouted, bus.AllDLQ}
 
 // Grant is what an identity may do on NATS: the subjects it may publish and
 // subscribe to, everything else denied (and no answering of reply subjects
@@ -107,19 +109,20 @@ type Grant struct {
 
 // GrantOf returns what identity id may do on NATS.
 func GrantOf(id Identity) Grant {
+	from := bus.Sender{Account: id.Account, Warehouse: id.Warehouse}
 	if id.Warehouse != "" {
 		return Grant{
 			User:        "wh." + id.Warehouse, // dots never occur in ids: no clash with an account
-			Publish:     append([]string{"xd.in.wh." + id.Warehouse + ".>", "xd.raw.wh." + id.Warehouse + ".>"}, warehouseConsumer(id.Warehouse)...),
+			Publish:     append([]string{bus.InSubject(from, ">"), bus.RawSubject(from, ">")}, warehouseConsumer(id.Warehouse)...),
 			DenyPublish: hubOnly,
-			Subscribe:   []string{"xd.wh." + id.Warehouse + ".>", "_INBOX_wh_" + id.Warehouse + ".>"},
+			Subscribe:   []string{from.Subject(">"), "_INBOX_wh_" + id.Warehouse + ".>"},
 		}
 	}
 	return Grant{
 		User:        id.Account,
-		Publish:     []string{"xd.in." + id.Account + ".>", "xd.raw." + id.Account + ".>"},
+		Publish:     []string{bus.InSubject(from, ">"), bus.RawSubject(from, ">")},
 		DenyPublish: hubOnly,
-		Subscribe:   []string{"xd.out." + id.Account + ".>", "_INBOX_" + id.Account + ".>"},
+		Subscribe:   []string{from.Subject(">"), "_INBOX_" + id.Account + ".>"},
 	}
 }
 

@@ -18,12 +18,6 @@ import (
 // HeaderExperiment names the experiment on a mirrored event.
 const HeaderExperiment = "Crossdock-Experiment"
 
-// ExperimentSubject is where experiment name of account receives its share
-// of events named eventName: xd.exp.<account>.<experiment>.<event name>.
-func ExperimentSubject(account, experiment, eventName string) string {
-	return "xd.exp." + account + "." + experiment + "." + eventName
-}
-
 // Selected reports whether the event with this id is in the experiment's
 // share. The choice hashes the experiment's name with the id (SHA-256, first
 // 8 bytes as a fraction of 2^64), so it is the same in every process and on
@@ -61,7 +55,7 @@ func Mirrors(e *accounts.Entry, ev *event.Event) []string {
 	var out []string
 	for _, x := range e.Account.Experiments {
 		if Matches(x, ev.Type()) && Selected(x.Name, ev.ID(), x.Share) {
-			out = append(out, ExperimentSubject(e.Account.ID, x.Name, bus.Name(ev.Type())))
+			out = append(out, bus.ExperimentSubject(e.Account.ID, x.Name, bus.Name(ev.Type())))
 		}
 	}
 	return out
@@ -81,8 +75,8 @@ func (s *Service) mirror(ctx context.Context) error {
 		stream, durable string
 		subject         func(account string) string
 	}{
-		{bus.StreamRouted, "delivery-mirror-in", func(a string) string { return "xd.routed.*." + a + ".>" }},
-		{bus.StreamOut, "delivery-mirror-out", func(a string) string { return "xd.out." + a + ".>" }},
+		{bus.StreamRouted, "delivery-mirror-in", func(a string) string { return bus.RoutedSubject("*", a, ">") }},
+		{bus.StreamOut, "delivery-mirror-out", func(a string) string { return bus.OutSubject(a, ">") }},
 	} {
 		follow := func() []string {
 			ids := s.reg.Select(experimenting)

@@ -58,11 +58,11 @@ func (s *Service) subjects() []string {
 	var out []string
 	for _, id := range s.reg.Select(func(e *accounts.Entry) bool { return e.Account.EDI != nil }) {
 		for _, name := range answered {
-			out = append(out, "xd.out."+id+"."+name)
+			out = append(out, bus.OutSubject(id, name))
 		}
 	}
 	if len(out) == 0 {
-		return []string{"xd.out._none." + answered[0]} // no account has the "_none" id
+		return []string{bus.OutSubject("_none", answered[0])} // no account has the "_none" id
 	}
 	return out
 }

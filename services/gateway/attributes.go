@@ -3,66 +3,12 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/intake"
 )
-
-// CheckLimits refuses an event whose attributes are over the limits of
-// limits.go, or whose id is not valid UTF-8 (CloudEvents strings are
-// Unicode; a rewritten id would store the event under another id than the
-// one answered). Its messages give sizes, never the value itself, which may
-// be the attack.
-func CheckLimits(ev *event.Event) *bus.Problem {
-	id := ev.ID()
-	if len(id) > MaxIDBytes {
-		return tooLarge("id", len(id), MaxIDBytes)
-	}
-	if !utf8.ValidString(id) {
-		return &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
-	}
-	attrs := map[string]string{"source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
-		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
-	if c, ok := ev.Context.(*event.EventContextV1); ok {
-		for k, v := range c.Extensions {
-			s, ok := v.(string)
-			if !ok {
-				s = fmt.Sprint(v)
-			}
-			attrs[k] = s
-		}
-	}
-	total := len("specversion") + len(ev.SpecVersion()) + len("id") + len(id)
-	if !ev.Time().IsZero() {
-		total += len("time") + len("2006-01-02T15:04:05.999999999Z07:00")
-	}
-	largest := ""
-	for _, name := range slices.Sorted(maps.Keys(attrs)) {
-		v := attrs[name]
-		if len(v) > MaxAttributeBytes {
-			return tooLarge(name, len(v), MaxAttributeBytes)
-		}
-		total += len(name) + len(v)
-		if largest == "" || len(v) > len(attrs[largest]) {
-			largest = name
-		}
-	}
-	if total > MaxAttributesBytes {
-		return &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: largest,
-			Message: fmt.Sprintf("the attributes together are %d bytes; the limit is %d (the largest is %s)", total, MaxAttributesBytes, largest)}
-	}
-	return nil
-}
-
-func tooLarge(attr string, size, limit int) *bus.Problem {
-	return &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: attr,
-		Message: fmt.Sprintf("%s is %d bytes; the limit is %d", attr, size, limit)}
-}
 
 // checkHeaders applies the attribute limits to the ce- headers of a
 // binary-mode message, before anything decodes it, and bounds the headers
@@ -86,8 +32,8 @@ func checkHeaders(h map[string][]string) (id string, p *bus.Problem) {
 				id = v
 				continue
 			}
-			if len(v) > MaxAttributeBytes && tooLong == nil {
-				tooLong = tooLarge(name, len(v), MaxAttributeBytes)
+			if len(v) > intake.MaxAttributeBytes && tooLong == nil {
+				tooLong = intake.TooLarge(name, len(v), intake.MaxAttributeBytes)
 			}
 			if len(v) > largestLen {
 				largest, largestLen = name, len(v)
@@ -95,15 +41,15 @@ func checkHeaders(h map[string][]string) (id string, p *bus.Problem) {
 		}
 	}
 	switch {
-	case len(id) > MaxIDBytes:
-		return "", tooLarge("id", len(id), MaxIDBytes)
+	case len(id) > intake.MaxIDBytes:
+		return "", intake.TooLarge("id", len(id), intake.MaxIDBytes)
 	case !utf8.ValidString(id):
 		return "", &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
 	case tooLong != nil:
 		return id, tooLong
-	case attrs > MaxAttributesBytes:
+	case attrs > intake.MaxAttributesBytes:
 		return id, &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: largest,
-			Message: fmt.Sprintf("the attributes together are %d bytes; the limit is %d (the largest is %s)", attrs, MaxAttributesBytes, largest)}
+			Message: fmt.Sprintf("the attributes together are %d bytes; the limit is %d (the largest is %s)", attrs, intake.MaxAttributesBytes, largest)}
 	case total > MaxHeaderBytes:
 		return id, &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: "headers",
 			Message: fmt.Sprintf("the message's headers are %d bytes; the limit is %d", total, MaxHeaderBytes)}
@@ -115,7 +61,7 @@ func checkHeaders(h map[string][]string) (id string, p *bus.Problem) {
 // over NATS, attributes and others: twice the attributes' limit, well
 // inside JetStream's 64 KiB, so that a dead letter (the original's headers
 // and the reason) always fits.
-const MaxHeaderBytes = 2 * MaxAttributesBytes
+const MaxHeaderBytes = 2 * intake.MaxAttributesBytes
 
 // structuredID reads the id attribute of a structured-mode event (a JSON
 // object) without decoding the rest: it walks the top level of the object,

@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // The API keys of the test accounts file; the file holds their digests.
@@ -161,7 +162,7 @@ func wantsOf(ps []bus.Problem) []want {
 
 func TestCheck(t *testing.T) {
 	e := newEnv(t)
-	c := NewChecker(e.reg, e.schemas, 0)
+	c := intake.NewChecker(e.reg, e.schemas, 0)
 	acme := bus.Sender{Account: "acme"}
 	dcEast := bus.Sender{Warehouse: "dc-east"}
 
@@ -198,7 +199,7 @@ func TestCheck(t *testing.T) {
 			name: "an event over the size limit is too large",
 			from: acme,
 			ev:   func(t *testing.T) *event.Event { return order(t, "o-3") },
-			size: MaxEventSize + 1,
+			size: intake.MaxEventSize + 1,
 			want: []want{{bus.CodeTooLarge, ""}},
 		},
 		{
@@ -398,7 +399,7 @@ func TestCheck(t *testing.T) {
 // that say what is wrong with which line's GTIN.
 func TestCheckNamesTheBadGTIN(t *testing.T) {
 	e := newEnv(t)
-	c := NewChecker(e.reg, e.schemas, 0)
+	c := intake.NewChecker(e.reg, e.schemas, 0)
 	data := orderData()
 	data["lines"] = []any{map[string]any{"line": 1, "gtin": "00614141123453", "quantity": 24, "unit": "EA"}}
 	ev := newEvent(t, "o-gtin", "order.placed", "/accounts/acme", "", data)
@@ -426,7 +427,7 @@ func TestCheckLimit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := wantsOf(NewChecker(e.reg, e.schemas, tc.limit).Check(order(t, "o-limit"), bus.Sender{Account: "acme"}, size))
+			got := wantsOf(intake.NewChecker(e.reg, e.schemas, tc.limit).Check(order(t, "o-limit"), bus.Sender{Account: "acme"}, size))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("Check(%d bytes) with limit %d = %v, want %v", size, tc.limit, got, tc.want)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // FuzzHTTPAttributes feeds arbitrary ids, traceparents and bodies to the
@@ -41,7 +42,7 @@ func FuzzHTTPAttributes(f *testing.F) {
 			if ev == nil {
 				continue
 			}
-			if p := CheckLimits(ev); p != nil {
+			if p := intake.CheckLimits(ev); p != nil {
 				t.Errorf("event %d was read but is over the limits: %+v", i, p)
 			}
 			if !utf8.ValidString(ev.ID()) {
@@ -50,7 +51,7 @@ func FuzzHTTPAttributes(f *testing.F) {
 			if m == modeBinary && ev.ID() != id {
 				t.Errorf("event %d was read with id %q, sent %q: rewritten", i, ev.ID(), id)
 			}
-			msg := bus.Encode(StoreSubject(bus.Sender{Account: "acme"}, "order.placed"), ev)
+			msg := bus.Encode(bus.StoreSubject(bus.Sender{Account: "acme"}, "order.placed"), ev)
 			msg.Header = storedHeader(msg.Header, IntakeKey(bus.Sender{Account: "acme"}, ev.ID()))
 			if n := headerSize(msg.Header); n > MaxHeaderBytes {
 				t.Errorf("event %d is stored with %d bytes of headers, over %d", i, n, MaxHeaderBytes)
@@ -96,7 +97,7 @@ func FuzzRelay(f *testing.F) {
 		if !strings.HasPrefix(key, scope) || len(key) == len(scope) {
 			t.Fatalf("key %q is not scoped by the sender (%q)", key, scope)
 		}
-		if len(key)-len(scope) > max(MaxIDBytes, len("sha256:")+64) || !utf8.ValidString(key) {
+		if len(key)-len(scope) > max(intake.MaxIDBytes, len("sha256:")+64) || !utf8.ValidString(key) {
 			t.Errorf("key %q is over the id limit or not UTF-8", key)
 		}
 		if named != "" && key != IntakeKey(from, named) {

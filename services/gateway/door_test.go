@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // Keys of the accounts of doorYAML besides those of accountsYAML.
@@ -86,7 +87,7 @@ func newDoorServer(t *testing.T, cfg DoorConfig) *doorServer {
 	c := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	cfg.Now = c.Now
 	door := NewDoor(e.reg, cfg)
-	gw := New(e.bus, e.reg, NewChecker(e.reg, e.schemas, 0), door, bustest.Logger(t))
+	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), door, bustest.Logger(t))
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return &doorServer{gatewayServer: &gatewayServer{env: e, url: srv.URL + "/v1/events"}, door: door, clock: c,
@@ -263,7 +264,7 @@ func TestBadValuesAtTheDoor(t *testing.T) {
 	}{
 		{"a 65 KB traceparent is attribute_too_large", binary, mustJSON(t, orderData()), "attribute_too_large", "traceparent"},
 		{"a 70 KB id is attribute_too_large", structuredHeader, ev(strings.Repeat("x", 70<<10)), "attribute_too_large", "id"},
-		{"an id of 257 bytes is attribute_too_large", structuredHeader, ev(strings.Repeat("x", MaxIDBytes+1)), "attribute_too_large", "id"},
+		{"an id of 257 bytes is attribute_too_large", structuredHeader, ev(strings.Repeat("x", intake.MaxIDBytes+1)), "attribute_too_large", "id"},
 		{"a 2 KB source is attribute_too_large", structuredHeader,
 			[]byte(strings.Replace(string(ev("src-1")), `"source":"/accounts/acme"`, `"source":"/accounts/acme/`+strings.Repeat("r", 2048)+`"`, 1)),
 			"attribute_too_large", "source"},

@@ -24,6 +24,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // Content types of the CloudEvents HTTP binding's structured and batch modes.
@@ -36,7 +37,7 @@ const (
 type Gateway struct {
 	bus   *bus.Bus
 	reg   *accounts.Registry
-	check *Checker
+	check *intake.Checker
 	door  *Door
 	log   *zap.Logger
 	slots map[accounts.Lane]chan struct{}
@@ -51,7 +52,7 @@ type Gateway struct {
 var LaneRequests = map[accounts.Lane]int{accounts.Priority: 64, accounts.Standard: 16, accounts.Bulk: 8}
 
 // New returns the gateway. door may be nil: a Door with its defaults.
-func New(b *bus.Bus, reg *accounts.Registry, check *Checker, door *Door, log *zap.Logger) *Gateway {
+func New(b *bus.Bus, reg *accounts.Registry, check *intake.Checker, door *Door, log *zap.Logger) *Gateway {
 	if door == nil {
 		door = NewDoor(reg, DoorConfig{})
 	}
@@ -109,7 +110,7 @@ func (g *Gateway) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer leave()
-	body, ok := g.door.readBody(w, r, int64(g.check.maxSize), 1, "request", bus.CodeInvalidJSON)
+	body, ok := g.door.readBody(w, r, int64(g.check.MaxSize()), 1, "request", bus.CodeInvalidJSON)
 	if !ok {
 		return
 	}
@@ -179,7 +180,7 @@ func rateLimited(w http.ResponseWriter, wait time.Duration) {
 
 // store stores checked events as they came in by channel and returns their
 // ids. Events the gateway can route go to their lane first, then to XD_IN
-// sealed (HeaderRouted), so that the router does not check and route them
+// sealed (intake.HeaderRouted), so that the router does not check and route them
 // again and a strategic order posted over HTTP never queues behind other
 // tiers' events at the router. XD_IN still holds every event as sent; a
 // sealed one there is always in its lane already.
@@ -190,10 +191,10 @@ func (g *Gateway) store(ctx context.Context, from bus.Sender, channel string, ev
 	ids := make([]string, len(events))
 	for i, ev := range events {
 		ev.SetExtension(bus.ExtChannel, channel)
-		msgs[i], msgIDs[i], ids[i] = bus.Encode(StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
+		msgs[i], msgIDs[i], ids[i] = bus.Encode(bus.StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
 		if lane := g.check.Lane(ev); lane != "" {
 			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
-			msgs[i].Header.Set(HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
+			msgs[i].Header.Set(intake.HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
 		}
 	}
 	if _, err := g.bus.Publish(ctx, lanes...); err != nil {
@@ -305,7 +306,7 @@ func decodeRequest(ctx context.Context, m mode, h http.Header, body []byte) ([]*
 		if err != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: attributeProblem(err)}}
 		}
-		if p := CheckLimits(ev); p != nil {
+		if p := intake.CheckLimits(ev); p != nil {
 			return []*event.Event{nil}, []problem.EventErrors{{Problem: *p}}
 		}
 		if p := bus.CheckAttributes(ev); p != nil {
@@ -357,7 +358,7 @@ func decodeStructured(b []byte) (*event.Event, *bus.Problem) {
 		p := attributeProblem(err)
 		return nil, &p
 	}
-	if p := CheckLimits(&ev); p != nil {
+	if p := intake.CheckLimits(&ev); p != nil {
 		return nil, p
 	}
 	if p := bus.CheckAttributes(&ev); p != nil {

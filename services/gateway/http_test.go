@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // Intake subjects the HTTP tests store on.
@@ -38,7 +39,7 @@ type gatewayServer struct {
 func newGatewayServer(t *testing.T) *gatewayServer {
 	t.Helper()
 	e := newEnv(t)
-	gw := New(e.bus, e.reg, NewChecker(e.reg, e.schemas, 0), nil, bustest.Logger(t))
+	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), nil, bustest.Logger(t))
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return &gatewayServer{env: e, url: srv.URL + "/v1/events"}
@@ -206,7 +207,7 @@ func TestPostEvents(t *testing.T) {
 			name:   "a body over 1 MiB is too large",
 			key:    keyAcme,
 			header: structuredHeader,
-			body:   []byte(`{"data": "` + strings.Repeat("x", MaxEventSize) + `"}`),
+			body:   []byte(`{"data": "` + strings.Repeat("x", intake.MaxEventSize) + `"}`),
 			status: http.StatusRequestEntityTooLarge,
 			code:   bus.CodeTooLarge,
 		},

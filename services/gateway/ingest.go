@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // MaxFileSize is the largest file, in bytes, POST /v1/ingest takes. NATS
@@ -52,7 +53,7 @@ const HeaderAccount = "Crossdock-Account"
 type Ingest struct {
 	bus      *bus.Bus
 	reg      *accounts.Registry
-	check    *Checker
+	check    *intake.Checker
 	door     *Door
 	adapters *adapters.Registry
 	log      *zap.Logger
@@ -60,7 +61,7 @@ type Ingest struct {
 
 // NewIngest returns the ingest service over the adapters of r. door may be
 // nil: a Door with its defaults.
-func NewIngest(b *bus.Bus, reg *accounts.Registry, check *Checker, door *Door, r *adapters.Registry, log *zap.Logger) *Ingest {
+func NewIngest(b *bus.Bus, reg *accounts.Registry, check *intake.Checker, door *Door, r *adapters.Registry, log *zap.Logger) *Ingest {
 	if door == nil {
 		door = NewDoor(reg, DoorConfig{})
 	}
@@ -126,7 +127,7 @@ func (g *Ingest) decode(format string, from bus.Sender, account, fileID string, 
 			}
 			continue
 		}
-		res.outs = append(res.outs, bus.Outgoing{Subject: StoreSubject(from, bus.Name(ev.Type())), Event: ev, Key: IntakeKey(from, ev.ID())})
+		res.outs = append(res.outs, bus.Outgoing{Subject: bus.StoreSubject(from, bus.Name(ev.Type())), Event: ev, Key: IntakeKey(from, ev.ID())})
 		res.ids = append(res.ids, ev.ID())
 	}
 	if len(evs) == 0 && len(res.problems) == 0 {
@@ -279,10 +280,9 @@ func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, accou
 // so that a file sent twice, either way, is stored once. Its headers say it
 // was decoded through channel, and name it fileID.
 func (g *Ingest) keep(ctx context.Context, format string, from bus.Sender, account, fileID, channel string, data []byte) error {
-	subject := "xd.raw." + from.Account + "." + format
+	subject := bus.RawSubject(from, format)
 	h := nats.Header{}
 	if from.Warehouse != "" {
-		subject = "xd.raw.wh." + from.Warehouse + "." + format
 		if account != "" {
 			h.Set(HeaderAccount, account)
 		}
@@ -388,7 +388,7 @@ func (g *Ingest) Run(ctx context.Context) error {
 	return g.bus.Consume(ctx, bus.ConsumerConfig{
 		Stream:   bus.StreamRaw,
 		Durable:  "ingest",
-		Subjects: []string{"xd.raw.>"},
+		Subjects: []string{bus.AllRaw},
 		Source:   "/crossdock/gateway",
 		Raw:      true,
 	}, g.handleRaw)

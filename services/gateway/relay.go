@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // RelayQueue is the queue group of the intake relay's subscriptions: every
@@ -103,7 +104,7 @@ func (r *Relay) Listen() error {
 	if r.subs != nil {
 		return nil
 	}
-	for _, subject := range []string{"xd.in.>", "xd.raw.>"} {
+	for _, subject := range []string{bus.AllIn, bus.AllRaw} {
 		sub, err := r.nc.QueueSubscribe(subject, RelayQueue, r.relay)
 		if err != nil {
 			return fmt.Errorf("intake relay: subscribe %s: %w", subject, err)
@@ -204,7 +205,7 @@ type verdict struct {
 // decision, pure but for the quota.
 func (r *Relay) decide(m *nats.Msg) (*nats.Msg, *verdict) {
 	from := bus.SenderOf(nil, m.Subject)
-	raw := strings.HasPrefix(m.Subject, "xd.raw.")
+	raw := strings.HasPrefix(m.Subject, strings.TrimSuffix(bus.AllRaw, ">"))
 	key, id, p := intakeKey(from, raw, m.Header, m.Data)
 	size := len(m.Data) + headerSize(m.Header)
 	if wait, ok := r.door.Allow(from, 1, size); !ok {
@@ -257,9 +258,9 @@ func intakeKey(from bus.Sender, raw bool, h nats.Header, data []byte) (key, id s
 	if raw {
 		// A partner's file: the client's id for it, scoped, or its content.
 		if cid := h.Get("Nats-Msg-Id"); cid != "" {
-			if len(cid) > MaxIDBytes || !utf8.ValidString(cid) {
+			if len(cid) > intake.MaxIDBytes || !utf8.ValidString(cid) {
 				return "", "", &bus.Problem{Code: bus.CodeAttributeTooLarge, Field: "Nats-Msg-Id",
-					Message: fmt.Sprintf("a file's Nats-Msg-Id is at most %d bytes of UTF-8 (it is %d)", MaxIDBytes, len(cid))}
+					Message: fmt.Sprintf("a file's Nats-Msg-Id is at most %d bytes of UTF-8 (it is %d)", intake.MaxIDBytes, len(cid))}
 			}
 			return IntakeKey(from, cid), cid, nil
 		}
@@ -272,8 +273,8 @@ func intakeKey(from bus.Sender, raw bool, h nats.Header, data []byte) (key, id s
 		switch {
 		case ok && !utf8.Valid(rawID):
 			return "", "", &bus.Problem{Code: bus.CodeSchemaViolation, Message: "id is not valid UTF-8", Field: "id"}
-		case len(sid) > MaxIDBytes:
-			return "", "", tooLarge("id", len(sid), MaxIDBytes)
+		case len(sid) > intake.MaxIDBytes:
+			return "", "", intake.TooLarge("id", len(sid), intake.MaxIDBytes)
 		case ok:
 			id = sid
 		}
@@ -392,7 +393,7 @@ func (r *Relay) deadLetter(f refusal) {
 	if f.id != "" {
 		ev := event.New()
 		ev.SetID(f.id)
-		if t := f.msg.Header.Get("ce-type"); len(t) <= MaxAttributeBytes && utf8.ValidString(t) {
+		if t := f.msg.Header.Get("ce-type"); len(t) <= intake.MaxAttributeBytes && utf8.ValidString(t) {
 			ev.SetType(t)
 		}
 		cause = &ev
@@ -414,7 +415,7 @@ func (r *Relay) deadLetter(f refusal) {
 
 // TrimmedLetter is the dead letter of a message refused at the door: its
 // body as sent, its headers as sent but for JetStream's (Nats-*), each value
-// cut to MaxAttributeBytes and all of them to MaxHeaderBytes so that the
+// cut to intake.MaxAttributeBytes and all of them to MaxHeaderBytes so that the
 // letter always fits in JetStream's headers, and the reason in the
 // Crossdock-Dlq-* headers. Crossdock-Dlq-Trimmed names the headers cut.
 func TrimmedLetter(m *nats.Msg, from bus.Sender, rej *bus.Rejection) *nats.Msg {
@@ -430,8 +431,8 @@ func TrimmedLetter(m *nats.Msg, from bus.Sender, rej *bus.Rejection) *nats.Msg {
 			continue
 		}
 		for _, v := range vs {
-			if len(v) > MaxAttributeBytes {
-				v = truncate(v, MaxAttributeBytes)
+			if len(v) > intake.MaxAttributeBytes {
+				v = truncate(v, intake.MaxAttributeBytes)
 				trimmed = append(trimmed, k)
 			}
 			if budget -= len(k) + len(v); budget < 0 {
@@ -443,7 +444,7 @@ func TrimmedLetter(m *nats.Msg, from bus.Sender, rej *bus.Rejection) *nats.Msg {
 	}
 	problems, _ := json.Marshal(rej.Problems)
 	h.Set(bus.HeaderDLQCode, rej.Code())
-	h.Set(bus.HeaderDLQErrors, truncate(string(problems), MaxAttributesBytes))
+	h.Set(bus.HeaderDLQErrors, truncate(string(problems), intake.MaxAttributesBytes))
 	h.Set(bus.HeaderDLQSubject, truncate(m.Subject, 256))
 	h.Set(bus.HeaderDLQConsumer, "intake")
 	h.Set(bus.HeaderDLQAttempts, "1")

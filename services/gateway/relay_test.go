@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // relayServer is the gateway's HTTP intake and its NATS relay over doorYAML,
@@ -193,8 +194,8 @@ func TestRelayRefusesWhatCannotBeStored(t *testing.T) {
 				t.Errorf("dead letter code = %q", dl.Header.Get(bus.HeaderDLQCode))
 			}
 			if tc.dlqHeader != "" {
-				if v := dl.Header.Get(tc.dlqHeader); v == "" || len(v) > MaxAttributeBytes {
-					t.Errorf("dead letter keeps %s of %d bytes, want it trimmed to at most %d", tc.dlqHeader, len(v), MaxAttributeBytes)
+				if v := dl.Header.Get(tc.dlqHeader); v == "" || len(v) > intake.MaxAttributeBytes {
+					t.Errorf("dead letter keeps %s of %d bytes, want it trimmed to at most %d", tc.dlqHeader, len(v), intake.MaxAttributeBytes)
 				}
 			}
 

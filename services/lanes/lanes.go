@@ -59,7 +59,7 @@ func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, besid
 		var subjects []string
 		for _, t := range tiers {
 			for _, name := range c.Names {
-				subjects = append(subjects, "xd.routed."+string(t)+".*."+name)
+				subjects = append(subjects, bus.RoutedSubject(string(t), "*", name))
 			}
 		}
 		cfg := bus.ConsumerConfig{

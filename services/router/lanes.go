@@ -32,10 +32,10 @@ import (
 
 // noAccounts is the filter of a lane without accounts: an empty filter would
 // take every subject, and no account is called "_none".
-const noAccounts = "xd.in._none.>"
+var noAccounts = bus.InSubject(bus.Sender{Account: "_none"}, ">")
 
 // warehouses is the filter of warehouse intake, consumed in the standard lane.
-const warehouses = "xd.in.wh.>"
+const warehouses = bus.AllWarehouseIn
 
 // lane is one lane's intake consumer; its follower keeps the filter in step
 // with the registry and tells the sweep what the lane covers.
@@ -54,14 +54,14 @@ func filterKey(subject string) string {
 	if tok[2] == "wh" {
 		return warehouses
 	}
-	return "xd.in." + tok[2] + ".>"
+	return bus.InSubject(bus.Sender{Account: tok[2]}, ">")
 }
 
 // wanted is the filter the registry asks for in lane l.
 func (s *Service) wanted(l accounts.Lane) []string {
 	var out []string
 	for _, id := range s.reg.AccountsIn(l) {
-		out = append(out, "xd.in."+id+".>")
+		out = append(out, bus.InSubject(bus.Sender{Account: id}, ">"))
 	}
 	if l == accounts.Standard {
 		out = append(out, warehouses)

@@ -1,5 +1,5 @@
 // Package router moves checked events into their tier lanes. It consumes
-// XD_IN, runs the gateway's checks on each event (NATS publishes arrive
+// XD_IN, runs the intake checks on each event (NATS publishes arrive
 // unchecked), looks up the account's effective policy, refuses what is not in
 // the tier's menu, and republishes the event unchanged (same id) on
 // xd.routed.<tier>.<account>.<name>.
@@ -17,7 +17,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
-	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/intake"
 	"github.com/crossdock/crossdock/services/lanes"
 )
 
@@ -35,14 +35,14 @@ type Service struct {
 	cfg   Config
 	bus   *bus.Bus
 	reg   *accounts.Registry
-	check *gateway.Checker
+	check *intake.Checker
 	log   *zap.Logger
 
 	lanes []*lane
 }
 
 // New returns the router.
-func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *gateway.Checker, log *zap.Logger) *Service {
+func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *intake.Checker, log *zap.Logger) *Service {
 	s := &Service{cfg: cfg, bus: b, reg: reg, check: check, log: log}
 	for _, l := range accounts.Lanes {
 		s.lanes = append(s.lanes, &lane{name: l, durable: "router-" + string(l),
@@ -76,7 +76,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return s.bus.Consume(ctx, bus.ConsumerConfig{
 			Stream:   bus.StreamIn,
 			Durable:  "router",
-			Subjects: []string{"xd.in.>"},
+			Subjects: []string{bus.AllIn},
 			Source:   "/crossdock/router",
 			// Most intake events are a lane's: the sweep decides on the
 			// subject, sequence and headers, and decodes only what it routes.
@@ -120,7 +120,7 @@ func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 // sealed reports whether the gateway of this process checked the event and
 // stored it in its lane already (HTTP intake).
 func (s *Service) sealed(d *bus.Delivery) bool {
-	seal := d.Header.Get(gateway.HeaderRouted)
+	seal := d.Header.Get(intake.HeaderRouted)
 	return seal != "" && s.check.Sealed(d.Header.Get(jetstream.MsgIDHeader), d.Data, seal)
 }
 
@@ -135,20 +135,12 @@ func (s *Service) Handle(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, er
 	if !ok {
 		return nil, bus.Reject(bus.CodeUnknownAccount, fmt.Sprintf("account %q is not known", account), "account")
 	}
-	if service, ok := Menu(entry.Policy, ev.Type()); !ok {
+	if service, ok := intake.Menu(entry.Policy, ev.Type()); !ok {
 		msg := fmt.Sprintf("%s goes to the %s service, which the %s tier does not include", ev.Type(), service, entry.Account.Tier)
 		if service == "" {
 			msg = fmt.Sprintf("%s is not taken by any service", ev.Type())
 		}
 		return nil, bus.Reject(bus.CodeNotInTierMenu, msg, "type")
 	}
-	return []bus.Outgoing{{Subject: gateway.RoutedSubject(entry.Account.Tier, account, ev.Type()), Event: ev}}, nil
-}
-
-// Menu names the service an event type goes to and whether the policy
-// includes that service: VMI reports need vmi other than off, RFID reads need
-// rfid on; orders and shipments are on every tier's menu. The gateway makes
-// the same decision for HTTP intake (gateway.Menu).
-func Menu(p accounts.Policy, eventType string) (service string, ok bool) {
-	return gateway.Menu(p, eventType)
+	return []bus.Outgoing{{Subject: bus.RoutedSubject(string(entry.Account.Tier), account, bus.Name(ev.Type())), Event: ev}}, nil
 }

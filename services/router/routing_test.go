@@ -13,7 +13,7 @@ import (
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
-	"github.com/crossdock/crossdock/services/gateway"
+	"github.com/crossdock/crossdock/services/intake"
 )
 
 // accountsYAML has one account per tier and two warehouses; no account is
@@ -49,16 +49,16 @@ func newRouter(t *testing.T) (*Service, *accounts.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{}, b, reg, gateway.NewChecker(reg, v, 0), bustest.Logger(t)), reg
+	return New(Config{}, b, reg, intake.NewChecker(reg, v, 0), bustest.Logger(t)), reg
 }
 
-// intake is an event as it arrives on an intake subject.
-type intake struct {
+// arrival is an event as it arrives on an intake subject.
+type arrival struct {
 	subject, id, typ, source, account string
 	data                              any
 }
 
-func (in intake) delivery(t *testing.T) *bus.Delivery {
+func (in arrival) delivery(t *testing.T) *bus.Delivery {
 	t.Helper()
 	ev := event.New()
 	ev.SetID(in.id)
@@ -93,48 +93,48 @@ func TestRoutingDecisions(t *testing.T) {
 	r, _ := newRouter(t)
 	tests := []struct {
 		name string
-		in   intake
+		in   arrival
 		// wantSubject is the lane subject, or "" when the event is refused
 		// with wantCode.
 		wantSubject, wantCode string
 	}{
 		{"a strategic account's order goes to the strategic lane",
-			intake{"xd.in.acme.order.placed", "a-1", schemas.OrderPlaced, "/accounts/acme", "", order("0614141000005", 5)},
+			arrival{"xd.in.acme.order.placed", "a-1", schemas.OrderPlaced, "/accounts/acme", "", order("0614141000005", 5)},
 			"xd.routed.strategic.acme.order.placed", ""},
 		{"a stable account's order goes to the stable lane, its rules left to the orders service",
-			intake{"xd.in.umbrella.order.placed", "u-1", schemas.OrderPlaced, "/accounts/umbrella", "umbrella", order("0614141000050", 1)},
+			arrival{"xd.in.umbrella.order.placed", "u-1", schemas.OrderPlaced, "/accounts/umbrella", "umbrella", order("0614141000050", 1)},
 			"xd.routed.stable.umbrella.order.placed", ""},
 		{"an integrated account's inventory report goes to its lane for scheduled VMI",
-			intake{"xd.in.globex.inventory.reported", "g-1", schemas.InventoryReported, "/accounts/globex", "", report("0614141000029")},
+			arrival{"xd.in.globex.inventory.reported", "g-1", schemas.InventoryReported, "/accounts/globex", "", report("0614141000029")},
 			"xd.routed.integrated.globex.inventory.reported", ""},
 		{"an emerging account's inventory report is not on its tier's menu",
-			intake{"xd.in.initech.inventory.reported", "i-1", schemas.InventoryReported, "/accounts/initech", "", report("0614141000043")},
+			arrival{"xd.in.initech.inventory.reported", "i-1", schemas.InventoryReported, "/accounts/initech", "", report("0614141000043")},
 			"", problem.CodeNotInTierMenu},
 		{"a stable account's RFID reads are not on its tier's menu",
-			intake{"xd.in.umbrella.rfid.observed", "u-2", schemas.RFIDObserved, "/accounts/umbrella", "", reads("0614141000050")},
+			arrival{"xd.in.umbrella.rfid.observed", "u-2", schemas.RFIDObserved, "/accounts/umbrella", "", reads("0614141000050")},
 			"", problem.CodeNotInTierMenu},
 		{"a strategic account's RFID reads go to its lane",
-			intake{"xd.in.acme.rfid.observed", "a-2", schemas.RFIDObserved, "/accounts/acme", "", reads("0614141000005")},
+			arrival{"xd.in.acme.rfid.observed", "a-2", schemas.RFIDObserved, "/accounts/acme", "", reads("0614141000005")},
 			"xd.routed.strategic.acme.rfid.observed", ""},
 		{"a warehouse's shipment is routed in the lane of the account it names",
-			intake{"xd.in.wh.dc-east.shipment.dispatched", "s-1", schemas.ShipmentDispatched, "/warehouses/dc-east", "acme",
+			arrival{"xd.in.wh.dc-east.shipment.dispatched", "s-1", schemas.ShipmentDispatched, "/warehouses/dc-east", "acme",
 				map[string]any{"shipment_id": "S-1", "order_id": "o-1", "lines": []map[string]any{{"gtin": "00614141123452", "quantity": 5}}}},
 			"xd.routed.strategic.acme.shipment.dispatched", ""},
 		{"a warehouse's shipment for an account it does not serve is refused",
-			intake{"xd.in.wh.dc-east.shipment.dispatched", "s-2", schemas.ShipmentDispatched, "/warehouses/dc-east", "umbrella",
+			arrival{"xd.in.wh.dc-east.shipment.dispatched", "s-2", schemas.ShipmentDispatched, "/warehouses/dc-east", "umbrella",
 				map[string]any{"shipment_id": "S-2", "order_id": "o-2", "lines": []map[string]any{{"gtin": "00614141123452", "quantity": 5}}}},
 			"", problem.CodeAccountMismatch},
 		{"an event naming another account than the subject's sender is refused",
-			intake{"xd.in.acme.order.placed", "a-3", schemas.OrderPlaced, "/accounts/acme", "umbrella", order("0614141000005", 5)},
+			arrival{"xd.in.acme.order.placed", "a-3", schemas.OrderPlaced, "/accounts/acme", "umbrella", order("0614141000005", 5)},
 			"", problem.CodeAccountMismatch},
 		{"an account the registry does not know is refused",
-			intake{"xd.in.hooli.order.placed", "h-1", schemas.OrderPlaced, "/accounts/hooli", "", order("0614141000005", 5)},
+			arrival{"xd.in.hooli.order.placed", "h-1", schemas.OrderPlaced, "/accounts/hooli", "", order("0614141000005", 5)},
 			"", problem.CodeUnknownAccount},
 		{"an order that breaks its schema is refused before any lane",
-			intake{"xd.in.acme.order.placed", "a-4", schemas.OrderPlaced, "/accounts/acme", "", order("0614141000005", -1)},
+			arrival{"xd.in.acme.order.placed", "a-4", schemas.OrderPlaced, "/accounts/acme", "", order("0614141000005", -1)},
 			"", problem.CodeSchemaViolation},
 		{"an event type the hub does not know is refused",
-			intake{"xd.in.acme.order.cancelled", "a-5", "crossdock.order.cancelled.v1", "/accounts/acme", "", map[string]any{}},
+			arrival{"xd.in.acme.order.cancelled", "a-5", "crossdock.order.cancelled.v1", "/accounts/acme", "", map[string]any{}},
 			"", problem.CodeUnknownType},
 	}
 	for _, tc := range tests {
@@ -163,7 +163,7 @@ func TestRoutingDecisions(t *testing.T) {
 
 func TestATierChangeMovesTheNextEventToTheNewLane(t *testing.T) {
 	r, reg := newRouter(t)
-	in := intake{"xd.in.globex.order.placed", "g-1", schemas.OrderPlaced, "/accounts/globex", "", order("0614141000029", 5)}
+	in := arrival{"xd.in.globex.order.placed", "g-1", schemas.OrderPlaced, "/accounts/globex", "", order("0614141000029", 5)}
 	outs, err := r.Handle(context.Background(), in.delivery(t))
 	if err != nil || len(outs) != 1 || outs[0].Subject != "xd.routed.integrated.globex.order.placed" {
 		t.Fatalf("before the change: %v, %v; want the integrated lane", outs, err)

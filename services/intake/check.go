@@ -1,9 +1,11 @@
-// Package gateway is where events enter the hub. It authenticates the sender,
-// checks every event (size, identity, type, schema) and stores it in XD_IN:
-// over HTTP before it answers 202, and for events published straight to NATS
-// through Checker, which the router runs on each one as the first step of its
-// consumer (a NATS publish is stored before anyone can look at it).
-package gateway
+// Package intake decides whether an event may enter the hub and which lane
+// it goes to: the checks (size, attributes, identity, type, schema), the
+// tier's menu and the lane subject. The gateway runs them before it stores
+// an event it takes over HTTP (and seals it, so the router need not check
+// it again); the router runs them on each event published straight to NATS,
+// as the first step of its consumer (a NATS publish is stored before anyone
+// can look at it).
+package intake
 
 import (
 	"crypto/rand"
@@ -48,6 +50,9 @@ func NewChecker(reg *accounts.Registry, v *schemas.Validator, maxSize int) *Chec
 	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
 	return &Checker{reg: reg, schemas: v, maxSize: maxSize, macs: newMACs(key)}
 }
+
+// MaxSize is the largest event, in bytes, the Checker takes.
+func (c *Checker) MaxSize() int { return c.maxSize }
 
 // Check returns every problem with ev as sent by `from` (an authenticated
 // identity: an API key's owner, or the account of an intake subject) in a
@@ -156,31 +161,4 @@ func servedBy(a *accounts.Account, warehouse string) bool {
 		}
 	}
 	return false
-}
-
-// InSubject is the intake subject of an event named name from a sender:
-// where the sender publishes it, and where XD_IN keeps it.
-func InSubject(from bus.Sender, name string) string {
-	if from.Warehouse != "" {
-		return "xd.in.wh." + from.Warehouse + "." + name
-	}
-	return "xd.in." + from.Account + "." + name
-}
-
-// StoreSubject is where the hub itself stores an event in XD_IN: the
-// intake subject under xd.intake., which only the hub may publish on and
-// which the stream maps back to InSubject (bus.IntakePrefix).
-func StoreSubject(from bus.Sender, name string) string {
-	return bus.IntakePrefix + InSubject(from, name)
-}
-
-// IntakeKey is the key JetStream deduplicates an intake event on: its id
-// scoped by its authenticated sender (bus.MsgID for an account's event),
-// never a header the client set. A retry of one's own event over HTTP or
-// NATS is one event; no sender can name another's key.
-func IntakeKey(from bus.Sender, id string) string {
-	if from.Warehouse != "" {
-		return "wh." + from.Warehouse + ":" + id
-	}
-	return from.Account + ":" + id
 }

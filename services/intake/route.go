@@ -1,4 +1,4 @@
-package gateway
+package intake
 
 import (
 	"crypto/hmac"
@@ -39,12 +39,6 @@ func Menu(p accounts.Policy, eventType string) (service string, ok bool) {
 	return "", false
 }
 
-// RoutedSubject is the lane subject of a checked event of an account:
-// xd.routed.<tier>.<account>.<name>.
-func RoutedSubject(tier accounts.Tier, account, eventType string) string {
-	return "xd.routed." + string(tier) + "." + account + "." + bus.Name(eventType)
-}
-
 // Lane returns the lane subject of a checked event, or "" when the event is
 // not on its account's tier menu (the router then rejects it, as it does for
 // NATS arrivals, so that both intakes answer a refused service alike).
@@ -57,7 +51,7 @@ func (c *Checker) Lane(ev *event.Event) string {
 	if _, ok := Menu(entry.Policy, ev.Type()); !ok {
 		return ""
 	}
-	return RoutedSubject(entry.Account.Tier, account, ev.Type())
+	return bus.RoutedSubject(string(entry.Account.Tier), account, bus.Name(ev.Type()))
 }
 
 // Seal returns the HeaderRouted value for an event with this Nats-Msg-Id and
