@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
@@ -46,35 +47,50 @@ type heldOrder struct {
 	releaseAt time.Time // its release_at; zero when unknown
 }
 
-// onDecision reads an order's decision from XD_OUT: the subject names it,
-// causationid the order.placed it answers.
+// onDecision reads an order's decision from XD_OUT.
 func (f *Flow) onDecision(m jetstream.Msg) {
-	tok := strings.Split(m.Subject(), ".")
-	if len(tok) != 5 {
-		return
+	if d, ok := decisionOf(m.Subject(), m.Headers(), m.Data()); ok {
+		f.Decided(d.account, d.cause, d.state, d.releaseAt, stored(m))
 	}
-	account, name := tok[2], tok[3]+"."+tok[4]
-	cause := m.Headers().Get("ce-" + bus.ExtCausationID)
-	var release time.Time
-	state := tok[4]
-	switch name {
+}
+
+// readDecision is a decision as stored in XD_OUT.
+type readDecision struct {
+	account, cause, state string
+	releaseAt             time.Time
+}
+
+// decisionOf reads the decision a message of XD_OUT holds: the subject
+// names it and its account, causationid the order.placed it answers, the
+// body a held order's release time. An event.rejected is a decision only
+// when it rejects an order.placed.
+func decisionOf(subject string, h nats.Header, data []byte) (readDecision, bool) {
+	tok := strings.Split(subject, ".")
+	if len(tok) != 5 {
+		return readDecision{}, false
+	}
+	d := readDecision{account: tok[2], cause: h.Get("ce-" + bus.ExtCausationID), state: tok[4]}
+	switch tok[3] + "." + tok[4] {
+	case "order.accepted", "order.rejected":
 	case "order.held":
-		var d struct {
+		var b struct {
 			ReleaseAt time.Time `json:"release_at"`
 		}
-		_ = json.Unmarshal(m.Data(), &d)
-		release = d.ReleaseAt
+		_ = json.Unmarshal(data, &b)
+		d.releaseAt = b.ReleaseAt
 	case "event.rejected":
 		// The router's refusal of an order.placed (a schema violation, an
-		// order outside the tier's menu) answers it too; the rejections of
-		// other events are none of the flow's business.
-		var d bus.RejectedData
-		if json.Unmarshal(m.Data(), &d) != nil || bus.Name(d.RejectedType) != "order.placed" {
-			return
+		// unknown account) answers it too; the rejections of other events
+		// are none of the flow's business.
+		var b bus.RejectedData
+		if json.Unmarshal(data, &b) != nil || bus.Name(b.RejectedType) != "order.placed" {
+			return readDecision{}, false
 		}
-		state = Rejected
+		d.state = Rejected
+	default:
+		return readDecision{}, false
 	}
-	f.Decided(account, cause, state, release, stored(m))
+	return d, d.cause != ""
 }
 
 // Decided records that account's order placed by event causeID was

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/services/accounts"
@@ -332,5 +333,36 @@ func TestTheIntakeQueueStaysBoundedBehindAHeldOrder(t *testing.T) {
 	}
 	if n := tierOf(f.Snapshot(), accounts.Strategic).Latency[0].Orders; n != 10_000 {
 		t.Errorf("measured %d orders, want 10000", n)
+	}
+}
+
+func TestDecisionsAreReadFromWhatXDOUTStores(t *testing.T) {
+	cause := nats.Header{"ce-causationid": {"placed-1"}}
+	release := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name, subject, data string
+		h                   nats.Header
+		ok                  bool
+		want                readDecision
+	}{
+		{"an order.accepted", "xd.out.acme.order.accepted", `{}`, cause, true, readDecision{account: "acme", cause: "placed-1", state: Accepted}},
+		{"an order.held with its release time", "xd.out.umbrella.order.held", `{"po_number":"P","release_at":"2026-03-09T00:00:00Z"}`, cause, true,
+			readDecision{account: "umbrella", cause: "placed-1", state: Held, releaseAt: release}},
+		{"an order.rejected", "xd.out.acme.order.rejected", `{}`, cause, true, readDecision{account: "acme", cause: "placed-1", state: Rejected}},
+		{"the router's rejection of an order.placed", "xd.out.globex.event.rejected",
+			`{"rejected_id":"placed-1","rejected_type":"crossdock.order.placed.v1","errors":[]}`, cause, true,
+			readDecision{account: "globex", cause: "placed-1", state: Rejected}},
+		{"a rejection of another event is no decision", "xd.out.globex.event.rejected",
+			`{"rejected_id":"inv-1","rejected_type":"crossdock.inventory.reported.v1","errors":[]}`, cause, false, readDecision{}},
+		{"a decision naming no cause is not counted", "xd.out.acme.order.accepted", `{}`, nats.Header{}, false, readDecision{}},
+		{"another subject is no decision", "xd.out.acme.shipment.dispatched", `{}`, cause, false, readDecision{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := decisionOf(tc.subject, tc.h, []byte(tc.data))
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Errorf("decisionOf(%s) = %+v, %v; want %+v, %v", tc.subject, got, ok, tc.want, tc.ok)
+			}
+		})
 	}
 }
