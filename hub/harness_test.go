@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/schemas"
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -206,28 +205,13 @@ func (h *testHub) post(path, apiKey, contentType string, body []byte, headers ..
 
 func (h *testHub) do(req *http.Request, apiKey, contentType string, headers ...string) (int, map[string]any) {
 	h.t.Helper()
-	if apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &out); err != nil {
-			h.t.Fatalf("%s %s: %d, body not JSON: %s", req.Method, req.URL.Path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode, out
+	return hubtest.Do(h.t, req, apiKey)
 }
 
 // get fetches path with an API key.
@@ -289,26 +273,10 @@ func next(t testing.TB, ch <-chan *event.Event) *event.Event {
 	return bustest.Next(t, ch, 10*time.Second)
 }
 
-// validator checks the events the hub makes against the contract's schemas.
-var validator = func() *schemas.Validator {
-	v, err := schemas.New()
-	if err != nil {
-		panic(err)
-	}
-	return v
-}()
-
 // dataOf checks an event the hub made against its schema and decodes its data.
 func dataOf(t testing.TB, ev *event.Event) map[string]any {
 	t.Helper()
-	if err := validator.Validate(ev.Type(), ev.Data()); err != nil {
-		t.Errorf("%s %s breaks its schema: %v", ev.Type(), ev.ID(), err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(ev.Data(), &m); err != nil {
-		t.Fatalf("event %s data: %v", ev.ID(), err)
-	}
-	return m
+	return hubtest.DataOf(t, ev)
 }
 
 // count is the number of messages stored in stream on subject.

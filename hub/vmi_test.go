@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -71,19 +72,10 @@ func (h *testHub) vmiPosition(account, gln, gtin, asOf string) map[string]any {
 }
 
 // firstCode is the code of the first error of an event.rejected or a
-// problem+json answer (whose errors are per event, with their own errors or
-// code).
-func firstCode(t testing.TB, rejected map[string]any) any {
+// problem+json answer.
+func firstCode(t testing.TB, body map[string]any) any {
 	t.Helper()
-	errs, _ := rejected["errors"].([]any)
-	if len(errs) == 0 {
-		t.Fatalf("rejection without errors: %v", rejected)
-	}
-	first := errs[0].(map[string]any)
-	if inner, ok := first["errors"].([]any); ok && len(inner) > 0 {
-		return inner[0].(map[string]any)["code"]
-	}
-	return first["code"]
+	return hubtest.FirstCode(t, body)
 }
 
 func TestVMIWarehouseConsumerGetsItsBacklog(t *testing.T) {

@@ -5,17 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
@@ -75,21 +72,12 @@ func startService(t testing.TB, now func() time.Time) *testService {
 	t.Helper()
 	s := bustest.RunServer(t, "")
 	b := bustest.New(t, s)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	reg := accountstest.Registry(t, b, testAccounts())
-	svc, err := New(ctx, Config{Now: now, ReleaseEvery: time.Hour}, b, reg, bustest.Logger(t))
+	svc, err := New(context.Background(), Config{Now: now, ReleaseEvery: time.Hour}, b, reg, bustest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v", err)
-		}
-	})
+	bustest.Run(t, svc.Run)
 	srv := httptest.NewServer(svc.Handler())
 	t.Cleanup(srv.Close)
 	return &testService{Service: svc, t: t, bus: b, reg: reg, base: srv.URL}
@@ -99,20 +87,8 @@ func startService(t testing.TB, now func() time.Time) *testService {
 // would, and returns the event's id.
 func (ts *testService) place(account string, p map[string]any) string {
 	ts.t.Helper()
-	entry, _ := ts.reg.Account(account)
-	ev := event.New()
-	ev.SetID(fmt.Sprintf("ev-%s-%v", account, p["po_number"]))
-	ev.SetType(typePlaced)
-	ev.SetSource("/accounts/" + account)
-	ev.SetExtension(bus.ExtAccount, account)
-	if err := ev.SetData(event.ApplicationJSON, p); err != nil {
-		ts.t.Fatal(err)
-	}
-	subject := "xd.routed." + string(entry.Account.Tier) + "." + account + ".order.placed"
-	if _, err := ts.bus.Publish(context.Background(), bus.Outgoing{Subject: subject, Event: &ev}); err != nil {
-		ts.t.Fatal(err)
-	}
-	return ev.ID()
+	id := fmt.Sprintf("ev-%s-%v", account, p["po_number"])
+	return hubtest.Route(ts.t, ts.bus, ts.reg, id, bus.Name(typePlaced), "/accounts/"+account, account, p).ID()
 }
 
 // order is an order.placed data object.
@@ -146,25 +122,10 @@ func (ts *testService) do(method, path, key, contentType string, body []byte) (i
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(b) > 0 && (strings.Contains(resp.Header.Get("Content-Type"), "json")) {
-		if err := json.Unmarshal(b, &out); err != nil {
-			ts.t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode, out
+	return hubtest.Do(ts.t, req, key)
 }
 
 func mustJSON(t testing.TB, v any) []byte {

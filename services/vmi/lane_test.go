@@ -2,12 +2,9 @@ package vmi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +12,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/schemas"
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
@@ -102,22 +99,7 @@ func item(gtin string, onHand, sold int) map[string]any {
 // route stores an event of account in its lane, as the router does.
 func (l *lane) route(id, name, source, account string, data any) {
 	l.t.Helper()
-	entry, ok := l.reg.Account(account)
-	if !ok {
-		l.t.Fatalf("no account %s", account)
-	}
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetType(bus.Type(name))
-	ev.SetSource(source)
-	ev.SetExtension(bus.ExtAccount, account)
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		l.t.Fatal(err)
-	}
-	subject := "xd.routed." + string(entry.Account.Tier) + "." + account + "." + name
-	if _, err := l.bus.Publish(context.Background(), bus.Outgoing{Subject: subject, Event: &ev}); err != nil {
-		l.t.Fatal(err)
-	}
+	hubtest.Route(l.t, l.bus, l.reg, id, name, source, account, data)
 }
 
 // report stores an inventory report in the account's lane. A lane handles
@@ -148,22 +130,7 @@ func (l *lane) do(method, path, token string) (int, map[string]any) {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(b) > 0 && strings.Contains(resp.Header.Get("Content-Type"), "json") {
-		if err := json.Unmarshal(b, &out); err != nil {
-			l.t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode, out
+	return hubtest.Do(l.t, req, token)
 }
 
 // position waits until the account's position at gln shows the report
@@ -182,43 +149,10 @@ func (l *lane) position(account, gln, gtin, asOf string) map[string]any {
 	return pos
 }
 
-// validator checks the events the service makes against the contract's schemas.
-var validator = func() *schemas.Validator {
-	v, err := schemas.New()
-	if err != nil {
-		panic(err)
-	}
-	return v
-}()
-
-// dataOf checks an event the service made against its schema and decodes its data.
-func dataOf(t *testing.T, ev *event.Event) map[string]any {
-	t.Helper()
-	if err := validator.Validate(ev.Type(), ev.Data()); err != nil {
-		t.Errorf("%s %s breaks its schema: %v", ev.Type(), ev.ID(), err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(ev.Data(), &m); err != nil {
-		t.Fatalf("event %s data: %v", ev.ID(), err)
-	}
-	return m
-}
-
 // next waits for the next event on ch.
 func next(t *testing.T, ch <-chan *event.Event) *event.Event {
 	t.Helper()
 	return bustest.Next(t, ch, 10*time.Second)
-}
-
-// firstCode is the code of the first error of an event.rejected or a
-// problem+json answer.
-func firstCode(t *testing.T, body map[string]any) any {
-	t.Helper()
-	errs, _ := body["errors"].([]any)
-	if len(errs) == 0 {
-		t.Fatalf("no errors in %v", body)
-	}
-	return errs[0].(map[string]any)["code"]
 }
 
 func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
@@ -234,7 +168,7 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	l.position("acme", acmeDC, itemGTIN, day(0))
 	l.report("acme", "inv-1", acmeDC, day(1), item(itemGTIN, 10, 90))
 	wh := next(t, toWarehouse)
-	d := dataOf(t, wh)
+	d := hubtest.DataOf(t, wh)
 	reason := d["reason"].(map[string]any)
 	if d["quantity"] != 260.0 || d["location"] != acmeDC || d["gtin"] != itemGTIN || reason["reorder_point"] != 180.0 || reason["target"] != 270.0 || reason["position"] != 10.0 {
 		t.Errorf("replenishment = %v, want 260 of %s at %s (position 10, reorder point 180, target 270)", d, itemGTIN, acmeDC)
@@ -243,7 +177,7 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 		t.Errorf("causationid = %v, want inv-1", wh.Extensions()["causationid"])
 	}
 	cp := next(t, toCustomer)
-	if dc := dataOf(t, cp); dc["replenishment_id"] != d["replenishment_id"] || cp.ID() == wh.ID() {
+	if dc := hubtest.DataOf(t, cp); dc["replenishment_id"] != d["replenishment_id"] || cp.ID() == wh.ID() {
 		t.Errorf("customer copy %s %v, want the same replenishment under its own event id", cp.ID(), dc)
 	}
 	rid := d["replenishment_id"].(string)
@@ -252,10 +186,10 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	if pos["on_hand"] != 10.0 || pos["open"] != 260.0 || pos["inventory_position"] != 270.0 || pos["demand"] != 90.0 || pos["reorder_point"] != 180.0 || pos["target"] != 270.0 {
 		t.Errorf("position = %v", pos)
 	}
-	if status, body := l.do(http.MethodGet, "/v1/inventory/"+acmeDC+"/"+itemGTIN, "key-globex"); status != http.StatusNotFound || firstCode(t, body) != "unknown_position" {
+	if status, body := l.do(http.MethodGet, "/v1/inventory/"+acmeDC+"/"+itemGTIN, "key-globex"); status != http.StatusNotFound || hubtest.FirstCode(t, body) != "unknown_position" {
 		t.Errorf("another account's GET = %d %v, want 404 unknown_position", status, body)
 	}
-	if status, body := l.do(http.MethodGet, "/v1/inventory/"+acmeDC+"/00614141123453", "key-acme"); status != http.StatusBadRequest || firstCode(t, body) != "schema_violation" {
+	if status, body := l.do(http.MethodGet, "/v1/inventory/"+acmeDC+"/00614141123453", "key-acme"); status != http.StatusBadRequest || hubtest.FirstCode(t, body) != "schema_violation" {
 		t.Errorf("GET with a bad GTIN = %d %v, want 400 schema_violation", status, body)
 	}
 	if status, _ := l.do(http.MethodGet, "/v1/inventory/"+acmeDC+"/"+itemGTIN, ""); status != http.StatusUnauthorized {
@@ -301,7 +235,7 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	// A shipment of a replenishment the hub never asked for is refused.
 	refused := l.watch("xd.wh.dc-east.event.rejected")
 	l.ship("rship-2", "dc-east", "acme", "no-such-replenishment", 5)
-	if code := firstCode(t, dataOf(t, next(t, refused))); code != "unknown_replenishment" {
+	if code := hubtest.FirstCode(t, hubtest.DataOf(t, next(t, refused))); code != "unknown_replenishment" {
 		t.Errorf("code = %v, want unknown_replenishment", code)
 	}
 }
@@ -327,7 +261,7 @@ func TestAScheduledRunOnDemand(t *testing.T) {
 	if status, _ := run("account=globex", "wrong"); status != http.StatusUnauthorized {
 		t.Errorf("run with a wrong token: %d, want 401", status)
 	}
-	if status, body := run("account=initech", laneAdmin); status != http.StatusConflict || firstCode(t, body) != "not_in_tier_menu" {
+	if status, body := run("account=initech", laneAdmin); status != http.StatusConflict || hubtest.FirstCode(t, body) != "not_in_tier_menu" {
 		t.Errorf("run for an emerging account: %d %v, want 409 not_in_tier_menu", status, body)
 	}
 	// Demand 60/day, lead 3, review 1: reorder point 180, target 240;
@@ -336,7 +270,7 @@ func TestAScheduledRunOnDemand(t *testing.T) {
 	if status != http.StatusOK || res["evaluated"] != 2.0 || res["requested"] != 1.0 {
 		t.Fatalf("run = %d %v, want 2 evaluated, 1 requested", status, res)
 	}
-	d := dataOf(t, next(t, toWarehouse))
+	d := hubtest.DataOf(t, next(t, toWarehouse))
 	if d["quantity"] != 200.0 || d["location"] != globexDC || d["gtin"] != itemGTIN {
 		t.Errorf("replenishment = %v, want 200 of %s", d, itemGTIN)
 	}
@@ -362,7 +296,7 @@ func TestAnAgreementOverridesTheComputedLevels(t *testing.T) {
 	// No demand yet, but 4 on hand is below the min: up to 50 is 46, three
 	// cases (36) because four (48) would pass the max.
 	l.report("acme", "a-0", acmeDC, day(0), item(itemGTIN, 4, -1))
-	d := dataOf(t, next(t, toWarehouse))
+	d := hubtest.DataOf(t, next(t, toWarehouse))
 	reason := d["reason"].(map[string]any)
 	if d["quantity"] != 36.0 || reason["reorder_point"] != 10.0 || reason["target"] != 50.0 {
 		t.Errorf("replenishment = %v, want 36 (reorder point 10, target 50)", d)
