@@ -5,6 +5,7 @@ package bustest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,17 +119,23 @@ func Next(t testing.TB, ch <-chan *event.Event, timeout time.Duration) *event.Ev
 // ErrNotYet is a convenience for CheckFor conditions.
 var ErrNotYet = errors.New("not yet")
 
-// Run runs a service (its Run method) until the test ends, then requires
-// that it stopped cleanly.
-func Run(t testing.TB, run func(context.Context) error) {
+// Run runs a service (its Run method) until the test ends or the returned
+// stop is called, then requires that it stopped cleanly. stop returns once
+// the service has stopped; calling it again does nothing.
+func Run(t testing.TB, run func(context.Context) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run() = %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
