@@ -190,18 +190,20 @@ func (f *Flow) tierOf(account string) (accounts.Tier, bool) {
 	return tier, true
 }
 
-// remember is how long an intake waits for its decision: Remember, or an
-// hour or the longest accept_within of the tiers, whichever is longer, so
-// that no order within its tier's bound is called unanswered. f.mu is held.
-func (f *Flow) remember() time.Duration {
-	if f.cfg.Remember > 0 {
-		return f.cfg.Remember
+// setPolicy takes the tier policies and the time an intake waits for its
+// decision: Remember, or an hour or the longest accept_within of the
+// tiers, whichever is longer, so that no order within its tier's bound is
+// called unanswered. f.mu is held (or f is not shared yet).
+func (f *Flow) setPolicy(p accounts.TierSet) {
+	f.policy = p
+	f.wait = f.cfg.Remember
+	if f.wait > 0 {
+		return
 	}
-	d := time.Hour
-	for _, p := range f.policy {
-		d = max(d, time.Duration(p.SLO.AcceptWithin))
+	f.wait = time.Hour
+	for t := range p {
+		f.wait = max(f.wait, time.Duration(p[t].SLO.AcceptWithin))
 	}
-	return d
 }
 
 // HeldState is a tier's held orders: how many wait for their ordering day,

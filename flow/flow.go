@@ -91,6 +91,7 @@ type Flow struct {
 	held      map[string]heldOrder
 	heldQueue fifo
 	policy    accounts.TierSet
+	wait      time.Duration                // how long an intake waits for its decision (setPolicy)
 	lat       map[accounts.Tier]*latencies // intake → decision
 	release   map[accounts.Tier]*latencies // release time → order.accepted of held orders
 	outcomes  map[accounts.Tier]*Outcomes
@@ -162,9 +163,11 @@ func New(cfg Config, js jetstream.JetStream, log *zap.Logger) *Flow {
 	for _, l := range accounts.Lanes {
 		f.lanes[l] = &series{}
 	}
+	var policy accounts.TierSet
 	if cfg.Tiers != nil {
-		f.policy = cfg.Tiers()
+		policy = cfg.Tiers()
 	}
+	f.setPolicy(policy)
 	return f
 }
 
@@ -300,7 +303,7 @@ func (f *Flow) Intake(channel, account, name, id string, at time.Time) {
 // beyond MaxOpen, early decisions older than a minute, and held orders
 // older than HoldFor.
 func (f *Flow) forget(now time.Time) {
-	expire(&f.queue, f.open, func(t time.Time) time.Time { return t }, now, f.remember(), f.cfg.MaxOpen,
+	expire(&f.queue, f.open, func(t time.Time) time.Time { return t }, now, f.wait, f.cfg.MaxOpen,
 		func(key string, _ time.Time) { f.unanswered(key, now) })
 	expire(&f.earlyQueue, f.early, func(d decision) time.Time { return d.at }, now, time.Minute, f.cfg.MaxOpen, nil)
 	expire(&f.heldQueue, f.held, func(h heldOrder) time.Time { return h.at }, now, f.cfg.HoldFor, f.cfg.MaxOpen, nil)
@@ -409,7 +412,7 @@ func (f *Flow) poll(ctx context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if policy != nil {
-		f.policy = policy
+		f.setPolicy(policy)
 	}
 	f.consumers, f.dlq, f.polled = cons, dlq, now
 	f.forget(now)
