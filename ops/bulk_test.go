@@ -9,7 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 )
 
 func TestRedriveAllRedrivesTheFilteredSetOnly(t *testing.T) {
@@ -45,11 +45,7 @@ func TestAReplayJobReportsItsProgress(t *testing.T) {
 	h := newHook(t)
 	e := newEnv(t, nil, "embedded")
 	y := fmt.Sprintf("warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: [], webhook: {url: %q, secret: secret}}\n", h.srv.URL)
-	reg, _ := accounts.NewRegistry(context.Background(), e.bus, accounts.DefaultTiers(), bustest.Logger(t))
-	f, _ := accounts.ParseFile([]byte(y), accounts.DefaultTiers())
-	if _, err := reg.Apply(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
+	accountstest.Registry(t, e.bus, y)
 	start := time.Now().Add(-time.Second)
 	for i := range 5 {
 		e.publish("xd.out.acme.order.accepted", fmt.Sprintf("j-%d", i))

@@ -18,7 +18,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
-	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/delivery"
 )
 
@@ -103,21 +103,11 @@ func newEnv(t *testing.T, h *hook, topology string) *env {
 		b = bustest.New(t, bustest.RunServer(t, ""))
 	}
 	ctx := context.Background()
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	y := "warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: []"
 	if h != nil {
 		y += fmt.Sprintf(", webhook: {url: %q, secret: secret}", h.srv.URL)
 	}
-	f, err := accounts.ParseFile([]byte(y+"}\n"), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	reg := accountstest.Registry(t, b, y+"}\n")
 	e := &env{t: t, bus: b, ops: New(b.JetStream(), delivery.NewSender(delivery.Retry{Attempts: 2, Base: time.Millisecond}))}
 	if h != nil {
 		svc, err := delivery.New(ctx, delivery.Config{Retry: delivery.Retry{Attempts: 2, Base: time.Millisecond}, Reconcile: 20 * time.Millisecond, NoExperiments: true}, b, reg, bustest.Logger(t))
@@ -261,11 +251,7 @@ func TestReplayResendsAnAccountsEventsInOrder(t *testing.T) {
 		h := newHook(t)
 		e := newEnv(t, nil, topology) // no delivery service: the customer lost these
 		y := fmt.Sprintf("warehouses: []\naccounts:\n  - {id: acme, name: ACME, tier: strategic, api_keys: [], locations: [], webhook: {url: %q, secret: secret}}\n", h.srv.URL)
-		reg, _ := accounts.NewRegistry(context.Background(), e.bus, accounts.DefaultTiers(), bustest.Logger(t))
-		f, _ := accounts.ParseFile([]byte(y), accounts.DefaultTiers())
-		if _, err := reg.Apply(context.Background(), f); err != nil {
-			t.Fatal(err)
-		}
+		accountstest.Registry(t, e.bus, y)
 		start := time.Now().Add(-time.Second)
 		e.publish("xd.out.acme.order.accepted", "r-1")
 		e.publish("xd.out.acme.order.held", "r-2")

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/intake"
 )
 
@@ -64,20 +64,7 @@ func newEnv(t testing.TB) *env {
 func newEnvWith(t testing.TB, accountsYAML string) *env {
 	t.Helper()
 	b := bustest.New(t, bustest.RunServer(t, ""))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tiers := accounts.DefaultTiers()
-	reg, err := accounts.NewRegistry(ctx, b, tiers, bustest.Logger(t))
-	if err != nil {
-		t.Fatalf("NewRegistry: %v", err)
-	}
-	f, err := accounts.ParseFile([]byte(accountsYAML), tiers)
-	if err != nil {
-		t.Fatalf("ParseFile: %v", err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
+	reg := accountstest.Registry(t, b, accountsYAML)
 	v, err := schemas.New()
 	if err != nil {
 		t.Fatalf("schemas.New: %v", err)

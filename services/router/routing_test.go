@@ -13,6 +13,7 @@ import (
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/intake"
 )
 
@@ -33,18 +34,7 @@ accounts:
 func newRouter(t *testing.T) (*Service, *accounts.Registry) {
 	t.Helper()
 	b := bustest.New(t, bustest.RunServer(t, ""))
-	ctx := context.Background()
-	reg, err := accounts.NewRegistry(ctx, b, accounts.DefaultTiers(), bustest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := accounts.ParseFile([]byte(accountsYAML), accounts.DefaultTiers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Apply(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	reg := accountstest.Registry(t, b, accountsYAML)
 	v, err := schemas.New()
 	if err != nil {
 		t.Fatal(err)
