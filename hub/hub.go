@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -42,9 +39,9 @@ import (
 type Hub struct {
 	cfg      Config
 	log      *zap.Logger
-	server   *server.Server // nil when connected to --nats-url
-	unlock   func()         // releases --data (lockData); nil without an embedded server
-	auth     *natsAuth      // the embedded server's authenticator
+	server   *server.Server          // nil when connected to --nats-url
+	unlock   func()                  // releases --data (lockData); nil without an embedded server
+	auth     *accounts.Authenticator // the embedded server's authenticator
 	nc       *nats.Conn
 	relayNC  *nats.Conn // the intake relay's own connection
 	bus      *bus.Bus
@@ -194,7 +191,7 @@ func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers acc
 		return err
 	}
 	if h.auth != nil {
-		h.auth.set(h.registry)
+		h.auth.Use(h.registry)
 	}
 	if _, err := h.registry.Apply(ctx, file); err != nil {
 		return fmt.Errorf("apply accounts file %s: %w", h.cfg.Accounts, err)
@@ -215,36 +212,6 @@ func (h *Hub) governor(metrics *prometheus.Registry) *lanes.Governor {
 		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
 	}, gov.BulkLimit))
 	return gov
-}
-
-// natsAuth lets the embedded server authenticate customers against a
-// registry that can only be built once the server is up: until set, only the
-// hub's own token is accepted. The admin token, when set, is also the
-// operator's NATS token, with every permission (to watch xd.> or inspect the
-// DLQ with the nats CLI).
-type natsAuth struct {
-	token    string
-	operator [32]byte     // SHA-256 of the admin token; zero when there is none
-	check    atomic.Value // server.Authentication of the registry
-}
-
-func (a *natsAuth) set(r *accounts.Registry) {
-	a.check.Store(r.NATSAuth(a.token))
-}
-
-// Check implements server.Authentication.
-func (a *natsAuth) Check(c server.ClientAuthentication) bool {
-	tok := c.GetOpts().Token
-	if a.operator != [32]byte{} && tok != "" {
-		if sum := sha256.Sum256([]byte(tok)); subtle.ConstantTimeCompare(sum[:], a.operator[:]) == 1 {
-			c.RegisterUser(&server.User{Username: "operator"})
-			return true
-		}
-	}
-	if check, ok := a.check.Load().(server.Authentication); ok {
-		return check.Check(c)
-	}
-	return subtle.ConstantTimeCompare([]byte(tok), []byte(a.token)) == 1 && tok != ""
 }
 
 // dial opens another connection of the hub's, as connect did the first.
@@ -308,17 +275,15 @@ func (h *Hub) connect() error {
 	}
 	token := make([]byte, 24)
 	_, _ = rand.Read(token)
-	auth := &natsAuth{token: hex.EncodeToString(token)}
-	if h.cfg.AdminToken != "" {
-		auth.operator = sha256.Sum256([]byte(h.cfg.AdminToken))
-	}
+	hubToken := hex.EncodeToString(token)
+	auth := accounts.NewAuthenticator(hubToken, h.cfg.AdminToken)
 	scfg := bus.ServerConfig{
 		Listen:     h.cfg.NATSListen,
 		StoreDir:   h.cfg.Data,
 		SyncAlways: h.cfg.Fsync == "always",
 		Auth:       auth,
 	}
-	cred := bus.Credentials{Token: auth.token}
+	cred := bus.Credentials{Token: hubToken}
 	if h.cert != nil {
 		scfg.TLS = &tls.Config{Certificates: []tls.Certificate{*h.cert}, MinVersion: tls.VersionTLS12}
 		cred.ServerCert = h.cert.Leaf

@@ -3,19 +3,22 @@ package accounts
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"sync/atomic"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/crossdock/crossdock/bus"
 )
 
-// NATSAuth returns the embedded NATS server's authenticator (set it as
+// Authenticator is the embedded NATS server's authenticator (set it as
 // bus.ServerConfig.Auth), so that customers and warehouses can use NATS
 // directly with the same API keys as HTTP, confined to their own subjects.
 //
-// A client whose connect token equals hubToken is one of the hub's own
-// connections and gets every permission; an empty hubToken admits no client
-// that way. Any other client presents an API key as its password (any user
+// A client whose connect token is the hub's token is one of the hub's own
+// connections, and one whose token is the operator's admin token is the
+// operator (to watch xd.> or inspect the streams): both get every
+// permission; an empty token admits no client that way. Any other client
+// presents an API key as its password (any user
 // name) or as its token:
 //
 //   - an account <id> may publish on xd.in.<id>.> and xd.raw.<id>.> (where
@@ -34,34 +37,51 @@ import (
 // read with core subscriptions.
 //
 // Keys are looked up in the registry's current snapshot at each connect, so
-// the authenticator may be built before the registry has content and always
-// reflects the latest accounts file. A connection already open keeps the
-// permissions it got.
-func (r *Registry) NATSAuth(hubToken string) server.Authentication {
-	return &natsAuth{reg: r, hub: sha256.Sum256([]byte(hubToken)), hasHub: hubToken != ""}
+// the authenticator always reflects the latest accounts file; it admits no
+// key until it is given a registry (Use), so that the server can start
+// before the registry, which lives in the server's JetStream. A connection
+// already open keeps the permissions it got.
+type Authenticator struct {
+	reg      atomic.Pointer[Registry]
+	hub      [32]byte // SHA-256 of the hub's token
+	operator [32]byte // SHA-256 of the operator's admin token
+	hasHub   bool
+	hasOp    bool
 }
 
-type natsAuth struct {
-	reg    *Registry
-	hub    [32]byte
-	hasHub bool
+// NewAuthenticator returns the authenticator of the hub's and the
+// operator's tokens ("" for none).
+func NewAuthenticator(hubToken, operatorToken string) *Authenticator {
+	return &Authenticator{hub: sha256.Sum256([]byte(hubToken)), hasHub: hubToken != "",
+		operator: sha256.Sum256([]byte(operatorToken)), hasOp: operatorToken != ""}
 }
+
+// Use makes the authenticator admit the API keys of r.
+func (a *Authenticator) Use(r *Registry) { a.reg.Store(r) }
 
 // Check implements server.Authentication.
-func (a *natsAuth) Check(c server.ClientAuthentication) bool {
+func (a *Authenticator) Check(c server.ClientAuthentication) bool {
 	o := c.GetOpts()
-	if a.hasHub && o.Token != "" {
+	if o.Token != "" && (a.hasHub || a.hasOp) {
 		t := sha256.Sum256([]byte(o.Token))
-		if subtle.ConstantTimeCompare(t[:], a.hub[:]) == 1 {
+		if a.hasOp && subtle.ConstantTimeCompare(t[:], a.operator[:]) == 1 {
+			c.RegisterUser(&server.User{Username: "operator"})
+			return true
+		}
+		if a.hasHub && subtle.ConstantTimeCompare(t[:], a.hub[:]) == 1 {
 			c.RegisterUser(&server.User{Username: "crossdock"})
 			return true
 		}
+	}
+	r := a.reg.Load()
+	if r == nil {
+		return false
 	}
 	key := o.Password
 	if key == "" {
 		key = o.Token
 	}
-	id, ok := a.reg.Authenticate(key)
+	id, ok := r.Authenticate(key)
 	if !ok {
 		return false
 	}

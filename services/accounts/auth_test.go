@@ -15,7 +15,17 @@ import (
 	"github.com/crossdock/crossdock/bus/bustest"
 )
 
-const hubToken = "hub-secret-token"
+const (
+	hubToken      = "hub-secret-token"
+	operatorToken = "operator-secret-token"
+)
+
+// authFor is the authenticator of the tokens, admitting r's keys.
+func authFor(r *Registry, hub, operator string) *Authenticator {
+	a := NewAuthenticator(hub, operator)
+	a.Use(r)
+	return a
+}
 
 // authServer runs a second server that authenticates with the registry of
 // withExample (which keeps its bucket on a plain first server), and sets up
@@ -23,7 +33,7 @@ const hubToken = "hub-secret-token"
 func authServer(t *testing.T) (*server.Server, *Registry) {
 	t.Helper()
 	r, _ := withExample(t)
-	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Auth: r.NATSAuth(hubToken)})
+	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Auth: authFor(r, hubToken, operatorToken)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +276,7 @@ func TestNATSAuthRefusesUnknownKeys(t *testing.T) {
 
 func TestNATSAuthWithoutHubTokenAdmitsNoHub(t *testing.T) {
 	r, _ := withExample(t)
-	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Auth: r.NATSAuth("")})
+	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Auth: authFor(r, "", "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,5 +289,54 @@ func TestNATSAuthWithoutHubTokenAdmitsNoHub(t *testing.T) {
 		t.Errorf("acme cannot connect: %v", err)
 	} else {
 		nc.Close()
+	}
+}
+
+func TestNATSAuthAdmitsTheHubAndTheOperatorBeforeTheRegistry(t *testing.T) {
+	r, _ := withExample(t)
+	a := NewAuthenticator(hubToken, operatorToken)
+	s, err := bus.RunServer(bus.ServerConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	tests := []struct {
+		name      string
+		opt       nats.Option
+		before    bool // admitted before the registry is given
+		after     bool // admitted once it is
+		watchesXD bool // may subscribe to every subject
+	}{
+		{name: "the hub's token", opt: nats.Token(hubToken), before: true, after: true, watchesXD: true},
+		{name: "the operator's token", opt: nats.Token(operatorToken), before: true, after: true, watchesXD: true},
+		{name: "an account's key", opt: nats.UserInfo("acme", "xd_dev_acme"), after: true},
+		{name: "a wrong token", opt: nats.Token("guess")},
+	}
+	try := func(t *testing.T, opt nats.Option, want, watches bool) {
+		t.Helper()
+		nc, err := nats.Connect(s.ClientURL(), opt, nats.MaxReconnects(0))
+		if (err == nil) != want {
+			t.Fatalf("connected = %v (%v), want %v", err == nil, err, want)
+		}
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		if !watches {
+			return
+		}
+		if _, err := nc.SubscribeSync("xd.>"); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil || nc.LastError() != nil {
+			t.Errorf("subscribe to xd.>: %v %v", err, nc.LastError())
+		}
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+" before the registry", func(t *testing.T) { try(t, tc.opt, tc.before, tc.watchesXD) })
+	}
+	a.Use(r)
+	for _, tc := range tests {
+		t.Run(tc.name+" with the registry", func(t *testing.T) { try(t, tc.opt, tc.after, tc.watchesXD) })
 	}
 }
