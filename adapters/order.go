@@ -18,3 +18,12 @@ type OrderLine struct {
 	Quantity float64 `json:"quantity"`
 	Unit     string  `json:"unit"`
 }
+
+// Units is the order's total quantity, the measure of minimum-order rules.
+func (o *Order) Units() float64 {
+	var n float64
+	for _, l := range o.Lines {
+		n += l.Quantity
+	}
+	return n
+}

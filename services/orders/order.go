@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 )
 
@@ -24,30 +25,11 @@ const (
 )
 
 // Line is one order line.
-type Line struct {
-	Line     int     `json:"line"`
-	GTIN     string  `json:"gtin"`
-	Quantity float64 `json:"quantity"`
-	Unit     string  `json:"unit"`
-}
+type Line = adapters.OrderLine
 
-// Placed is the data of crossdock.order.placed.v1.
-type Placed struct {
-	PONumber      string `json:"po_number"`
-	ShipTo        string `json:"ship_to"`
-	RequestedDate string `json:"requested_date"`
-	Lines         []Line `json:"lines"`
-	Pickup        string `json:"pickup,omitempty"`
-}
-
-// Units is the order's total quantity, the measure of minimum-order rules.
-func (p *Placed) Units() float64 {
-	var n float64
-	for _, l := range p.Lines {
-		n += l.Quantity
-	}
-	return n
-}
+// Placed is the data of crossdock.order.placed.v1: the shape every order
+// format's adapter makes, so a file's orders and an API's are one type.
+type Placed = adapters.Order
 
 // Order is an order's state as kept in the bucket and served by
 // GET /v1/orders/{po_number}.
