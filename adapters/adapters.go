@@ -109,8 +109,12 @@ type Info struct {
 	Format string `json:"format"`
 	// Description says in a sentence what the format is.
 	Description string `json:"description"`
-	// ContentTypes are the media types the format is sent as.
+	// ContentTypes are the media types the format is sent as, the usual
+	// one first.
 	ContentTypes []string `json:"content_types"`
+	// Extensions are the file name extensions the format is usually saved
+	// under (".edi"), for tools that guess a file's format (crossdock send).
+	Extensions []string `json:"-"`
 	// Takes names what the adapter reads (e.g. "850 purchase order").
 	Takes []string `json:"takes"`
 	// Makes are the event types Decode produces.

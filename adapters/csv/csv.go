@@ -65,6 +65,7 @@ func (*Adapter) Info() adapters.Info {
 		Format:       Format,
 		Description:  "Purchase orders as CSV: a header row, then one row per order line, grouped into orders by po_number",
 		ContentTypes: []string{"text/csv"},
+		Extensions:   []string{".csv"},
 		Takes:        []string{"order lines with columns " + strings.Join(columns, ", ") + " (separator , or ;)"},
 		Makes:        []string{schemas.OrderPlaced},
 		Senders:      []string{adapters.SenderAccounts},

@@ -51,6 +51,7 @@ func (*Adapter) Info() adapters.Info {
 		Format:       Format,
 		Description:  "cXML 1.2 OrderRequest purchase orders, as sent by procurement networks",
 		ContentTypes: []string{"text/xml", "application/xml"},
+		Extensions:   []string{".xml", ".cxml"},
 		Takes:        []string{"OrderRequest (type new) with a GLN ship-to and GTIN items"},
 		Makes:        []string{schemas.OrderPlaced},
 		Senders:      []string{adapters.SenderAccounts},

@@ -95,6 +95,7 @@ func (*Adapter) Info() adapters.Info {
 		Format:       Format,
 		Description:  "ANSI ASC X12 EDI interchanges (ISA/GS/ST envelopes, versions 004010 to 005010)",
 		ContentTypes: []string{"application/edi-x12"},
+		Extensions:   []string{".edi", ".x12", ".850", ".852", ".846", ".856"},
 		Takes:        []string{"850 purchase order", "852 product activity data", "846 inventory inquiry/advice", "830 planning schedule with release capability (weekly forecasts)", "856 ship notice (from warehouses)"},
 		Makes:        []string{typeOrder, typeInventory, typeShipment, typeForecast},
 		Encodes:      []string{schemas.OrderAccepted, schemas.OrderRejected, typeShipment},

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
 )
 
@@ -94,19 +96,31 @@ func parseSendFlags(args []string, stderr io.Writer) (sendOptions, error) {
 	return o, nil
 }
 
-// formatOf guesses a format from a file name.
+// formatOf guesses a format from a file name: a CloudEvent for .json, else
+// the adapter whose extensions include the name's.
 func formatOf(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".edi", ".x12", ".850", ".852", ".846", ".856":
-		return "x12"
-	case ".csv":
-		return "csv"
-	case ".xml", ".cxml":
-		return "cxml"
-	case ".json":
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext == ".json" {
 		return "event"
 	}
+	for _, info := range adapters.List() {
+		if slices.Contains(info.Extensions, ext) {
+			return info.Format
+		}
+	}
 	return ""
+}
+
+// contentTypeOf is the media type a file of format is posted as: its
+// adapter's usual one (application/octet-stream for a format this build has
+// no adapter for: the hub decides).
+func contentTypeOf(format string) string {
+	for _, info := range adapters.List() {
+		if info.Format == format && len(info.ContentTypes) > 0 {
+			return info.ContentTypes[0]
+		}
+	}
+	return "application/octet-stream"
 }
 
 // send runs crossdock send.
@@ -134,19 +148,12 @@ func send(args []string, stdout, stderr io.Writer) error {
 
 // sendHTTP posts to /v1/events or /v1/ingest/{format}.
 func sendHTTP(ctx context.Context, o sendOptions, data []byte, stdout io.Writer) error {
-	path, ct := "/v1/ingest/"+o.format, "application/octet-stream"
-	switch o.format {
-	case "event":
+	path, ct := "/v1/ingest/"+o.format, contentTypeOf(o.format)
+	if o.format == "event" {
 		path, ct = "/v1/events", bus.ContentTypeStructured
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
 			ct = "application/cloudevents-batch+json"
 		}
-	case "x12":
-		ct = "application/edi-x12"
-	case "csv":
-		ct = "text/csv"
-	case "cxml":
-		ct = "text/xml"
 	}
 	if o.account != "" && o.format != "event" {
 		path += "?account=" + o.account
@@ -179,10 +186,9 @@ func sendHTTP(ctx context.Context, o sendOptions, data []byte, stdout io.Writer)
 // makes of a stored message arrives on the sender's own subjects
 // (event.rejected when it is refused).
 func sendNATS(ctx context.Context, o sendOptions, data []byte, stdout io.Writer) error {
-	inbox := "_INBOX_" + o.user
-	prefix := o.user
+	inbox, from := "_INBOX_"+o.user, bus.Sender{Account: o.user}
 	if o.warehouse {
-		inbox, prefix = "_INBOX_wh_"+o.user, "wh."+o.user
+		inbox, from = "_INBOX_wh_"+o.user, bus.Sender{Warehouse: o.user}
 	}
 	nc, err := nats.Connect(o.natsURL, nats.UserInfo(o.user, o.apiKey), nats.CustomInboxPrefix(inbox), nats.Name("crossdock send"))
 	if err != nil {
@@ -202,11 +208,11 @@ func sendNATS(ctx context.Context, o sendOptions, data []byte, stdout io.Writer)
 		if err := json.Unmarshal(data, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 			return fmt.Errorf("send: %s is not a structured CloudEvent with id and type (%v)", o.file, err)
 		}
-		msg.Subject = "xd.in." + prefix + "." + bus.Name(ev.Type)
+		msg.Subject = bus.InSubject(from, bus.Name(ev.Type))
 		msg.Header.Set("Content-Type", bus.ContentTypeStructured)
 	} else {
 		sum := sha256.Sum256(data)
-		msg.Subject = "xd.raw." + prefix + "." + o.format
+		msg.Subject = bus.RawSubject(from, o.format)
 		msg.Header.Set("Nats-Msg-Id", "file:"+hex.EncodeToString(sum[:16]))
 		if o.account != "" {
 			msg.Header.Set("Crossdock-Account", o.account)

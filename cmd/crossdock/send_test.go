@@ -95,3 +95,30 @@ func TestSend(t *testing.T) {
 		})
 	}
 }
+
+func TestSendTakesFormatsAndContentTypesFromTheAdapters(t *testing.T) {
+	tests := []struct{ file, format, contentType string }{
+		{"orders.edi", "x12", "application/edi-x12"},
+		{"ASN.856", "x12", "application/edi-x12"},
+		{"orders.CSV", "csv", "text/csv"},
+		{"order.xml", "cxml", "text/xml"},
+		{"event.json", "event", ""},
+		{"notes.txt", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			if got := formatOf(tc.file); got != tc.format {
+				t.Errorf("formatOf(%s) = %q, want %q", tc.file, got, tc.format)
+			}
+			if tc.contentType == "" {
+				return
+			}
+			if got := contentTypeOf(tc.format); got != tc.contentType {
+				t.Errorf("contentTypeOf(%s) = %q, want %q", tc.format, got, tc.contentType)
+			}
+		})
+	}
+	if got := contentTypeOf("no-such-format"); got != "application/octet-stream" {
+		t.Errorf("contentTypeOf(no-such-format) = %q, want application/octet-stream", got)
+	}
+}
