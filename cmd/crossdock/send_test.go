@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/hub"
 	"github.com/crossdock/crossdock/services/accounts"
@@ -96,27 +97,25 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// TestSendTakesFormatsAndContentTypesFromTheAdapters checks that every
+// extension an adapter names (in any case) picks its format, posted as its
+// usual content type; .json is a CloudEvent and anything else needs --format.
 func TestSendTakesFormatsAndContentTypesFromTheAdapters(t *testing.T) {
-	tests := []struct{ file, format, contentType string }{
-		{"orders.edi", "x12", "application/edi-x12"},
-		{"ASN.856", "x12", "application/edi-x12"},
-		{"orders.CSV", "csv", "text/csv"},
-		{"order.xml", "cxml", "text/xml"},
-		{"event.json", "event", ""},
-		{"notes.txt", "", ""},
+	for _, info := range adapters.List() {
+		for _, ext := range info.Extensions {
+			if got := formatOf("FILE" + strings.ToUpper(ext)); got != info.Format {
+				t.Errorf("formatOf(FILE%s) = %q, want %q", strings.ToUpper(ext), got, info.Format)
+			}
+		}
+		if got := contentTypeOf(info.Format); got != info.ContentTypes[0] {
+			t.Errorf("contentTypeOf(%s) = %q, want %q", info.Format, got, info.ContentTypes[0])
+		}
 	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			if got := formatOf(tc.file); got != tc.format {
-				t.Errorf("formatOf(%s) = %q, want %q", tc.file, got, tc.format)
-			}
-			if tc.contentType == "" {
-				return
-			}
-			if got := contentTypeOf(tc.format); got != tc.contentType {
-				t.Errorf("contentTypeOf(%s) = %q, want %q", tc.format, got, tc.contentType)
-			}
-		})
+	if got := formatOf("orders.edi"); got != "x12" {
+		t.Errorf("formatOf(orders.edi) = %q, want x12", got)
+	}
+	if got, other := formatOf("event.json"), formatOf("notes.txt"); got != "event" || other != "" {
+		t.Errorf("formatOf(event.json), formatOf(notes.txt) = %q, %q; want event and none", got, other)
 	}
 	if got := contentTypeOf("no-such-format"); got != "application/octet-stream" {
 		t.Errorf("contentTypeOf(no-such-format) = %q, want application/octet-stream", got)
