@@ -43,9 +43,21 @@ func extensions(ev *event.Event) map[string]any {
 	return ev.Extensions()
 }
 
-// MsgID is the JetStream Nats-Msg-Id for ev: its id scoped by its account, so
-// two accounts that pick the same id never collide.
+// MsgID is the JetStream Nats-Msg-Id for ev: its id scoped by who sent it,
+// so that two senders that pick the same id never collide. A warehouse's
+// event (source /warehouses/<id>, checked at the gateway) is scoped by the
+// warehouse, wh.<id>:<event id>, as at the intake (gateway.IntakeKey),
+// though it names the account it concerns: scoped by that account it
+// shared the account's own key space in XD_ROUTED, and a shipment and an
+// order with one id dropped whichever came second. Other events are scoped
+// by their account, <account>:<event id>; account ids hold no dot, so the
+// two kinds of key never meet.
 func MsgID(ev *event.Event) string {
+	if rest, ok := strings.CutPrefix(ev.Source(), "/warehouses/"); ok {
+		if wh, _, _ := strings.Cut(rest, "/"); wh != "" {
+			return "wh." + wh + ":" + ev.ID()
+		}
+	}
 	if a := Account(ev); a != "" {
 		return a + ":" + ev.ID()
 	}

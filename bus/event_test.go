@@ -12,6 +12,8 @@ func TestMsgID(t *testing.T) {
 	acme := orderPlaced(t, "po-417")
 	umbrella := newEvent(t, "po-417", bus.Type("order.placed"), "/accounts/umbrella", "umbrella", orderData())
 	warehouse := newEvent(t, "ship-9", bus.Type("shipment.dispatched"), "/warehouses/dc-east", "", map[string]string{})
+	forAcme := newEvent(t, "po-417", bus.Type("shipment.dispatched"), "/warehouses/dc-east", "acme", map[string]string{})
+	hubMade := newEvent(t, "po-417", bus.Type("order.accepted"), "/crossdock/orders", "acme", map[string]string{})
 	tests := []struct {
 		name string
 		id   string
@@ -19,7 +21,9 @@ func TestMsgID(t *testing.T) {
 	}{
 		{"an account's event is scoped by its account", bus.MsgID(acme), "acme:po-417"},
 		{"another account's event with the same id does not collide", bus.MsgID(umbrella), "umbrella:po-417"},
-		{"an event without an account keeps its id", bus.MsgID(warehouse), "ship-9"},
+		{"a warehouse's event is scoped by the warehouse", bus.MsgID(warehouse), "wh.dc-east:ship-9"},
+		{"a warehouse's event naming an account does not collide with the account's own", bus.MsgID(forAcme), "wh.dc-east:po-417"},
+		{"an event the hub makes for an account is scoped by the account", bus.MsgID(hubMade), "acme:po-417"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -267,6 +267,18 @@ func orderEvent(account, id string, o order) []byte {
 	return b
 }
 
+// shipmentEvent is a structured-mode shipment.dispatched of warehouse for
+// account's order orderID (one line of four units).
+func shipmentEvent(id, warehouse, account, orderID string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": id, "source": "/warehouses/" + warehouse, "account": account,
+		"type": "crossdock.shipment.dispatched.v1", "datacontenttype": "application/json",
+		"data": map[string]any{"shipment_id": "SHP-" + id, "order_id": orderID, "carrier": "UPS",
+			"lines": []map[string]any{{"line": 1, "gtin": "00614141123452", "quantity": 4, "unit": "EA"}}},
+	})
+	return b
+}
+
 // next waits for the next event on ch.
 func next(t testing.TB, ch <-chan *event.Event) *event.Event {
 	t.Helper()

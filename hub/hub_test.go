@@ -368,15 +368,7 @@ func TestShipmentsMoveOrdersAndReachTheCustomer(t *testing.T) {
 	h.sendOrder("acme", "s-1", order{PO: "S-1", ShipTo: dcEast, Units: []float64{4}})
 	orderID := dataOf(t, next(t, accepted))["order_id"].(string)
 
-	shipment := func(id, warehouse, orderID string) []byte {
-		b, _ := json.Marshal(map[string]any{
-			"specversion": "1.0", "id": id, "source": "/warehouses/" + warehouse, "account": "acme",
-			"type": "crossdock.shipment.dispatched.v1", "datacontenttype": "application/json",
-			"data": map[string]any{"shipment_id": "SHP-" + id, "order_id": orderID, "carrier": "UPS",
-				"lines": []map[string]any{{"line": 1, "gtin": "00614141123452", "quantity": 4, "unit": "EA"}}},
-		})
-		return b
-	}
+	shipment := func(id, warehouse, orderID string) []byte { return shipmentEvent(id, warehouse, "acme", orderID) }
 	forwarded := h.watch("xd.out.acme.shipment.dispatched")
 	if status, body := h.post("/v1/events", key("dc-east"), "application/cloudevents+json", shipment("ship-1", "dc-east", orderID)); status != http.StatusAccepted {
 		t.Fatalf("post shipment: %d %v", status, body)

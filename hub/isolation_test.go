@@ -248,3 +248,27 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestAWarehouseEventCannotCollideWithItsAccountsEvent: a warehouse's
+// shipment that happens to (or is made to) carry the id of an order of the
+// account it concerns is its own event. Both were stored in the account's
+// lane under <account>:<id>, so whichever came second was dropped as a
+// duplicate, sealed in XD_IN and never processed; the lane key is now
+// scoped by the sender (wh.<warehouse>:<id>).
+func TestAWarehouseEventCannotCollideWithItsAccountsEvent(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	accepted := h.watch("xd.out.acme.order.accepted")
+	h.sendOrder("acme", "same-1", order{PO: "SAME-1", ShipTo: dcEast, Units: []float64{4}})
+	orderID := dataOf(t, answers(t, accepted, "same-1"))["order_id"].(string)
+
+	forwarded := h.watch("xd.out.acme.shipment.dispatched")
+	if status, body := h.post("/v1/events", key("dc-east"), "application/cloudevents+json", shipmentEvent("same-1", "dc-east", "acme", orderID)); status != http.StatusAccepted {
+		t.Fatalf("post shipment: %d %v", status, body)
+	}
+	if ev := next(t, forwarded); ev.ID() != "same-1" || ev.Source() != "/warehouses/dc-east" {
+		t.Errorf("forwarded %s from %s, want the warehouse's same-1", ev.ID(), ev.Source())
+	}
+	if n := h.count(bus.StreamRouted, "xd.routed.*.acme.>"); n != 2 {
+		t.Errorf("acme's lane holds %d events, want the order and the shipment", n)
+	}
+}
