@@ -21,10 +21,10 @@ const (
 	ExtTraceparent = "traceparent"
 	// ExtChannel names how an event came in: "api" (POST /v1/events),
 	// "portal", or the format of the file it was made from ("x12", "csv");
-	// absent, it was published straight to NATS. The hub's intakes set it
-	// (a client's value is overwritten) and the order timeline shows it. A
-	// NATS publisher can set it on its own events: it is a label for the
-	// account's own view, never a reason for a decision.
+	// absent or "nats", it was published straight to NATS. The hub's
+	// intakes set it (a client's value is overwritten, over NATS by the
+	// intake relay) and the order timeline and the console's flow show it.
+	// It is a label, never a reason for a decision.
 	ExtChannel = "channel"
 )
 

@@ -71,56 +71,18 @@ const MaxHeaderBytes = 2 * intake.MaxAttributesBytes
 // (still escaped), for the UTF-8 check the decoded string cannot make
 // (encoding/json replaces invalid bytes with U+FFFD).
 func structuredID(b []byte) (id string, raw []byte, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	found, bad := false, false
+	if !eachMember(b, func(key string, start, end int) {
+		if key != "id" {
+			return
+		}
+		if b[start] != '"' {
+			bad = true
+			return
+		}
+		raw, found = b[start+1:end-1], true
+	}) || bad {
 		return "", nil, false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return "", nil, true
-	}
-	found := false
-	for i < len(b) {
-		if b[i] != '"' {
-			return "", nil, false
-		}
-		end := skipString(b, i)
-		if end < 0 {
-			return "", nil, false
-		}
-		key := b[i+1 : end-1]
-		isID := string(key) == "id"
-		if !isID && len(key) == len(`\u0069d`) && strings.Contains(string(key), `\`) {
-			var k string
-			isID = json.Unmarshal(b[i:end], &k) == nil && k == "id"
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return "", nil, false
-		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
-		if vend < 0 {
-			return "", nil, false
-		}
-		if isID {
-			if b[i] != '"' {
-				return "", nil, false
-			}
-			raw = b[i+1 : vend-1]
-			found = true
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) {
-			return "", nil, false
-		}
-		if b[i] == '}' {
-			break
-		}
-		if b[i] != ',' {
-			return "", nil, false
-		}
-		i = skipSpace(b, i+1)
 	}
 	if !found {
 		return "", nil, true
@@ -132,6 +94,60 @@ func structuredID(b []byte) (id string, raw []byte, ok bool) {
 		return "", nil, false
 	}
 	return id, raw, true
+}
+
+// eachMember walks the top level of the JSON object b without decoding it,
+// calling fn with each member's key and where its value starts and ends. A
+// key is decoded only when it holds an escape and is short enough to be an
+// attribute's name (an escaped "id" is "\u0069d"). It reports false when b
+// is not an object it can read.
+func eachMember(b []byte, fn func(key string, start, end int)) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return false
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return false
+		}
+		key := string(b[i+1 : end-1])
+		if strings.Contains(key, `\`) && len(key) <= 6*len("specversion") {
+			var k string
+			if json.Unmarshal(b[i:end], &k) == nil {
+				key = k
+			}
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return false
+		}
+		fn(key, i, vend)
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+	}
+	return false
 }
 
 func skipSpace(b []byte, i int) int {

@@ -215,7 +215,11 @@ func (r *Relay) decide(m *nats.Msg) (*nats.Msg, *verdict) {
 	if p != nil {
 		return nil, &verdict{from: from, status: 400, code: ErrCodeRefused, p: *p, id: id}
 	}
-	out := &nats.Msg{Subject: bus.IntakePrefix + m.Subject, Header: storedHeader(m.Header, key), Data: m.Data}
+	data := m.Data
+	if !raw {
+		data = overChannel(m.Header, m.Data)
+	}
+	out := &nats.Msg{Subject: bus.IntakePrefix + m.Subject, Header: storedHeader(m.Header, key), Data: data}
 	if replyAllowed(m.Reply) {
 		out.Reply = m.Reply
 	}
@@ -243,6 +247,45 @@ func storedHeader(h nats.Header, key string) nats.Header {
 // hasPrefixFold reports whether s starts with prefix, ignoring case.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// overChannel sets an event's channel extension to nats where its publisher
+// named one (api, portal, a file format: the hub's own intakes' labels,
+// which the console's flow figures count by), as POST /v1/events sets api
+// whatever the client sent. Absent, the channel is nats already, and the
+// message is stored as sent. Binary mode: every ce-channel header, in any
+// case, becomes one ce-channel: nats (h changes in place). Structured
+// mode: each top-level channel member's value becomes "nats", in a copy of
+// data; the rest of the body is kept byte for byte.
+func overChannel(h nats.Header, data []byte) []byte {
+	if h.Get("ce-specversion") != "" {
+		named := false
+		for k := range h {
+			if strings.EqualFold(k, "ce-"+bus.ExtChannel) {
+				delete(h, k)
+				named = true
+			}
+		}
+		if named {
+			h["ce-"+bus.ExtChannel] = []string{bus.ChannelNATS}
+		}
+		return data
+	}
+	var spans [][2]int
+	if !eachMember(data, func(key string, start, end int) {
+		if key == bus.ExtChannel && string(data[start:end]) != `"`+bus.ChannelNATS+`"` {
+			spans = append(spans, [2]int{start, end})
+		}
+	}) || len(spans) == 0 {
+		return data // not an object: the router refuses it as it is
+	}
+	out := make([]byte, 0, len(data))
+	last := 0
+	for _, s := range spans {
+		out = append(append(out, data[last:s[0]]...), `"`+bus.ChannelNATS+`"`...)
+		last = s[1]
+	}
+	return append(out, data[last:]...)
 }
 
 // intakeKey is the key a message is stored under, the event id it names

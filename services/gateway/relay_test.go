@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -339,4 +340,50 @@ func BenchmarkIntakePublish(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestRelaySetsTheChannel: the channel extension says how an event came
+// in, and the console counts the flow by it; over NATS it is nats, whatever
+// the publisher named, as POST /v1/events makes it api.
+func TestRelaySetsTheChannel(t *testing.T) {
+	s := newRelayServer(t)
+	channelOf := func(subject string) (string, *event.Event) {
+		ev, _ := s.last(t, subject)
+		return bus.Extension(ev, bus.ExtChannel), ev
+	}
+	publish := func(msg *nats.Msg) {
+		t.Helper()
+		if _, err := s.publish(t, msg); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+
+	t.Run("binary mode, in any header case", func(t *testing.T) {
+		msg := binaryOrder(t, "acme", "0614141000005", "C-1")
+		msg.Header.Set("ce-channel", "api")
+		msg.Header["CE-Channel"] = []string{"portal"}
+		publish(msg)
+		if got, ev := channelOf("xd.in.acme.order.placed"); got != bus.ChannelNATS || ev.ID() != "C-1" {
+			t.Errorf("stored %s with channel %q, want C-1 with nats", ev.ID(), got)
+		}
+	})
+	t.Run("structured mode, escaped or repeated", func(t *testing.T) {
+		body := strings.Replace(string(orderOf(t, "globex", "0614141000036", "C-2")), `{`,
+			`{"channel":"api", "\u0063hannel" : "portal",`, 1)
+		publish(&nats.Msg{Subject: "xd.in.globex.order.placed", Header: nats.Header{"content-type": {contentStructured}}, Data: []byte(body)})
+		got, ev := channelOf("xd.in.globex.order.placed")
+		if got != bus.ChannelNATS || ev.ID() != "C-2" {
+			t.Errorf("stored %s with channel %q, want C-2 with nats", ev.ID(), got)
+		}
+		if data := ev.Data(); !strings.Contains(string(data), "0614141000036") {
+			t.Errorf("the rest of the event changed: %s", data)
+		}
+	})
+	t.Run("without a channel the event is stored as sent", func(t *testing.T) {
+		body := orderOf(t, "acme", "0614141000005", "C-3")
+		publish(&nats.Msg{Subject: "xd.in.acme.order.placed", Header: nats.Header{"content-type": {contentStructured}}, Data: body})
+		if got, ev := channelOf("xd.in.acme.order.placed"); got != "" || ev.ID() != "C-3" {
+			t.Errorf("stored %s with channel %q, want C-3 without one (nats)", ev.ID(), got)
+		}
+	})
 }
