@@ -39,3 +39,21 @@ func Name(eventType string) string {
 // Type is the inverse of Name for version 1 of a type ("order.placed" →
 // "crossdock.order.placed.v1").
 func Type(name string) string { return "crossdock." + name + ".v1" }
+
+// countingUnits are the units of measure that count things (UN/ECE
+// Recommendation 20, and the X12 codes the adapters keep): an order line's
+// quantity in one of them is a whole number; other units are measures and
+// may have fractions (12.5 KGM). The order schemas' "if" lists the same
+// codes (TestCountingUnitsMatchTheSchemas).
+var countingUnits = []string{"EA", "C62", "H87", "PCE", "NAR", "NPR", "PR", "SET", "DZN", "CS", "CA", "CT", "BX", "PK", "PF", "PX"}
+
+// Counts reports whether unit counts things, so that its quantities are
+// whole numbers.
+func Counts(unit string) bool {
+	for _, u := range countingUnits {
+		if u == unit {
+			return true
+		}
+	}
+	return false
+}

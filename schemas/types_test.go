@@ -1,6 +1,10 @@
 package schemas
 
-import "testing"
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
 
 func TestName(t *testing.T) {
 	t.Parallel()
@@ -42,5 +46,39 @@ func TestType(t *testing.T) {
 				t.Errorf("Name(Type(%q)) = %q, want %q", tc.name, got, tc.name)
 			}
 		})
+	}
+}
+
+// TestCountingUnitsMatchTheSchemas: the units whose quantities the order
+// schemas make whole are the ones Counts names, which the adapters check
+// with line numbers.
+func TestCountingUnitsMatchTheSchemas(t *testing.T) {
+	for _, typ := range []string{OrderPlaced, OrderAccepted, FulfillmentRequested} {
+		b, err := files.ReadFile(typ + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Defs struct {
+				Line struct {
+					If struct {
+						Properties struct {
+							Unit struct {
+								Enum []string `json:"enum"`
+							} `json:"unit"`
+						} `json:"properties"`
+					} `json:"if"`
+				} `json:"line"`
+			} `json:"$defs"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.Defs.Line.If.Properties.Unit.Enum; !slices.Equal(got, countingUnits) {
+			t.Errorf("%s counts %v, Counts %v", typ, got, countingUnits)
+		}
+	}
+	if !Counts("EA") || Counts("KGM") {
+		t.Error("Counts: EA counts, KGM measures")
 	}
 }

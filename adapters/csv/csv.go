@@ -270,6 +270,11 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 	if !validUnit(unit) {
 		bad("unit", "%q is not a unit code: 1 to 3 letters or digits (UN/ECE Rec. 20), e.g. EA, CS", get("unit"))
 	}
+	if err == nil {
+		if werr := adapters.CheckWhole(qty, unit); werr != nil {
+			bad("quantity", "%v", werr)
+		}
+	}
 	n := len(o.Lines) + 1
 	if s := get("line"); s != "" {
 		v, err := strconv.Atoi(s)

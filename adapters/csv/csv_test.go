@@ -30,6 +30,11 @@ func TestConformance(t *testing.T) {
 			Fields: []string{"line 4 column quantity", "line 4 column ship_to", "line 5 column requested_date", "line 3 column po_number"}},
 		{Name: "an unknown column in the header is named", Input: in("bad-header.csv"), Events: 0, Fields: []string{"line 1 column 3", "line 1"}},
 		{Name: "an unclosed quote fails the file at its line", Input: in("unclosed-quote.csv"), Events: 0, Fields: []string{"line 2"}},
+		{Name: "a fractional quantity is named in a unit that counts, kept in one that measures", Input: adapters.Input{Account: "acme",
+			Data: []byte("po_number,ship_to,requested_date,gtin,quantity,unit\n" +
+				"PO-3001,0614141000005,2026-12-20,00614141123452,2.5,EA\n" +
+				"PO-3002,0614141000005,2026-12-20,00614141123452,2.5,KGM\n")},
+			Events: 1, Fields: []string{"line 2 column quantity"}},
 	})
 }
 

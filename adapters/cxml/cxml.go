@@ -163,6 +163,9 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 			if len(l.Unit) > 3 || strings.ToUpper(l.Unit) != l.Unit {
 				bad(lineNo, where("UnitOfMeasure"), "%q is not a UN/CEFACT unit code", l.Unit)
 			}
+			if err := adapters.CheckWhole(q, l.Unit); err != nil {
+				bad(lineNo, where("quantity"), "%v", err)
+			}
 			l.GTIN = gtinOf(it)
 			if err := adapters.CheckGTIN(l.GTIN); err != nil {
 				bad(lineNo, where("ItemID"), "no GTIN: give IdReference domain=\"GTIN\" (or a GTIN as SupplierPartID): %v", err)

@@ -61,6 +61,9 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 			seen[l.Line] = true
 			l.Quantity = quantity(p, seg, 2)
 			l.Unit = unitOf(p, seg, 3)
+			if err := adapters.CheckWhole(l.Quantity, l.Unit); err != nil {
+				p.add(seg, 2, "%v", err)
+			}
 			l.GTIN, _ = productGTIN(p, seg, 6)
 			o.Lines = append(o.Lines, l)
 		case "CTT":
