@@ -132,7 +132,7 @@ func TestIngestCSVAndCXMLOverHTTP(t *testing.T) {
 	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
 	file := "\ufeffpo_number;ship_to;requested_date;gtin;quantity;unit\r\n" +
 		"U-7;" + stableDC + ";" + date + ";00614141123452;300;EA\r\n" +
-		"U-7;" + stableDC + ";" + date + ";614141123452;200,5;EA\r\n"
+		"U-7;" + stableDC + ";" + date + ";614141123452;200,5;KGM\r\n"
 	status, body := h.post("/v1/ingest/csv", key("umbrella"), "text/csv", []byte(file))
 	if status != http.StatusAccepted {
 		t.Fatalf("= %d %v", status, body)
