@@ -212,11 +212,11 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			if errors.Is(err, jetstream.ErrNoHeartbeat) && ctx.Err() == nil {
 				// A consumer deleted while no pull was waiting is only heard
 				// of as missing heartbeats: ask the server whether it is gone.
-				if _, ierr := cons.Info(ctx); ierr != nil && stopsConsumer(ierr) {
+				if _, ierr := cons.Info(ctx); ierr != nil && ConsumerStopped(ierr) {
 					err = ierr
 				}
 			}
-			if stopsConsumer(err) {
+			if ConsumerStopped(err) {
 				// The consumer, its stream or the connection is gone: nothing
 				// more will come, and a process that carried on without it
 				// would look healthy while one lane takes nothing.
@@ -239,11 +239,12 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	return fatal
 }
 
-// stopsConsumer reports whether a pull error means the consumer will never
-// deliver again: deleted (or its stream), refused as a bad request, the
+// ConsumerStopped reports whether a pull error means the consumer will never
+// deliver again (Consume then fails; delivery starts the endpoint's worker
+// again, with a new consumer): deleted (or its stream), refused as a bad request, the
 // iterator closed or the connection closed while the consumer was meant to
 // run.
-func stopsConsumer(err error) bool {
+func ConsumerStopped(err error) bool {
 	return errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) ||
 		errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
 		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBadRequest)

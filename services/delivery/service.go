@@ -66,6 +66,10 @@ type Service struct {
 	running map[string]*worker            // by durable name
 	locks   map[string]*sync.Mutex        // per account: one digest at a time
 	flush   map[string]chan *flushRequest // per batched account: on-demand digest
+	// settled is, by durable, the last XD_OUT sequence this process
+	// delivered or dead-lettered: a consumer deleted under a running worker
+	// is recreated after it, not from the start of the stream.
+	settled map[string]uint64
 }
 
 // worker is one running endpoint.
@@ -115,7 +119,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	sender.observe = func(r Response) { m.attempts.WithLabelValues(r.class()).Inc() }
 	return &Service{
 		cfg: cfg, bus: b, js: b.JetStream(), reg: reg, kv: kv, sender: sender, log: log, m: m, id: uuid.NewString(),
-		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan *flushRequest{},
+		running: map[string]*worker{}, locks: map[string]*sync.Mutex{}, flush: map[string]chan *flushRequest{}, settled: map[string]uint64{},
 	}, nil
 }
 
@@ -280,6 +284,9 @@ func (s *Service) position(ctx context.Context, ep Endpoint) (uint64, error) {
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return 0, fmt.Errorf("consumer %s: %w", ep.Durable(), err)
 	}
+	s.mu.Lock()
+	seq = max(seq, s.settled[ep.Durable()])
+	s.mu.Unlock()
 	if ep.Account != "" {
 		cur, _, err := s.cursor(ctx, ep.Account)
 		if err != nil {

@@ -82,8 +82,8 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				return err
+			if bus.ConsumerStopped(err) {
+				return err // reconcile starts the worker again, with a new consumer
 			}
 			s.log.Warn("delivery fetch", zap.String("endpoint", ep.Name()), zap.Error(err))
 			if !sleep(ctx, time.Second, nil) {
@@ -97,6 +97,17 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 				return errChanged
 			}
 			s.deliver(ctx, ep, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			// A deleted consumer is told once (consumer deleted), then
+			// every fetch fails at once (no responders): never spin on it.
+			if bus.ConsumerStopped(err) {
+				return err
+			}
+			s.log.Warn("delivery fetch", zap.String("endpoint", ep.Name()), zap.Error(err))
+			if !sleep(ctx, time.Second, nil) {
+				return nil
+			}
 		}
 	}
 	return nil
@@ -151,6 +162,8 @@ func (s *Service) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg) {
 		s.m.deliveries.WithLabelValues("delivered").Inc()
 		if err := m.DoubleAck(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("ack delivered event", zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Error(err))
+		} else {
+			s.noteSettled(ep, m)
 		}
 		if ce := s.log.Check(zap.DebugLevel, "delivered"); ce != nil {
 			ce.Write(zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Int("attempts", out.Attempts), zap.Duration("took", time.Since(start)))
@@ -182,7 +195,20 @@ func (s *Service) deadLetter(ctx context.Context, ep Endpoint, m jetstream.Msg, 
 	}
 	if err := m.Term(); err != nil {
 		s.log.Warn("term", zap.String("endpoint", ep.Name()), zap.Error(err))
+		return
 	}
+	s.noteSettled(ep, m)
+}
+
+// noteSettled records m as the endpoint's last settled event (position).
+func (s *Service) noteSettled(ep Endpoint, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.settled[ep.Durable()] = max(s.settled[ep.Durable()], md.Sequence.Stream)
+	s.mu.Unlock()
 }
 
 // DeadLetterOf builds the dead letter of an undeliverable message: the bus's

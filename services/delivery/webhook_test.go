@@ -266,3 +266,23 @@ func TestTwoDeliveryProcessesKeepOrderAndSendOnce(t *testing.T) {
 		t.Errorf("arrived %v,\nwant each once and in order %v", got, want)
 	}
 }
+
+// TestAnEndpointWhoseConsumerIsDeletedIsServedAgain deletes the endpoint's
+// durable consumer under a running delivery (an operator's mistake, a
+// stream restored from backup): the worker stops on it and is started
+// again, with a new consumer, and the next events arrive.
+func TestAnEndpointWhoseConsumerIsDeletedIsServedAgain(t *testing.T) {
+	hook := newReceiver(t, "k")
+	e := newEnv(t, accountsFile(account("acme", "strategic", hook, "")))
+	e.start(Config{NoExperiments: true})
+	e.publish("acme", "order.accepted", "before")
+	hook.waitFor(1)
+	ep := Endpoint{Account: "acme"}
+	if err := e.bus.JetStream().DeleteConsumer(context.Background(), bus.StreamOut, ep.Durable()); err != nil {
+		t.Fatal(err)
+	}
+	e.publish("acme", "order.accepted", "after")
+	if got := hook.waitFor(2); !slices.Equal(got, []string{"before", "after"}) {
+		t.Errorf("arrived %v, want before then after", got)
+	}
+}
