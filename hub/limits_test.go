@@ -95,6 +95,11 @@ func TestAFloodStopsAtTheStreamLimit(t *testing.T) {
 	if ack != nil || !bus.StreamFull(err) || !errors.As(err, &api) || api.Code != http.StatusServiceUnavailable {
 		t.Errorf("umbrella's order over NATS past the limit: ack %+v, %v; want JetStream's 503 maximum bytes exceeded", ack, err)
 	}
+	date := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
+	file := "po_number,ship_to,requested_date,gtin,quantity\nU-CSV," + stableDC + "," + date + ",00614141123452,500\n"
+	if status, body := h.post("/v1/ingest/csv", key("umbrella"), "text/csv", []byte(file)); status != http.StatusInsufficientStorage || body["type"] != "urn:crossdock:error:"+bus.CodeStorageFull {
+		t.Errorf("umbrella's CSV file past the limit: %d %v, want 507 storage_full", status, body)
+	}
 	// The intake is one stream: every sender is refused alike until there
 	// is room (the quota bounds how fast one account can fill it).
 	if status, code, _ := h.postOrder("acme", "A-1", order{PO: "ACME-FULL", ShipTo: dcEast, Units: []float64{1}}); status != http.StatusInsufficientStorage {

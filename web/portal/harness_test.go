@@ -202,6 +202,14 @@ func (c *client) signInKey(apiKey string) {
 // sendOrder places an order over the HTTP API, as an ERP would.
 func (e *env) sendOrder(account, po, shipTo string, units float64, requested time.Time) {
 	e.t.Helper()
+	if status := e.postOrder(account, po, shipTo, units, requested); status != http.StatusAccepted {
+		e.t.Fatalf("post order %s: %d", po, status)
+	}
+}
+
+// postOrder posts an order over the HTTP API and returns the status.
+func (e *env) postOrder(account, po, shipTo string, units float64, requested time.Time) int {
+	e.t.Helper()
 	data, _ := json.Marshal(map[string]any{"po_number": po, "ship_to": shipTo, "requested_date": requested.Format(time.DateOnly),
 		"lines": []map[string]any{{"line": 1, "gtin": gtin, "quantity": units, "unit": "EA"}}})
 	ev := fmt.Sprintf(`{"specversion":"1.0","id":"api-%s-%s","type":"crossdock.order.placed.v1","source":"/accounts/%s","datacontenttype":"application/json","data":%s}`, account, po, account, data)
@@ -213,9 +221,7 @@ func (e *env) sendOrder(account, po, shipTo string, units float64, requested tim
 		e.t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		e.t.Fatalf("post order %s: %d", po, resp.StatusCode)
-	}
+	return resp.StatusCode
 }
 
 // orderState polls GET /v1/orders/{po} until the order has a state.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
+	"github.com/crossdock/crossdock/services/gateway"
 	"github.com/crossdock/crossdock/services/orders"
 	"github.com/crossdock/crossdock/web"
 )
@@ -182,9 +184,9 @@ func (p *Portal) place(w http.ResponseWriter, r *http.Request) {
 	}
 	_, problems, err := p.cfg.Gateway.Submit(r.Context(), sender(pr), bus.ChannelPortal, ev)
 	if err != nil && r.Context().Err() == nil {
-		w.Header().Set("Retry-After", "1")
-		errs = web.Errors{{Code: bus.CodeProcessingFailed, Message: "the order could not be stored; send the form again (it will not be placed twice)"}}
-		p.render(w, r, http.StatusServiceUnavailable, "place", "Place an order", Base+"/place", p.placeData(e, f, errs))
+		status, code, again := notStored(w, err)
+		errs = web.Errors{{Code: code, Message: "the order could not be stored; " + again + " (it will not be placed twice)"}}
+		p.render(w, r, status, "place", "Place an order", Base+"/place", p.placeData(e, f, errs))
 		return
 	}
 	if err != nil {
@@ -219,4 +221,19 @@ func (p *Portal) newEvent(pr web.Principal, name, key, account string, data any)
 		return nil, err
 	}
 	return &ev, nil
+}
+
+// notStored is the answer to a form whose events the hub did not store
+// (Gateway.Submit's or Ingest.File's error): 507 storage_full when a stream
+// is at its limit (bus.StreamFull: room comes back as old events age out or
+// the operator raises it, so later), else 503 processing_failed (at once).
+// It sets Retry-After and returns the status, the code and when to send
+// again.
+func notStored(w http.ResponseWriter, err error) (status int, code, again string) {
+	if bus.StreamFull(err) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(gateway.StorageFullRetry/time.Second)))
+		return http.StatusInsufficientStorage, bus.CodeStorageFull, "the hub's storage is full: send it again later"
+	}
+	w.Header().Set("Retry-After", "1")
+	return http.StatusServiceUnavailable, bus.CodeProcessingFailed, "send it again"
 }

@@ -87,7 +87,8 @@ func (p *Portal) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := p.cfg.Ingest.File(r.Context(), d.Format, sender(pr), "", data)
 	if errors.Is(err, gateway.ErrNotStored) {
-		fail(http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the events could not be stored; upload the file again (the same file makes the same ids)", "file")
+		status, code, again := notStored(w, err)
+		fail(status, code, "the events could not be stored; "+again+" (the same file makes the same ids)", "file")
 		return
 	}
 	if err != nil {

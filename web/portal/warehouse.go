@@ -91,8 +91,9 @@ func (p *Portal) ship(w http.ResponseWriter, r *http.Request) {
 	}
 	_, problems, err := p.cfg.Gateway.Submit(r.Context(), sender(pr), bus.ChannelPortal, ev)
 	if err != nil && r.Context().Err() == nil {
-		d.Errors = web.Errors{{Code: bus.CodeProcessingFailed, Message: "the shipment could not be stored; send it again (it will not be reported twice)"}}
-		p.renderWork(w, r, http.StatusServiceUnavailable, d)
+		status, code, again := notStored(w, err)
+		d.Errors = web.Errors{{Code: code, Message: "the shipment could not be stored; " + again + " (it will not be reported twice)"}}
+		p.renderWork(w, r, status, d)
 		return
 	}
 	if err != nil {
