@@ -156,24 +156,38 @@ func (s *Service) Handle(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, 
 	}
 
 	// Decode every read; group the good ones by EPC, in order of first read.
+	// A storm repeats a few tags' hex many times: a repeat costs one map
+	// look-up, and only a new hex is decoded (into a reused buffer).
 	var bad []bus.Problem
-	times := map[string][]time.Time{}
+	group := map[string]int{} // hex or URI → index in order
 	var order []string
+	var times [][]time.Time
+	var buf []byte
 	for i, r := range o.Reads {
-		uri, err := epc.DecodeURI(r.EPC)
-		if err != nil {
-			var be *epc.Error
-			msg := err.Error()
-			if errors.As(err, &be) {
-				msg = be.Reason
+		g, seen := group[r.EPC]
+		if !seen {
+			var err error
+			buf, err = epc.AppendURI(buf[:0], r.EPC)
+			if err != nil {
+				var be *epc.Error
+				msg := err.Error()
+				if errors.As(err, &be) {
+					msg = be.Reason
+				}
+				bad = append(bad, bus.Problem{Code: bus.CodeBadEPC, Message: fmt.Sprintf("EPC %s: %s", r.EPC, msg), Field: fmt.Sprintf("reads[%d].epc", i)})
+				continue
 			}
-			bad = append(bad, bus.Problem{Code: bus.CodeBadEPC, Message: fmt.Sprintf("EPC %s: %s", r.EPC, msg), Field: fmt.Sprintf("reads[%d].epc", i)})
-			continue
+			// The same EPC may come in upper and lower case hex.
+			if g, seen = group[string(buf)]; !seen {
+				g = len(order)
+				uri := string(buf)
+				order = append(order, uri)
+				times = append(times, nil)
+				group[uri] = g
+			}
+			group[r.EPC] = g
 		}
-		if _, seen := times[uri]; !seen {
-			order = append(order, uri)
-		}
-		times[uri] = append(times[uri], r.Time)
+		times[g] = append(times[g], r.Time)
 	}
 
 	results, err := s.applyAll(ctx, account, ev.ID(), &o, st, order, times)
@@ -266,7 +280,7 @@ type result struct {
 }
 
 // applyAll steps every EPC of the batch, cfg.Parallel at a time.
-func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Observed, st site, order []string, times map[string][]time.Time) ([]result, error) {
+func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Observed, st site, order []string, times [][]time.Time) ([]result, error) {
 	results := make([]result, len(order))
 	errs := make([]error, len(order))
 	// Every EPC is stepped even when one fails: each failure is reported.
@@ -274,7 +288,7 @@ func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Obse
 	g.SetLimit(s.cfg.Parallel)
 	for i, uri := range order {
 		g.Go(func() error {
-			results[i].observed, results[i].move, errs[i] = s.apply(ctx, account, uri, eventID, o.Reader, st, times[uri])
+			results[i].observed, results[i].move, errs[i] = s.apply(ctx, account, uri, eventID, o.Reader, st, times[i])
 			return nil
 		})
 	}

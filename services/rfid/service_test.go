@@ -182,3 +182,41 @@ func TestARedeliveredBatchGetsTheSameAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestAnEPCInEitherCaseIsOneTag: readers differ in the case of their hex;
+// the batch's grouping (by hex first, then by URI) must make one tag of
+// both, and list a bad EPC at every read that carries it.
+func TestAnEPCInEitherCaseIsOneTag(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	ctx := context.Background()
+	svc := process(t, ctx, bustest.New(t, srv))
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	ev := event.New()
+	ev.SetID("mixed")
+	ev.SetSource("/accounts/acme")
+	ev.SetType(typeObserved)
+	ev.SetExtension(bus.ExtAccount, "acme")
+	data, _ := json.Marshal(Observed{Reader: "r1", ReadPoint: "urn:epc:id:sgln:0614141.00000.dock", Reads: []Read{
+		{EPC: "3074257BF7194E4000001A85", Time: at},
+		{EPC: "3574257BF7194E4000001A85", Time: at},
+		{EPC: "3074257bf7194e4000001a85", Time: at.Add(time.Second)},
+		{EPC: "3574257BF7194E4000001A85", Time: at},
+		{EPC: "3074257BF7194E4000001A85", Time: at.Add(2 * time.Second)},
+	}})
+	_ = ev.SetData(event.ApplicationJSON, data)
+	outs, err := svc.Handle(ctx, &bus.Delivery{Event: &ev, Subject: "xd.routed.strategic.acme.rfid.observed", Attempt: 1})
+	r, ok := bus.AsRejection(err)
+	if !ok || len(r.Problems) != 2 || r.Problems[0].Field != "reads[1].epc" || r.Problems[1].Field != "reads[3].epc" {
+		t.Fatalf("error = %v, want bad_epc at reads[1].epc and reads[3].epc", err)
+	}
+	if len(outs) != 2 {
+		t.Fatalf("%d events, want captured and rejected", len(outs))
+	}
+	var oe ObjectEvent
+	if err := json.Unmarshal(outs[0].Event.Data(), &oe); err != nil {
+		t.Fatal(err)
+	}
+	if len(oe.EPCList) != 1 || oe.EPCList[0] != "urn:epc:id:sgtin:0614141.812345.6789" {
+		t.Errorf("EPC list %v, want the one tag once", oe.EPCList)
+	}
+}

@@ -135,15 +135,27 @@ func Decode(s string) (EPC, error) {
 	return EPC{Scheme: f.l.scheme, Filter: f.filter, CompanyPrefix: all[:cpEnd], Reference: all[cpEnd:refEnd], Serial: all[refEnd:]}, nil
 }
 
-// DecodeURI is Decode(s).URI() in one step and one allocation: what the rfid
-// service needs of every read a reader reports.
+// DecodeURI is Decode(s).URI() in one step and one allocation, the string
+// it returns.
 func DecodeURI(s string) (string, error) {
-	f, err := read(s)
+	var buf [64]byte
+	b, err := AppendURI(buf[:0], s)
 	if err != nil {
 		return "", err
 	}
-	var buf [64]byte
-	b := append(buf[:0], "urn:epc:id:"...)
+	return string(b), nil
+}
+
+// AppendURI appends the pure identity URI of the hex EPC s to b, allocating
+// nothing when b has room (64 bytes always do): what the rfid service does
+// with every read a reader reports, so that a read storm's repeats of one
+// tag cost no garbage.
+func AppendURI(b []byte, s string) ([]byte, error) {
+	f, err := read(s)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, "urn:epc:id:"...)
 	b = append(b, f.l.idName...)
 	b = append(b, ':')
 	b = appendPadded(b, f.cp, f.row.cpDigits)
@@ -153,7 +165,7 @@ func DecodeURI(s string) (string, error) {
 		b = append(b, '.')
 		b = strconv.AppendUint(b, f.tail, 10)
 	}
-	return string(b), nil
+	return b, nil
 }
 
 // bitFields are a 96-bit EPC's values as its scheme and partition lay them out.
@@ -178,20 +190,25 @@ func read(in string) (bitFields, error) {
 	}
 	// The 96 bits as a 128-bit number: hi holds bits 0-63, lo bits 64-95 in
 	// its top 32 bits.
+	// unhex gives 0xff for a non-hex byte, so or-ing every value shows one
+	// without a branch per digit.
 	var hi, lo uint64
-	for i := 0; i < 24; i++ {
+	var all byte
+	for i := 0; i < 16; i++ {
 		v := unhex[in[i]]
-		if v > 0xf {
-			if _, err := hex.DecodeString(in); err != nil {
-				return bitFields{}, bad(in, "not hex: %v", err)
-			}
-			return bitFields{}, bad(in, "not hex")
+		all |= v
+		hi = hi<<4 | uint64(v)
+	}
+	for i := 16; i < 24; i++ {
+		v := unhex[in[i]]
+		all |= v
+		lo = lo<<4 | uint64(v)
+	}
+	if all > 0xf {
+		if _, err := hex.DecodeString(in); err != nil {
+			return bitFields{}, bad(in, "not hex: %v", err)
 		}
-		if i < 16 {
-			hi = hi<<4 | uint64(v)
-		} else {
-			lo = lo<<4 | uint64(v)
-		}
+		return bitFields{}, bad(in, "not hex")
 	}
 	lo <<= 32
 	header := byte(hi >> 56)
