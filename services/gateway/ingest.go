@@ -264,8 +264,10 @@ func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, accou
 			zap.String("format", format), zap.Error(err))
 		return res, fmt.Errorf("%w: %w", ErrNotStored, err)
 	}
-	if len(res.outs) > 0 {
-		if _, err := g.bus.Publish(ctx, res.outs...); err != nil {
+	for rest := res.outs; len(rest) > 0; {
+		window := rest[:min(len(rest), FileWindow)]
+		rest = rest[len(window):]
+		if _, err := g.bus.Publish(ctx, window...); err != nil {
 			g.log.Error("store ingested events", zap.String("account", from.Account), zap.String("warehouse", from.Warehouse),
 				zap.String("format", format), zap.Error(err))
 			return res, fmt.Errorf("%w: %w", ErrNotStored, err)
@@ -273,6 +275,16 @@ func (g *Ingest) file(ctx context.Context, format string, from bus.Sender, accou
 	}
 	return res, nil
 }
+
+// FileWindow is how many of a file's events are stored at once: the next
+// ones are published when all of these are acknowledged. A file makes up
+// to tens of thousands of events, more than the connection's window of
+// unacknowledged publishes (bus.Dial), which every service and every other
+// account's request share: published at once, they filled it, the file got
+// "stalled with too many outstanding async published messages" (a 503), and
+// so did whoever published meanwhile. A window of the request's own keeps
+// what one file holds in flight, and its encoded copies, bounded.
+const FileWindow = 1024
 
 // keep stores a file decoded at the door in XD_RAW as sent, where a file
 // sent on xd.raw is stored: the same subject, and the same key (the
