@@ -294,19 +294,7 @@ func dataOf(t testing.TB, ev *event.Event) map[string]any {
 // count is the number of messages stored in stream on subject.
 func (h *testHub) count(stream, subject string) uint64 {
 	h.t.Helper()
-	s, err := h.bus.JetStream().Stream(context.Background(), stream)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
+	return bustest.Count(h.t, h.bus, stream, subject)
 }
 
 // settled waits until a consumer has nothing pending or unacknowledged and

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/adapters"
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/hub/hubtest"
 )
 
 // Tenant isolation, tried as a hostile customer would (issue 13): each
@@ -160,7 +160,7 @@ func TestOversizedAttributesAreRefusedAtTheDoor(t *testing.T) {
 	accepted := h.watch("xd.out.globex.order.accepted")
 
 	t.Run("a 65 KB traceparent over HTTP is 400 attribute_too_large", func(t *testing.T) {
-		status, body := h.post("/v1/events", key("acme"), "application/json", mustJSON(t, order{PO: "TP-1", ShipTo: dcEast, Units: []float64{1}}.data()),
+		status, body := h.post("/v1/events", key("acme"), "application/json", hubtest.MustJSON(t, order{PO: "TP-1", ShipTo: dcEast, Units: []float64{1}}.data()),
 			"ce-specversion", "1.0", "ce-id", "tp-1", "ce-source", "/accounts/acme", "ce-type", "crossdock.order.placed.v1",
 			"ce-traceparent", strings.Repeat("0", 65<<10))
 		if status != http.StatusBadRequest {
@@ -240,15 +240,6 @@ func raiseQuota(t testing.TB, path, account, quota string) {
 	}
 }
 
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestAWarehouseEventCannotCollideWithItsAccountsEvent: a warehouse's
 // shipment that happens to (or is made to) carry the id of an order of the
 // account it concerns is its own event. Both were stored in the account's
@@ -256,6 +247,7 @@ func mustJSON(t testing.TB, v any) []byte {
 // duplicate, sealed in XD_IN and never processed; the lane key is now
 // scoped by the sender (wh.<warehouse>:<id>).
 func TestAWarehouseEventCannotCollideWithItsAccountsEvent(t *testing.T) {
+	t.Parallel()
 	h := startHub(t, t.TempDir())
 	accepted := h.watch("xd.out.acme.order.accepted")
 	h.sendOrder("acme", "same-1", order{PO: "SAME-1", ShipTo: dcEast, Units: []float64{4}})

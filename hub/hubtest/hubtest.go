@@ -106,3 +106,13 @@ func FirstCode(t testing.TB, body map[string]any) any {
 	}
 	return first["code"]
 }
+
+// MustJSON marshals v or fails the test.
+func MustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

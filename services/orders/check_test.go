@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -120,20 +121,20 @@ func TestCheckEndpoint(t *testing.T) {
 		codes       []string
 		fields      []string
 	}{
-		{name: "a good order is accepted without being stored", key: "key-acme", body: mustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)),
+		{name: "a good order is accepted without being stored", key: "key-acme", body: hubtest.MustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)),
 			status: 200, decision: "accept", codes: []string{}, fields: []string{}},
-		{name: "a stable order's schema and rule problems are listed together, each with its field", key: "key-umbrella", body: mustJSON(t, badGTIN),
+		{name: "a stable order's schema and rule problems are listed together, each with its field", key: "key-umbrella", body: hubtest.MustJSON(t, badGTIN),
 			status: 200, decision: "reject", codes: []string{"schema_violation", "below_minimum_order"}, fields: []string{"lines[0].gtin", "lines"}},
 		{name: "an order missing its ship-to names the field once", key: "key-umbrella", body: []byte(`{"po_number":"PO-Y","requested_date":"2026-12-07","lines":[{"line":1,"gtin":"00614141123452","quantity":100,"unit":"EA"}]}`),
 			status: 200, decision: "reject", codes: []string{"schema_violation"}, fields: []string{"ship_to"}},
-		{name: "a PO already placed is a duplicate", key: "key-acme", body: mustJSON(t, order("PO-PLACED", acmeDC, "2026-12-01", 5)),
+		{name: "a PO already placed is a duplicate", key: "key-acme", body: hubtest.MustJSON(t, order("PO-PLACED", acmeDC, "2026-12-01", 5)),
 			status: 200, decision: "reject", codes: []string{"duplicate"}, fields: []string{"po_number"}},
-		{name: "another account's PO number is not a duplicate", key: "key-globex", body: mustJSON(t, order("PO-PLACED", otherDC, "2026-12-01", 5)),
+		{name: "another account's PO number is not a duplicate", key: "key-globex", body: hubtest.MustJSON(t, order("PO-PLACED", otherDC, "2026-12-01", 5)),
 			status: 200, decision: "accept", codes: []string{}, fields: []string{}},
 		{name: "a body that is not JSON is answered with invalid_json", key: "key-acme", body: []byte(`{"po_number":`),
 			status: 200, decision: "reject", codes: []string{"invalid_json"}, fields: []string{""}},
-		{name: "no API key is refused", body: mustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)), status: 401},
-		{name: "a warehouse's key is refused", key: "key-dc-east", body: mustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)), status: 401},
+		{name: "no API key is refused", body: hubtest.MustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)), status: 401},
+		{name: "a warehouse's key is refused", key: "key-dc-east", body: hubtest.MustJSON(t, order("PO-NEW", acmeDC, "2026-12-01", 5)), status: 401},
 		{name: "another content type is refused", key: "key-acme", contentType: "text/csv", body: []byte("po_number\n"), status: 415},
 	}
 	for _, tc := range tests {

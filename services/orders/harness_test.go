@@ -3,7 +3,6 @@ package orders
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -126,13 +125,4 @@ func (ts *testService) do(method, path, key, contentType string, body []byte) (i
 		req.Header.Set("Content-Type", contentType)
 	}
 	return hubtest.Do(ts.t, req, key)
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -258,7 +258,7 @@ func TestBadReadsAndReadPoints(t *testing.T) {
 			t.Errorf("messages %v, want the reasons (header, partition)", errs)
 		}
 		bustest.CheckFor(t, 10*time.Second, func() error {
-			if n := countStored(t, l.bus, bus.StreamDLQ, "xd.dlq.acme.bad_epc"); n != 1 {
+			if n := bustest.Count(t, l.bus, bus.StreamDLQ, "xd.dlq.acme.bad_epc"); n != 1 {
 				return fmt.Errorf("%d bad_epc dead letters, want the batch", n)
 			}
 			return nil
@@ -380,24 +380,6 @@ func TestConfiguredReaders(t *testing.T) {
 	})
 }
 
-// countStored is the number of messages stored in stream on subject.
-func countStored(t *testing.T, b *bus.Bus, stream, subject string) uint64 {
-	t.Helper()
-	s, err := b.JetStream().Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
-}
-
 // waitConsumer waits until the durable consumer has acked at least n
 // messages and holds none.
 func waitConsumer(t *testing.T, b *bus.Bus, durable string, n uint64) {
@@ -422,7 +404,7 @@ func waitConsumer(t *testing.T, b *bus.Bus, durable string, n uint64) {
 func stored(t *testing.T, b *bus.Bus, subject string) []*event.Event {
 	t.Helper()
 	ctx := context.Background()
-	n := countStored(t, b, bus.StreamOut, subject)
+	n := bustest.Count(t, b, bus.StreamOut, subject)
 	if n == 0 {
 		return nil
 	}

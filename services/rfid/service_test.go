@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -86,45 +84,9 @@ func TestTwoProcessesShareTheDedupeState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	js := pub.JetStream()
-	bustest.CheckFor(t, 30*time.Second, func() error {
-		c, err := js.Consumer(ctx, bus.StreamRouted, "rfid-priority")
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.AckFloor.Consumer < batches || info.NumAckPending > 0 || info.NumPending > 0 {
-			return fmt.Errorf("acked %d of %d batches", info.AckFloor.Consumer, batches)
-		}
-		return nil
-	})
-	stream, err := js.Stream(ctx, bus.StreamOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const subject = "xd.out.acme.epcis.captured"
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := int(info.State.Subjects[subject])
-	c, err := js.OrderedConsumer(ctx, bus.StreamOut, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitConsumer(t, pub, "rfid-priority", batches)
 	seen := map[string]int{}
-	for range stored {
-		m, err := c.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range stored(t, pub, "xd.out.acme.epcis.captured") {
 		var oe ObjectEvent
 		if err := json.Unmarshal(ev.Data(), &oe); err != nil {
 			t.Fatal(err)

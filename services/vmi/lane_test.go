@@ -207,7 +207,7 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 		l.report("acme", fmt.Sprintf("inv-%d", i), acmeDC, day(i), item(itemGTIN, 0, 2))
 	}
 	l.position("acme", acmeDC, itemGTIN, day(6))
-	if n := countOut(t, l.bus, "xd.wh.dc-east.replenishment.requested"); n != 1 {
+	if n := bustest.Count(t, l.bus, bus.StreamOut, "xd.wh.dc-east.replenishment.requested"); n != 1 {
 		t.Errorf("%d replenishments requested, want 1 while one is open", n)
 	}
 
@@ -251,7 +251,7 @@ func TestAScheduledRunOnDemand(t *testing.T) {
 	l.report("globex", "g-1", globexDC, day(1), item(itemGTIN, 40, 60), item(otherGTIN, 499, 1))
 	l.position("globex", globexDC, itemGTIN, day(1))
 	l.position("globex", globexDC, otherGTIN, day(1))
-	if n := countOut(t, l.bus, "xd.wh.>"); n != 0 {
+	if n := bustest.Count(t, l.bus, bus.StreamOut, "xd.wh.>"); n != 0 {
 		t.Fatalf("%d replenishments before the run, want none in scheduled mode", n)
 	}
 
@@ -282,7 +282,7 @@ func TestAScheduledRunOnDemand(t *testing.T) {
 	if status, res := run("account=globex", laneAdmin); status != http.StatusOK || res["requested"] != 0.0 || res["open"] != 1.0 {
 		t.Errorf("new run = %d %v, want the position open and nothing requested", status, res)
 	}
-	if n := countOut(t, l.bus, "xd.wh.dc-east.replenishment.requested"); n != 1 {
+	if n := bustest.Count(t, l.bus, bus.StreamOut, "xd.wh.dc-east.replenishment.requested"); n != 1 {
 		t.Errorf("%d replenishments stored, want 1", n)
 	}
 }

@@ -117,23 +117,6 @@ func waitAcks(t testing.TB, js jetstream.JetStream, futures []jetstream.PubAckFu
 	}
 }
 
-func countOut(t testing.TB, b *bus.Bus, subject string) uint64 {
-	t.Helper()
-	st, err := b.JetStream().Stream(context.Background(), bus.StreamOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
-}
-
 func TestScheduledRunIsOncePerDayAcrossProcesses(t *testing.T) {
 	tb := newTestBed(t, 2)
 	tb.service(t, time.Now()) // creates the bucket
@@ -162,10 +145,10 @@ func TestScheduledRunIsOncePerDayAcrossProcesses(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if got := countOut(t, tb.bus, "xd.wh.dc-1.replenishment.requested"); got != tc.want {
+			if got := bustest.Count(t, tb.bus, bus.StreamOut, "xd.wh.dc-1.replenishment.requested"); got != tc.want {
 				t.Errorf("%d replenishments for the warehouse, want %d", got, tc.want)
 			}
-			if got := countOut(t, tb.bus, "xd.out.big.replenishment.requested"); got != tc.want {
+			if got := bustest.Count(t, tb.bus, bus.StreamOut, "xd.out.big.replenishment.requested"); got != tc.want {
 				t.Errorf("%d copies for the customer, want %d", got, tc.want)
 			}
 		})
@@ -186,7 +169,7 @@ func TestAStaleClaimIsTakenOver(t *testing.T) {
 	if err := s.RunDue(ctx, at); err != nil {
 		t.Fatal(err)
 	}
-	if got := countOut(t, tb.bus, "xd.wh.dc-1.replenishment.requested"); got != uint64(needing) {
+	if got := bustest.Count(t, tb.bus, bus.StreamOut, "xd.wh.dc-1.replenishment.requested"); got != uint64(needing) {
 		t.Errorf("%d replenishments after taking the run over, want %d", got, needing)
 	}
 	e, err := s.kv.Get(ctx, "run.big.20260303T1800Z")
