@@ -82,6 +82,11 @@ func startLane(t *testing.T, accountsYAML string, now func() time.Time) *lane {
 	return &lane{t: t, bus: b, reg: reg, base: srv.URL}
 }
 
+// morning is the lane tests' clock: before the integrated tier's 18:00 UTC
+// cut-off whatever the real time, so that the scheduled run never takes a
+// replenishment a test asks for on demand.
+func morning() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
+
 // day is the as_of of the n-th day of a test's reports.
 func day(n int) string {
 	return time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC).AddDate(0, 0, n).Format(time.RFC3339)
@@ -157,7 +162,7 @@ func next(t *testing.T, ch <-chan *event.Event) *event.Event {
 
 func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 	t.Parallel()
-	l := startLane(t, laneAccounts(""), nil)
+	l := startLane(t, laneAccounts(""), morning)
 	toWarehouse := l.watch("xd.wh.dc-east.replenishment.requested")
 	toCustomer := l.watch("xd.out.acme.replenishment.requested")
 
@@ -242,7 +247,7 @@ func TestContinuousReplenishmentFollowsReportsAndShipments(t *testing.T) {
 
 func TestAScheduledRunOnDemand(t *testing.T) {
 	t.Parallel()
-	l := startLane(t, laneAccounts(""), nil)
+	l := startLane(t, laneAccounts(""), morning)
 	toWarehouse := l.watch("xd.wh.dc-east.replenishment.requested")
 
 	// globex is integrated: reports move positions but request nothing.
@@ -290,7 +295,7 @@ func TestAScheduledRunOnDemand(t *testing.T) {
 func TestAnAgreementOverridesTheComputedLevels(t *testing.T) {
 	t.Parallel()
 	// acme's agreement for the item: min 10, max 50, cases of 12.
-	l := startLane(t, laneAccounts(`{items: {"`+itemGTIN+`": {min: 10, max: 50, case_pack: 12}}}`), nil)
+	l := startLane(t, laneAccounts(`{items: {"`+itemGTIN+`": {min: 10, max: 50, case_pack: 12}}}`), morning)
 	toWarehouse := l.watch("xd.wh.dc-east.replenishment.requested")
 
 	// No demand yet, but 4 on hand is below the min: up to 50 is 46, three
