@@ -268,8 +268,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 func (b *Bus) Setup(ctx context.Context) error {
 	for _, cfg := range b.streamConfigs() {
 		_, err := b.EnsureStream(ctx, cfg)
-		var api *jetstream.APIError
-		if errors.As(err, &api) && api.ErrorCode == jsErrCodeStorageResourcesExceeded {
+		if storageExceeded(err) {
 			return fmt.Errorf("%w: JetStream reserves each stream's limit on this server's storage (by default 3/4 of the disk space free when it started); lower --stream-max-bytes or free disk space", err)
 		}
 		if err != nil {
@@ -292,10 +291,17 @@ func (b *Bus) EnsureStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 	err := retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		s, err = b.js.CreateStream(ctx, cfg)
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && !storageExceeded(err) {
 			return err
 		}
+		// The server checks a create against its storage before it looks
+		// for the stream: an existing stream whose limit, counted twice,
+		// does not fit is refused as a new one would be.
+		createErr := err
 		if s, err = b.js.Stream(ctx, cfg.Name); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return createErr
+			}
 			return err
 		}
 		have := s.CachedInfo().Config
@@ -313,6 +319,13 @@ func (b *Bus) EnsureStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// storageExceeded reports whether the server refused a stream's limit:
+// it does not fit in the storage the server may still reserve.
+func storageExceeded(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jsErrCodeStorageResourcesExceeded
 }
 
 // shrinks reports a new MaxBytes below what a stream that refuses new

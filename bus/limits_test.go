@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -265,5 +267,42 @@ func TestStreamUsageMetrics(t *testing.T) {
 	}
 	if held, _ := h.streamBytes(t, bus.StreamIn); got["crossdock_stream_bytes XD_IN"] != float64(held) || held == 0 {
 		t.Errorf("crossdock_stream_bytes XD_IN = %v, want the %d bytes it holds", got["crossdock_stream_bytes XD_IN"], held)
+	}
+}
+
+// TestSetupSaysWhenTheLimitsDoNotFitTheDisk: JetStream reserves each
+// stream's limit on the server; a server with less storage than the limits
+// add up to refuses the streams, and Setup names the flag to change.
+func TestSetupSaysWhenTheLimitsDoNotFitTheDisk(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		JetStreamMaxStore: 2 << 30, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	b, err := bus.New(bustest.Connect(t, s), bustest.Logger(t), bus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Setup(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "--stream-max-bytes") || !strings.Contains(err.Error(), "insufficient storage") {
+		t.Errorf("Setup with 8 GiB of limits on 2 GiB of storage: %v, want the server's refusal and the flag named", err)
+	}
+	// Lower limits fit, also over the streams the first try made; and they
+	// keep fitting at the next start, though they reserve all but a little
+	// of the storage (a create of an existing stream is checked as a new
+	// one by the server).
+	for range 2 {
+		b, err = bus.New(bustest.Connect(t, s), bustest.Logger(t), bus.Options{StreamLimits: bus.StreamLimits{Default: 400 << 20}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Setup(context.Background()); err != nil {
+			t.Errorf("Setup with 5 x 400 MiB on 2 GiB: %v", err)
+		}
 	}
 }
