@@ -301,19 +301,5 @@ func (h *testHub) count(stream, subject string) uint64 {
 // returns its info.
 func (h *testHub) settled(stream, durable string) *jetstream.ConsumerInfo {
 	h.t.Helper()
-	var info *jetstream.ConsumerInfo
-	bustest.CheckFor(h.t, 10*time.Second, func() error {
-		c, err := h.bus.JetStream().Consumer(context.Background(), stream, durable)
-		if err != nil {
-			return err
-		}
-		if info, err = c.Info(context.Background()); err != nil {
-			return err
-		}
-		if info.NumPending+uint64(info.NumAckPending) > 0 {
-			return fmt.Errorf("%s: %d pending, %d unacked", durable, info.NumPending, info.NumAckPending)
-		}
-		return nil
-	})
-	return info
+	return bustest.Settled(h.t, h.bus, stream, durable, 0)
 }

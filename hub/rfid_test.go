@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -137,18 +136,5 @@ func TestRFIDIsOnTheMenuOfStrategicAndIntegratedOnly(t *testing.T) {
 // messages and holds none.
 func (h *testHub) waitConsumer(t testing.TB, durable string, n uint64) {
 	t.Helper()
-	bustest.CheckFor(t, 30*time.Second, func() error {
-		c, err := h.bus.JetStream().Consumer(context.Background(), bus.StreamRouted, durable)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(context.Background())
-		if err != nil {
-			return err
-		}
-		if info.AckFloor.Consumer < n || info.NumAckPending > 0 || info.NumPending > 0 {
-			return fmt.Errorf("consumer %s: acked %d of %d, %d pending", durable, info.AckFloor.Consumer, n, info.NumPending+uint64(info.NumAckPending))
-		}
-		return nil
-	})
+	bustest.Settled(t, h.bus, bus.StreamRouted, durable, n)
 }

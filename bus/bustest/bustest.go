@@ -5,6 +5,7 @@ package bustest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -158,4 +159,26 @@ func Count(t testing.TB, b *bus.Bus, stream, subject string) uint64 {
 		n += c
 	}
 	return n
+}
+
+// Settled waits until the durable consumer of stream has acknowledged at
+// least acked messages and holds none pending or unacknowledged, and
+// returns its info.
+func Settled(t testing.TB, b *bus.Bus, stream, durable string, acked uint64) *jetstream.ConsumerInfo {
+	t.Helper()
+	var info *jetstream.ConsumerInfo
+	CheckFor(t, 30*time.Second, func() error {
+		c, err := b.JetStream().Consumer(context.Background(), stream, durable)
+		if err != nil {
+			return err
+		}
+		if info, err = c.Info(context.Background()); err != nil {
+			return err
+		}
+		if info.AckFloor.Consumer < acked || info.NumPending+uint64(info.NumAckPending) > 0 {
+			return fmt.Errorf("consumer %s: acked %d of %d, %d pending, %d unacked", durable, info.AckFloor.Consumer, acked, info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+	return info
 }

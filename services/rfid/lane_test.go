@@ -323,7 +323,7 @@ func TestAReadStormOf10000ReadsOf50TagsIs50Observations(t *testing.T) {
 				l.send("acme", fmt.Sprintf("storm-%d-%d", tc.firstTag, b), "dock-reader", acmeDock, rs)
 			}
 			acked += uint64(tc.batches)
-			waitConsumer(t, l.bus, "rfid-priority", acked)
+			bustest.Settled(t, l.bus, bus.StreamRouted, "rfid-priority", acked)
 			seen := map[string]int{}
 			for _, ev := range stored(t, l.bus, "xd.out.acme.epcis.captured") {
 				for _, e := range epcList(captured(t, ev)) {
@@ -377,26 +377,6 @@ func TestConfiguredReaders(t *testing.T) {
 		if _, err := accounts.ParseFile([]byte(bad), accounts.DefaultTiers()); err == nil || !strings.Contains(err.Error(), "readers[0].location") {
 			t.Errorf("ParseFile = %v, want an error naming readers[0].location", err)
 		}
-	})
-}
-
-// waitConsumer waits until the durable consumer has acked at least n
-// messages and holds none.
-func waitConsumer(t *testing.T, b *bus.Bus, durable string, n uint64) {
-	t.Helper()
-	bustest.CheckFor(t, 30*time.Second, func() error {
-		c, err := b.JetStream().Consumer(context.Background(), bus.StreamRouted, durable)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(context.Background())
-		if err != nil {
-			return err
-		}
-		if info.AckFloor.Consumer < n || info.NumAckPending > 0 || info.NumPending > 0 {
-			return fmt.Errorf("consumer %s: acked %d of %d, %d pending", durable, info.AckFloor.Consumer, n, info.NumPending+uint64(info.NumAckPending))
-		}
-		return nil
 	})
 }
 

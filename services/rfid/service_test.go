@@ -84,7 +84,7 @@ func TestTwoProcessesShareTheDedupeState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitConsumer(t, pub, "rfid-priority", batches)
+	bustest.Settled(t, pub, bus.StreamRouted, "rfid-priority", batches)
 	seen := map[string]int{}
 	for _, ev := range stored(t, pub, "xd.out.acme.epcis.captured") {
 		var oe ObjectEvent
