@@ -182,6 +182,19 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			b.finish(workCtx, &cfg, p)
 		}
 	}()
+	// Messages whose outputs wait on a Guard pass through a stage of their
+	// own first, which publishes the outputs once the guard is stored: the
+	// settler never waits a round trip per message.
+	guarded := make(chan *settling, settleWindow)
+	unguarded := make(chan struct{})
+	go func() {
+		defer close(unguarded)
+		for p := range guarded {
+			if b.afterGuard(workCtx, &cfg, p) {
+				pending <- p
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Go(func() {
@@ -198,7 +211,11 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 					continue
 				}
 				p.start, p.done = start, done
-				pending <- p
+				if p.guard != nil {
+					guarded <- p
+				} else {
+					pending <- p
+				}
 			}
 		})
 	}
@@ -231,6 +248,8 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	}
 	close(msgs)
 	wg.Wait()
+	close(guarded)
+	<-unguarded
 	close(pending)
 	<-settled
 	if fatal != nil {
@@ -263,6 +282,57 @@ type settling struct {
 	futures []jetstream.PubAckFuture
 	start   time.Time
 	done    func() // Admit's, when not nil
+
+	// guard, when not nil, is the Guard's acknowledgement; after holds the
+	// outputs to publish once it is stored, ids their Nats-Msg-Ids.
+	guard jetstream.PubAckFuture
+	after []*nats.Msg
+	ids   []string
+}
+
+// afterGuard waits for p's guard to be stored, then publishes the outputs
+// that waited on it and reports true: p goes on to finish. When JetStream
+// refuses the guard because its expectation no longer holds, the message is
+// redelivered at once for its handler to decide again; any other failure
+// is a failed publish. p is then settled, and it reports false.
+func (b *Bus) afterGuard(ctx context.Context, cfg *ConsumerConfig, p *settling) bool {
+	deadline := time.NewTimer(time.Until(p.start.Add(cfg.AckWait)))
+	defer deadline.Stop()
+	var err error
+	select {
+	case <-p.guard.Ok():
+	case err = <-p.guard.Err():
+	case <-deadline.C:
+		err = fmt.Errorf("no acknowledgement within %v", cfg.AckWait)
+	}
+	if err == nil {
+		p.futures = make([]jetstream.PubAckFuture, len(p.after))
+		for i, m := range p.after {
+			f, perr := b.js.PublishMsgAsync(m, jetstream.WithMsgID(p.ids[i]))
+			if perr != nil {
+				err = fmt.Errorf("publish %s: %w", m.Subject, perr)
+				break
+			}
+			p.futures[i] = f
+		}
+		if err == nil {
+			return true
+		}
+	} else {
+		err = fmt.Errorf("publish %s: %w", p.guard.Msg().Subject, err)
+	}
+	outcome := "retried"
+	if IsConflict(err) {
+		if nerr := p.m.Nak(); nerr != nil {
+			b.log.Warn("nak", zap.String("consumer", cfg.Durable), zap.Error(nerr))
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, cfg.AckWait)
+		outcome = b.failedPublish(ctx, cfg, p.m, p.ev, p.attempt, err)
+		cancel()
+	}
+	b.record(cfg, outcome, p.start, p.done)
+	return false
 }
 
 // finish waits for p's outputs to be stored, then acks p's message; if one
@@ -369,7 +439,19 @@ func (b *Bus) settle(ctx context.Context, cfg *ConsumerConfig, h Handler, m jets
 		}
 		return nil, "acked"
 	}
-	p := &settling{m: m, attempt: attempt, ev: ev, futures: make([]jetstream.PubAckFuture, len(outs))}
+	p := &settling{m: m, attempt: attempt, ev: ev}
+	if g := outs[0].Guard; g != nil {
+		f, err := b.js.PublishMsgAsync(g)
+		if err != nil {
+			return nil, b.failedPublish(ctx, cfg, m, ev, attempt, fmt.Errorf("publish %s: %w", g.Subject, err))
+		}
+		p.guard = f
+		for _, o := range outs[1:] {
+			p.after, p.ids = append(p.after, Encode(o.Subject, o.Event)), append(p.ids, MsgID(o.Event))
+		}
+		return p, ""
+	}
+	p.futures = make([]jetstream.PubAckFuture, len(outs))
 	for i, o := range outs {
 		f, err := b.js.PublishMsgAsync(Encode(o.Subject, o.Event), jetstream.WithMsgID(MsgID(o.Event)))
 		if err != nil {

@@ -1041,3 +1041,91 @@ func TestConsumeRetriesWhenAnOutputIsRefused(t *testing.T) {
 		t.Errorf("XD_DLQ holds %d messages, want none after the retry succeeded", got)
 	}
 }
+
+// guardedAccept answers an event as accept does, behind a Guard creating
+// key in the test's bucket on the first attempt, and without one after.
+func guardedAccept(seen *calls, bucket, key string) bus.Handler {
+	return func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		seen.add(d)
+		outs, err := accept(ctx, d)
+		if err != nil || d.Attempt > 1 {
+			return outs, err
+		}
+		return append([]bus.Outgoing{{Guard: bus.KVCreate(bucket, key, []byte(d.Event.ID()))}}, outs...), nil
+	}
+}
+
+func TestConsumeGuard(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		existing     bool // the guard's key is written before the event comes
+		wantAttempts []int
+	}{
+		{name: "outputs are stored once their guard is", wantAttempts: []int{1}},
+		{name: "a guard refused because its key exists redelivers the message at once", existing: true, wantAttempts: []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHub(t)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			kv, err := h.b.Bucket(ctx, "TEST_GUARD", "guards", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.existing {
+				if _, err := kv.Create(ctx, "po-417", []byte("earlier")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := config("orders")
+			cfg.Backoff = []time.Duration{time.Minute} // a conflict must not wait for it
+			var seen calls
+			h.consume(t, cfg, guardedAccept(&seen, "TEST_GUARD", "po-417"))
+			h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-417"))
+
+			h.last(t, bus.StreamOut, "xd.out.acme.order.accepted")
+			h.settled(t, "orders")
+			if attempts, _ := seen.get(); !slices.Equal(attempts, tc.wantAttempts) {
+				t.Errorf("handler saw attempts %v, want %v", attempts, tc.wantAttempts)
+			}
+			e, err := kv.Get(ctx, "po-417")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "po-417"
+			if tc.existing {
+				want = "earlier"
+			}
+			if got := string(e.Value()); got != want || e.Revision() != 1 {
+				t.Errorf("key po-417 = %q at revision %d, want %q at 1", got, e.Revision(), want)
+			}
+			if got := h.count(t, bus.StreamOut, ">"); got != 1 {
+				t.Errorf("XD_OUT holds %d messages, want the one answer", got)
+			}
+		})
+	}
+}
+
+func TestConsumeGuardHoldsTheOutputsUntilStored(t *testing.T) {
+	h := newHub(t)
+	held := h.holdOutputs(t)
+	h.consume(t, config("orders"), func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+		outs, err := accept(ctx, d)
+		return append([]bus.Outgoing{{Guard: &nats.Msg{Subject: "xd.test.hold.guard", Data: []byte("state")}}}, outs...), err
+	})
+	h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "po-417"))
+	var guard *nats.Msg
+	select {
+	case guard = <-held:
+	case <-time.After(wait):
+		t.Fatal("no guard published")
+	}
+	if got := h.count(t, bus.StreamOut, ">"); got != 0 {
+		t.Errorf("XD_OUT holds %d messages while the guard is unacknowledged, want none", got)
+	}
+	if err := guard.Respond([]byte(`{"stream":"XD_TEST","seq":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.last(t, bus.StreamOut, "xd.out.acme.order.accepted")
+	h.settled(t, "orders")
+}

@@ -16,6 +16,26 @@ type Outgoing struct {
 	// Key, when set, is the Nats-Msg-Id to store the event under instead of
 	// MsgID(Event): the gateway's intake key, scoped by the sender.
 	Key string
+	// Guard, when set (as the first of a handler's outputs, with no Event),
+	// is a write the other outputs wait on: Consume publishes it without
+	// waiting, and the rest only once JetStream has stored it, so a worker
+	// never waits for a round trip. Its Nats-Expected-* headers (KVCreate's)
+	// make JetStream refuse it when the state it assumes has changed; the
+	// message is then redelivered at once, and the handler, seeing Attempt
+	// above 1, decides again from what is stored. Handlers that return a
+	// Guard therefore write synchronously on every later attempt, and do not
+	// return one with a Rejection.
+	Guard *nats.Msg
+}
+
+// KVCreate is a write of value at key in bucket that JetStream stores only
+// if the key has no revision yet (what KeyValue.Create sends, without
+// waiting for the answer): a Guard for a decision that must be written
+// once.
+func KVCreate(bucket, key string, value []byte) *nats.Msg {
+	h := nats.Header{}
+	h.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+	return &nats.Msg{Subject: "$KV." + bucket + "." + key, Header: h, Data: value}
 }
 
 // Publish stores every event in JetStream, in order, and returns once all are

@@ -121,6 +121,11 @@ func (s *Service) place(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, e
 	// fails if the key exists, rather than read first (one round trip, not
 	// two). Only then is the existing order read.
 	o := s.decided(d, ev, entry, &p, &dec, nil)
+	if d.Attempt == 1 && o.State == StateAccepted {
+		if _, indexed := poOf(o.OrderID); indexed {
+			return s.guarded(ctx, ev, key, o)
+		}
+	}
 	created, err := s.create(ctx, key, o)
 	if err != nil {
 		return nil, err
@@ -188,6 +193,25 @@ func (s *Service) logged(ctx context.Context, ev *event.Event, o *Order) ([]bus.
 		ce.Write(zap.String("account", o.Account), zap.String("po", o.PONumber), zap.String("state", o.State), zap.String("event", ev.ID()))
 	}
 	return s.settled(ctx, ev, o)
+}
+
+// guarded answers an accepted order on its first delivery without waiting
+// for its write: the create goes out as the answers' bus.Guard, and they are
+// published once it is stored. If the key exists (a PO placed twice), the
+// bus redelivers the event and place decides again, reading what is
+// stored. Held and rejected orders, and orders whose id needs an index
+// entry, write synchronously: their other writes and the rejection path
+// need the order stored first.
+func (s *Service) guarded(ctx context.Context, ev *event.Event, key string, o *Order) ([]bus.Outgoing, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode order %s: %w", key, err)
+	}
+	outs, err := s.logged(ctx, ev, o)
+	if err != nil {
+		return nil, err
+	}
+	return append([]bus.Outgoing{{Guard: bus.KVCreate(Bucket, key, b)}}, outs...), nil
 }
 
 // settled indexes a stored order and returns the answers its state calls
