@@ -62,7 +62,7 @@ func BenchmarkRFIDEndToEnd(b *testing.B) {
 	}
 	b.ResetTimer()
 	for _, ev := range msgs {
-		if _, err := js.PublishMsgAsync(bus.Encode("xd.in.acme.rfid.observed", ev), jetstream.WithMsgID("acme:"+ev.ID())); err != nil {
+		if _, err := js.PublishMsgAsync(bus.Encode("xd.in.acme.rfid.observed", ev), jetstream.WithMsgID("acme:"+ev.ID()), jetstream.WithStallWait(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
 	}

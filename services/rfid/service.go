@@ -279,16 +279,30 @@ type result struct {
 	move     *Move
 }
 
-// applyAll steps every EPC of the batch, cfg.Parallel at a time.
+// applyAll steps every EPC of the batch, cfg.Parallel at a time, from their
+// tracks read in one batched request (each EPC reads its own again only
+// after a conflict, or when the batched read failed).
 func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Observed, st site, order []string, times [][]time.Time) ([]result, error) {
+	keys := make([]string, len(order))
+	for i, uri := range order {
+		keys[i] = trackKey(account, uri)
+	}
+	firsts, err := s.readTracks(ctx, keys)
+	if err != nil {
+		s.log.Warn("batched read of rfid tracks; reading them one by one", zap.String("account", account), zap.Int("epcs", len(keys)), zap.Error(err))
+	}
 	results := make([]result, len(order))
 	errs := make([]error, len(order))
 	// Every EPC is stepped even when one fails: each failure is reported.
 	var g errgroup.Group
 	g.SetLimit(s.cfg.Parallel)
 	for i, uri := range order {
+		var first *known
+		if firsts != nil {
+			first = &firsts[i]
+		}
 		g.Go(func() error {
-			results[i].observed, results[i].move, errs[i] = s.apply(ctx, account, uri, eventID, o.Reader, st, times[i])
+			results[i].observed, results[i].move, errs[i] = s.apply(ctx, keys[i], uri, eventID, o.Reader, st, times[i], first)
 			return nil
 		})
 	}
@@ -296,14 +310,20 @@ func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Obse
 	return results, errors.Join(errs...)
 }
 
-// apply reads an EPC's track, steps it and writes it back at the revision
-// it read, re-reading on conflict with another worker or process.
-func (s *Service) apply(ctx context.Context, account, uri, eventID, reader string, st site, times []time.Time) ([]time.Time, *Move, error) {
-	key := trackKey(account, uri)
+// apply steps an EPC's track from first (nil: read it now) and writes it
+// back at the revision it read, re-reading on conflict with another worker
+// or process.
+func (s *Service) apply(ctx context.Context, key, uri, eventID, reader string, st site, times []time.Time, first *known) ([]time.Time, *Move, error) {
 	for range maxConflicts {
-		t, rev, err := s.get(ctx, key)
-		if err != nil {
-			return nil, nil, err
+		var t *Track
+		var rev uint64
+		if first != nil {
+			t, rev, first = first.track, first.rev, nil
+		} else {
+			var err error
+			if t, rev, err = s.get(ctx, key); err != nil {
+				return nil, nil, err
+			}
 		}
 		next, observed, move := Step(t, uri, st.readPoint, reader, eventID, times, st.window)
 		if next == t {
