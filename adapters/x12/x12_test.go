@@ -365,3 +365,22 @@ func TestOneDocumentPerEvent(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDecodeLarge852 is the partner file of the performance target:
+// an 852 of 100,000 segments (645 weekly reports of 50 products, 1.7 MB).
+func BenchmarkDecodeLarge852(b *testing.B) {
+	data := adaptertest.X12Inventory(100_000, 50, "0614141000012", time.Date(2014, 1, 6, 0, 0, 0, 0, time.UTC))
+	a := x12.New(fixed)
+	in := adapters.Input{Account: "acme", Data: data}
+	evs, err := a.Decode(in)
+	if err != nil || len(evs) != 100_000/155 {
+		b.Fatalf("Decode = %d events, %.300v", len(evs), err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
