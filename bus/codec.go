@@ -77,7 +77,11 @@ type DecodeError struct {
 	Err   error
 }
 
-func (e *DecodeError) Error() string { return "decode cloudevent: " + e.Err.Error() }
+// Error trims the sdk's validation messages, which end in a newline that
+// would otherwise reach event.rejected's JSON as a literal \n.
+func (e *DecodeError) Error() string {
+	return "decode cloudevent: " + strings.TrimSpace(e.Err.Error())
+}
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Decode reads a CloudEvent in either mode of the NATS binding: binary (a

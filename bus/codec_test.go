@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,6 +221,9 @@ func TestDecodeErrors(t *testing.T) {
 			}
 			if ev != nil {
 				t.Errorf("Decode(%q) returned an event with its error", tc.body)
+			}
+			if msg := err.Error(); msg != strings.TrimSpace(msg) {
+				t.Errorf("Decode(%q) error = %q, want no surrounding white space (it is event.rejected's message)", tc.body, msg)
 			}
 		})
 	}

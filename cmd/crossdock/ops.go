@@ -53,7 +53,7 @@ func envOr(name, def string) string {
 func connectOps(url string, cred *bus.Credentials) (*ops.Ops, func(), error) {
 	nc, err := bus.Dial(url, nil, "crossdock-ops", *cred, nats.Timeout(5*time.Second), nats.MaxReconnects(20))
 	if err != nil {
-		return nil, nil, explainConnect(url, cred.Token, err)
+		return nil, nil, explainConnect(cred.Token, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -64,17 +64,17 @@ func connectOps(url string, cred *bus.Credentials) (*ops.Ops, func(), error) {
 }
 
 // explainConnect turns a refused connection into what the operator should
-// do: the hub's NATS lets the operator in with the admin token only.
-func explainConnect(url, token string, err error) error {
-	url = bus.RedactURL(url)
+// do: the hub's NATS lets the operator in with the admin token only. err is
+// bus.Dial's, which names the URL already.
+func explainConnect(token string, err error) error {
 	if !errors.Is(err, nats.ErrAuthorization) {
-		return err // bus.Dial's, which names the URL already
+		return err
 	}
 	if token == "" {
-		return fmt.Errorf("connect to %s: %w: operator commands need the hub's admin token as the NATS token "+
-			"(--token or CROSSDOCK_ADMIN_TOKEN, the value the hub was started with as --admin-token; a hub without one has no operator access)", url, err)
+		return fmt.Errorf("%w: operator commands need the hub's admin token as the NATS token "+
+			"(--token or CROSSDOCK_ADMIN_TOKEN, the value the hub was started with as --admin-token; a hub without one has no operator access)", err)
 	}
-	return fmt.Errorf("connect to %s: %w: the hub refused this token; use the hub's --admin-token (CROSSDOCK_ADMIN_TOKEN)", url, err)
+	return fmt.Errorf("%w: the hub refused this token; use the hub's --admin-token (CROSSDOCK_ADMIN_TOKEN)", err)
 }
 
 func opsContext() (context.Context, context.CancelFunc) {

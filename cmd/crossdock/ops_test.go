@@ -116,6 +116,9 @@ func TestOperatorCommandsListShowAndRedriveDeadLetters(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--admin-token") {
 				t.Errorf("dlq %v = %v, want an error that names %q and --admin-token", args, err, tc.want)
 			}
+			if err != nil && strings.Count(err.Error(), h.NATSURL()) != 1 {
+				t.Errorf("dlq %v = %v, want the URL named once", args, err)
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -28,6 +29,10 @@ func userCommand(args []string) error {
 // user runs `crossdock user <verb>`; stdin gives the password, prompts go
 // to prompt.
 func user(args []string, stdin io.Reader, prompt io.Writer) error {
+	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+		fmt.Fprintln(prompt, userUsage)
+		return flag.ErrHelp // asked for: main exits 0, as for a flag set's -h
+	}
 	if len(args) == 0 || args[0] != "add" {
 		return errors.New(userUsage)
 	}

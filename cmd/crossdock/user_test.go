@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +96,17 @@ func TestUserAddWritesAHashThatSignsIn(t *testing.T) {
 	}
 	if p, ok := reg.SignIn("dock@dc-west.example", "dc-west-dock-pw"); !ok || p.Warehouse != "dc-west" {
 		t.Errorf("SignIn(dc-west user) = %+v, %v", p, ok)
+	}
+}
+
+func TestUserHelpIsNotAFailure(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out bytes.Buffer
+		if err := user([]string{arg}, strings.NewReader(""), &out); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("user %s = %v, want flag.ErrHelp (main exits 0 on it: the usage is the answer)", arg, err)
+		}
+		if !strings.Contains(out.String(), "crossdock user add") {
+			t.Errorf("user %s printed %q, want the usage", arg, out.String())
+		}
 	}
 }
