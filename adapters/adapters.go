@@ -196,6 +196,12 @@ func NewEvent(format string, in Input, account, eventType, key string, data any)
 	if account != "" {
 		ev.SetExtension(envelope.ExtAccount, account)
 	}
+	if a, ok := data.(jsonAppender); ok {
+		// What SetData would store, without its reflection.
+		ev.SetDataContentType(event.ApplicationJSON)
+		ev.DataEncoded = a.AppendJSON(nil)
+		return &ev, nil
+	}
 	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
 	}

@@ -43,7 +43,14 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 	if o.RequestedDate == "" && len(p.ps) == 0 {
 		p.missing("no DTM 002 (delivery requested) segment: the hub needs the requested date")
 	}
-	seen := map[int]bool{}
+	n := 0
+	for _, seg := range s.Segments {
+		if seg.ID() == "PO1" {
+			n++
+		}
+	}
+	o.Lines = make([]adapters.OrderLine, 0, n)
+	seen := make(map[int]bool, n)
 	for _, seg := range s.Segments {
 		switch seg.ID() {
 		case "PO1":
