@@ -111,6 +111,12 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 	return ev, nil
 }
 
+// cleanAttribute reports whether v passes CheckAttributes: no control
+// character, no space at either end.
+func cleanAttribute(v string) bool {
+	return strings.IndexFunc(v, unicode.IsControl) < 0 && strings.TrimSpace(v) == v
+}
+
 // Name is schemas.Name, kept for compatibility: event-type names belong to
 // package schemas.
 func Name(eventType string) string { return schemas.Name(eventType) }
@@ -127,6 +133,18 @@ func Type(name string) string { return schemas.Type(name) }
 func CheckAttributes(ev *event.Event) *Problem {
 	if v := ev.SpecVersion(); v != event.CloudEventsVersionV1 {
 		return &Problem{Code: CodeSchemaViolation, Message: fmt.Sprintf("specversion %q: events must be CloudEvents %s", v, event.CloudEventsVersionV1), Field: "specversion"}
+	}
+	// Almost every event is clean: look without allocating, and name the
+	// first attribute at fault, in name order, only when one is.
+	clean := cleanAttribute(ev.ID()) && cleanAttribute(ev.Source()) && cleanAttribute(ev.Type()) &&
+		cleanAttribute(ev.Subject()) && cleanAttribute(ev.DataSchema()) && cleanAttribute(ev.DataContentType())
+	for _, v := range extensions(ev) {
+		if s, ok := v.(string); ok && !cleanAttribute(s) {
+			clean = false
+		}
+	}
+	if clean {
+		return nil
 	}
 	attrs := map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
 		"dataschema": ev.DataSchema(), "datacontenttype": ev.DataContentType()}
