@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,20 +132,10 @@ func (h *Hub) newFlow(metrics prometheus.Registerer) *flow.Flow {
 	return h.flow
 }
 
-// adminOnly serves next to the admin token only: 404 when there is none (as
-// every /v1/admin/ endpoint), 401 otherwise.
+// adminOnly serves next to the admin token only, as every /v1/admin/
+// endpoint.
 func (h *Hub) adminOnly(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case h.cfg.AdminToken == "":
-			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
-		case !h.isAdmin(r):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
-		default:
-			next(w, r)
-		}
-	})
+	return accounts.AdminOnly(h.cfg.AdminToken, next)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -166,14 +154,7 @@ func (h *Hub) newCatalog(v *schemas.Validator) error {
 }
 
 // isAdmin reports whether r carries the admin token (never when there is none).
-func (h *Hub) isAdmin(r *http.Request) bool {
-	if h.cfg.AdminToken == "" {
-		return false
-	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	got, want := sha256.Sum256([]byte(strings.TrimSpace(token))), sha256.Sum256([]byte(h.cfg.AdminToken))
-	return strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare(got[:], want[:]) == 1
-}
+func (h *Hub) isAdmin(r *http.Request) bool { return accounts.IsAdmin(r, h.cfg.AdminToken) }
 
 // natsHost is the host:port customers reach NATS on, for the catalogue's
 // servers ("" when there is no client port).

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -185,22 +183,13 @@ func (rs *Replays) Wait() { rs.wg.Wait() }
 func (rs *Replays) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/admin/replays", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err != nil {
-			problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, "body: want at most 64 KiB", "")
-			return
-		}
-		req, err := ParseReplay(body)
-		if err != nil {
-			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), "")
+		req, ok := readReplay(w, r)
+		if !ok {
 			return
 		}
 		job, err := rs.Start(req)
 		switch {
-		case errors.Is(err, ErrNotFound):
-			problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
-		case errors.Is(err, ErrNoWebhook):
-			problem.One(w, http.StatusConflict, "no_webhook", err.Error(), "")
+		case answerKnown(w, err):
 		case err != nil:
 			problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, err.Error(), "")
 		default:
@@ -213,7 +202,7 @@ func (rs *Replays) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/admin/replays/{id}", func(w http.ResponseWriter, r *http.Request) {
 		job, ok := rs.Get(r.PathValue("id"))
 		if !ok {
-			problem.One(w, http.StatusNotFound, "not_found", "no replay "+r.PathValue("id"), "")
+			problem.One(w, http.StatusNotFound, problem.CodeNotFound, "no replay "+r.PathValue("id"), "")
 			return
 		}
 		writeJSON(w, http.StatusOK, job)

@@ -2,8 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/delivery"
 )
 
@@ -38,11 +37,6 @@ type Flusher interface {
 //
 // An empty adminToken disables them (404), as for the accounts endpoints.
 func Handler(o *Ops, flush Flusher, adminToken string, log *zap.Logger) http.Handler {
-	if adminToken == "" {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
-		})
-	}
 	h := &handler{ops: o, flush: flush, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/admin/dlq", h.list)
@@ -51,20 +45,8 @@ func Handler(o *Ops, flush Flusher, adminToken string, log *zap.Logger) http.Han
 	mux.HandleFunc("POST /v1/admin/dlq/redrive", h.redriveAll)
 	mux.HandleFunc("POST /v1/admin/replay", h.replay)
 	mux.HandleFunc("POST /v1/admin/delivery/flush", h.flushNow)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.One(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.Method+" "+r.URL.Path, "")
-	})
-	want := sha256.Sum256([]byte(adminToken))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	mux.HandleFunc("/", accounts.NoAdminEndpoint)
+	return accounts.AdminOnly(adminToken, mux)
 }
 
 type handler struct {
@@ -148,14 +130,8 @@ func (h *handler) redrive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) replay(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, "body: want at most 64 KiB", "")
-		return
-	}
-	req, err := ParseReplay(body)
-	if err != nil {
-		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), "")
+	req, ok := readReplay(w, r)
+	if !ok {
 		return
 	}
 	res, err := h.ops.Replay(r.Context(), req)
@@ -204,7 +180,7 @@ func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.flush == nil {
-		problem.One(w, http.StatusServiceUnavailable, "not_running", "the delivery service does not run in this process", "")
+		problem.One(w, http.StatusServiceUnavailable, problem.CodeNotRunning, "the delivery service does not run in this process", "")
 		return
 	}
 	wait := DefaultFlushWait
@@ -220,11 +196,11 @@ func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := h.flush.Flush(ctx, account)
 	if errors.Is(err, delivery.ErrNotBatched) {
-		problem.One(w, http.StatusConflict, "not_batched", "account "+account+" has no batched webhook delivery (delivery: batched and a webhook)", "account")
+		problem.One(w, http.StatusConflict, problem.CodeNotBatched, "account "+account+" has no batched webhook delivery (delivery: batched and a webhook)", "account")
 		return
 	}
 	if errors.Is(err, delivery.ErrDigestBusy) {
-		problem.One(w, http.StatusConflict, "digest_busy", err.Error(), "account")
+		problem.One(w, http.StatusConflict, problem.CodeDigestBusy, err.Error(), "account")
 		return
 	}
 	if err != nil {
@@ -254,20 +230,48 @@ type flushPending struct {
 	Message string `json:"message"`
 }
 
-// fail answers an operation's error: 404 for what is not there, 409 for an
-// account without a webhook, 500 (logged) for the rest.
+// fail answers an operation's error: what answerKnown knows, else 500
+// (logged).
 func (h *handler) fail(w http.ResponseWriter, what string, err error) {
+	if answerKnown(w, err) {
+		return
+	}
+	h.log.Error(what, zap.Error(err))
+	problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, what+" failed: "+err.Error(), "")
+}
+
+// answerKnown answers the errors an operation returns on purpose, and
+// reports whether err was one: 404 for what is not there, 409 for an
+// endpoint without a webhook or a dead letter that is no longer the
+// original.
+func answerKnown(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
+		problem.One(w, http.StatusNotFound, problem.CodeNotFound, err.Error(), "")
 	case errors.Is(err, ErrNoWebhook):
-		problem.One(w, http.StatusConflict, "no_webhook", err.Error(), "")
+		problem.One(w, http.StatusConflict, problem.CodeNoWebhook, err.Error(), "")
 	case errors.Is(err, ErrTrimmed):
-		problem.One(w, http.StatusConflict, "trimmed", err.Error(), "")
+		problem.One(w, http.StatusConflict, problem.CodeTrimmed, err.Error(), "")
 	default:
-		h.log.Error(what, zap.Error(err))
-		problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, what+" failed: "+err.Error(), "")
+		return false
 	}
+	return true
+}
+
+// readReplay reads a replay request from the body (at most 64 KiB),
+// answering 413 or 400 when it cannot; the caller then returns.
+func readReplay(w http.ResponseWriter, r *http.Request) (ReplayRequest, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		problem.One(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, "body: want at most 64 KiB", "")
+		return ReplayRequest{}, false
+	}
+	req, err := ParseReplay(body)
+	if err != nil {
+		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), "")
+		return ReplayRequest{}, false
+	}
+	return req, true
 }
 
 func validToken(s string) bool {

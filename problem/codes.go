@@ -125,4 +125,7 @@ const (
 	// CodeNoWebhook: a replay or webhook redrive for an account or warehouse
 	// without a webhook.
 	CodeNoWebhook = "no_webhook"
+	// CodeTrimmed: a redrive of a dead letter whose headers or body were cut
+	// to fit the DLQ: it is not the original any more, kept for inspection.
+	CodeTrimmed = "trimmed"
 )

@@ -26,26 +26,41 @@ const maxAdminBody = 64 << 10
 // An empty adminToken disables them: every call is answered 404, as if the
 // endpoints did not exist. Errors are problem+json with the stable codes.
 func AdminHandler(r *Registry, adminToken string, log *zap.Logger) http.Handler {
-	if adminToken == "" {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
-		})
-	}
 	a := &admin{reg: r, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v1/admin/accounts/{id}/tier", a.setTier)
 	mux.HandleFunc("GET /v1/admin/accounts/{id}", a.account)
-	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		problem.One(w, http.StatusNotFound, "not_found", "no admin endpoint "+req.Method+" "+req.URL.Path, "")
-	})
+	mux.HandleFunc("/", NoAdminEndpoint)
+	return AdminOnly(adminToken, mux)
+}
+
+// AdminOnly serves next to requests with Authorization: Bearer <adminToken>
+// only, and 401 to the rest. An empty adminToken turns the endpoints off:
+// every request is 404, as if they did not exist. Every operator endpoint
+// sits behind it, so that they all answer alike.
+func AdminOnly(adminToken string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || !equalSecret(strings.TrimSpace(token), adminToken) {
+		switch {
+		case adminToken == "":
+			problem.One(w, http.StatusNotFound, problem.CodeNotFound, "admin endpoints are disabled (no admin token configured)", "")
+		case !IsAdmin(req, adminToken):
 			problem.Unauthorized(w, "crossdock-admin", "admin endpoints need Authorization: Bearer <admin token>")
-			return
+		default:
+			next.ServeHTTP(w, req)
 		}
-		mux.ServeHTTP(w, req)
 	})
+}
+
+// IsAdmin reports whether req carries adminToken as its bearer token (never
+// when adminToken is empty), compared in constant time.
+func IsAdmin(req *http.Request, adminToken string) bool {
+	scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+	return adminToken != "" && strings.EqualFold(scheme, "Bearer") && equalSecret(strings.TrimSpace(token), adminToken)
+}
+
+// NoAdminEndpoint answers a path under /v1/admin/ that no handler serves.
+func NoAdminEndpoint(w http.ResponseWriter, req *http.Request) {
+	problem.One(w, http.StatusNotFound, problem.CodeNotFound, "no admin endpoint "+req.Method+" "+req.URL.Path, "")
 }
 
 type admin struct {

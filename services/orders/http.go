@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // MaxCheckSize is the largest order, in bytes, POST /v1/orders/check takes:
@@ -33,11 +34,8 @@ const MaxCheckSize = 1 << 20
 //     200 with the decision, reasons and rules; nothing is stored.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/orders/{po_number}", func(w http.ResponseWriter, r *http.Request) {
-		account, ok := s.account(w, r)
-		if !ok {
-			return
-		}
+	mux.Handle("GET /v1/orders/{po_number}", s.reg.AccountOnly(func(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
+		account := entry.Account.ID
 		po := r.PathValue("po_number")
 		o, err := s.Timeline(r.Context(), account, po)
 		if err != nil {
@@ -50,30 +48,16 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, o)
-	})
-	mux.HandleFunc("GET /v1/orders", s.getList)
-	mux.HandleFunc("POST /v1/orders/check", s.postCheck)
+	}))
+	mux.Handle("GET /v1/orders", s.reg.AccountOnly(s.getList))
+	mux.Handle("POST /v1/orders/check", s.reg.AccountOnly(s.postCheck))
 	return mux
-}
-
-// account authenticates an account's API key, answering 401 when there is
-// none (a warehouse's key included: orders belong to accounts).
-func (s *Service) account(w http.ResponseWriter, r *http.Request) (string, bool) {
-	id, ok := s.reg.AuthenticateRequest(r)
-	if !ok || id.Account == "" {
-		problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
-		return "", false
-	}
-	return id.Account, true
 }
 
 // postCheck serves POST /v1/orders/check: the body is the data of an
 // order.placed event (application/json).
-func (s *Service) postCheck(w http.ResponseWriter, r *http.Request) {
-	account, ok := s.account(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) postCheck(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
+	account := entry.Account.ID
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" && ct != "" {
 		problem.One(w, http.StatusUnsupportedMediaType, bus.CodeUnsupportedMedia,
 			fmt.Sprintf("content type %q: send the order's data as application/json", r.Header.Get("Content-Type")), "Content-Type")
@@ -102,11 +86,8 @@ func (s *Service) postCheck(w http.ResponseWriter, r *http.Request) {
 const ListWindow = 90 * 24 * time.Hour
 
 // getList serves GET /v1/orders.
-func (s *Service) getList(w http.ResponseWriter, r *http.Request) {
-	account, ok := s.account(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) getList(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
+	account := entry.Account.ID
 	q := Query{POPrefix: r.URL.Query().Get("po"), From: s.cfg.Now().Add(-ListWindow)}
 	for _, p := range []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 )
 
@@ -30,21 +31,17 @@ type EPCState struct {
 // is simply not found.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/rfid/epcs/{epc}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.reg.AuthenticateRequest(r)
-		if !ok || id.Account == "" {
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "an account API key is required (Authorization: Bearer <key>)", "")
-			return
-		}
+	mux.Handle("GET /v1/rfid/epcs/{epc}", s.reg.AccountOnly(func(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
+		account := entry.Account.ID
 		in := r.PathValue("epc")
-		st, err := s.EPC(r.Context(), id.Account, in)
+		st, err := s.EPC(r.Context(), account, in)
 		var bad *BadEPCError
 		switch {
 		case errors.As(err, &bad):
 			problem.One(w, http.StatusBadRequest, bus.CodeBadEPC, bad.Error(), "epc")
 			return
 		case err != nil:
-			s.log.Error("read track", zap.String("account", id.Account), zap.Error(err))
+			s.log.Error("read track", zap.String("account", account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "RFID tracks are not readable right now", "")
 			return
 		case st == nil:
@@ -54,7 +51,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
-	})
+	}))
 	return mux
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/problem"
+	"github.com/crossdock/crossdock/services/accounts"
 )
 
 // Handler serves GET /v1/scorecard?period=week|month&from=<date>: the
@@ -26,20 +27,16 @@ import (
 // account's card is never reachable: the account is the API key's.
 func (s *Scorecard) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/scorecard", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.reg.AuthenticateRequest(r)
-		if !ok || id.Account == "" {
-			problem.Unauthorized(w, "crossdock", "an account API key is required (Authorization: Bearer <key>)")
-			return
-		}
+	mux.Handle("GET /v1/scorecard", s.reg.AccountOnly(func(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
+		account := entry.Account.ID
 		p, at, err := ParseQuery(r.URL.Query())
 		if err != nil {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, err.Error(), FieldOf(err))
 			return
 		}
-		card, err := s.Compute(r.Context(), id.Account, p, at)
+		card, err := s.Compute(r.Context(), account, p, at)
 		if err != nil {
-			s.log.Error("scorecard", zap.String("account", id.Account), zap.Error(err))
+			s.log.Error("scorecard", zap.String("account", account), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "the scorecard cannot be computed right now", "")
 			return
 		}
@@ -49,7 +46,7 @@ func (s *Scorecard) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(card)
-	})
+	}))
 	return mux
 }
 

@@ -3,14 +3,11 @@ package vmi
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,17 +46,7 @@ type View struct {
 // so another account's location is simply not found.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/inventory/{gln}/{gtin}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.reg.AuthenticateRequest(r)
-		if !ok || id.Account == "" {
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "an account API key is required (Authorization: Bearer <key>)", "")
-			return
-		}
-		entry, ok := s.reg.Account(id.Account)
-		if !ok {
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnknownAccount, "account "+id.Account+" is not known", "")
-			return
-		}
+	mux.Handle("GET /v1/inventory/{gln}/{gtin}", s.reg.AccountOnly(func(w http.ResponseWriter, r *http.Request, entry *accounts.Entry) {
 		gln, gtin := r.PathValue("gln"), r.PathValue("gtin")
 		if gs1.CheckGLN(gln) != nil {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, gln+" is not a GLN", "gln")
@@ -71,7 +58,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		v, err := s.Position(r.Context(), entry, gln, gtin)
 		if err != nil {
-			s.log.Error("read position", zap.String("account", id.Account), zap.Error(err))
+			s.log.Error("read position", zap.String("account", entry.Account.ID), zap.Error(err))
 			problem.One(w, http.StatusServiceUnavailable, bus.CodeProcessingFailed, "positions are not readable right now", "")
 			return
 		}
@@ -80,7 +67,7 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
-	})
+	}))
 	return mux
 }
 
@@ -162,7 +149,6 @@ func (s *Service) view(ctx context.Context, entry *accounts.Entry, p *Position) 
 // not tied to the request: a client that disconnects does not stop it
 // halfway. An empty token disables the endpoint (404).
 func (s *Service) AdminHandler(adminToken string) http.Handler {
-	want := sha256.Sum256([]byte(adminToken))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/admin/vmi/run", func(w http.ResponseWriter, r *http.Request) {
 		account := r.URL.Query().Get("account")
@@ -187,23 +173,8 @@ func (s *Service) AdminHandler(adminToken string) http.Handler {
 			writeJSON(w, http.StatusOK, res)
 		}
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.One(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.Method+" "+r.URL.Path, "")
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if adminToken == "" {
-			problem.One(w, http.StatusNotFound, "not_found", "admin endpoints are disabled (no admin token configured)", "")
-			return
-		}
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="crossdock-admin"`)
-			problem.One(w, http.StatusUnauthorized, bus.CodeUnauthorized, "admin endpoints need Authorization: Bearer <admin token>", "")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	mux.HandleFunc("/", accounts.NoAdminEndpoint)
+	return accounts.AdminOnly(adminToken, mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
