@@ -70,7 +70,7 @@ func (h *Hub) trace(w http.ResponseWriter, r *http.Request) {
 	res, err := h.Tracer().Trace(r.Context(), q)
 	switch {
 	case errors.Is(err, trace.ErrNotFound):
-		problem.One(w, http.StatusNotFound, "not_found", err.Error(), "")
+		problem.One(w, http.StatusNotFound, problem.CodeNotFound, err.Error(), "")
 	case err != nil:
 		h.log.Error("trace", zap.Error(err))
 		problem.One(w, http.StatusInternalServerError, bus.CodeProcessingFailed, "trace failed: "+err.Error(), "")

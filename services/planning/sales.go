@@ -3,6 +3,7 @@ package planning
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -133,7 +134,7 @@ func (s *Service) reportItem(ctx context.Context, ev *event.Event, account strin
 		}
 	}
 	var outs []bus.Outgoing
-	for _, w := range sortedWeeks(act.Weeks) {
+	for _, w := range slices.Sorted(maps.Keys(act.Weeks)) {
 		if r := act.Weeks[w].Raised; r != nil && r.Cause == id {
 			o, err := exceptionEvents(account, loc, gtin, w, r)
 			if err != nil {
@@ -194,13 +195,4 @@ func exceptionEvents(account string, loc accounts.Location, gtin string, w Week,
 		outs = append(outs, bus.Outgoing{Subject: to.subject, Event: out})
 	}
 	return outs, nil
-}
-
-func sortedWeeks[V any](m map[Week]V) []Week {
-	out := make([]Week, 0, len(m))
-	for w := range m {
-		out = append(out, w)
-	}
-	slices.Sort(out)
-	return out
 }

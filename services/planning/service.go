@@ -14,6 +14,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -153,7 +155,7 @@ func (s *Service) forecast(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing
 		}
 	}
 	var outs []bus.Outgoing
-	for _, wh := range sortedKeys(byWarehouse) {
+	for _, wh := range slices.Sorted(maps.Keys(byWarehouse)) {
 		data := ForecastData{ForecastID: f.ForecastID, Version: f.Version, Issued: f.Issued, Lines: byWarehouse[wh]}
 		out, err := bus.NewEvent(ev, typeForecast, "warehouse/"+wh, source, data)
 		if err != nil {
@@ -261,13 +263,4 @@ func (s *Service) apply(ctx context.Context, account string, f ForecastData, l F
 	}
 	sort.Slice(applied.Weeks, func(i, j int) bool { return applied.Weeks[i].Week < applied.Weeks[j].Week })
 	return applied, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

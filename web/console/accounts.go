@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func (c *Console) account(r *http.Request, id string) (*accountView, bool) {
 	defer cancel()
 	v := &accountView{Entry: e, Tiers: accounts.Tiers}
 	v.Policy = policyRows(e.Policy)
-	for _, k := range sortedKeys(e.Account.Overrides) {
+	for _, k := range slices.Sorted(maps.Keys(e.Account.Overrides)) {
 		b, _ := json.Marshal(e.Account.Overrides[k])
 		v.Overrides = append(v.Overrides, policyRow{Key: k, Value: string(b)})
 	}
@@ -195,20 +196,11 @@ func policyRows(p accounts.Policy) []policyRow {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	var out []policyRow
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		vb, _ := json.Marshal(m[k])
 		out = append(out, policyRow{Key: k, Value: strings.Trim(string(vb), `"`)})
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // redact drops a URL's password and query, which may hold secrets.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/schemas/catalog"
 	"github.com/crossdock/crossdock/trace"
 	"github.com/crossdock/crossdock/web"
@@ -49,7 +50,7 @@ func (c *Console) tracePage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, trace.ErrNotFound):
 		status = http.StatusNotFound
-		v.Errors = web.Errors{{Code: "not_found", Message: err.Error(), Field: "q"}}
+		v.Errors = web.Errors{{Code: problem.CodeNotFound, Message: err.Error(), Field: "q"}}
 	case err != nil:
 		status = http.StatusBadRequest
 		v.Errors = web.Errors{{Code: "schema_violation", Message: err.Error(), Field: "q"}}

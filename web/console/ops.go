@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/ops"
+	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/web"
 )
 
@@ -88,7 +90,7 @@ func (c *Console) deadLetterPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := letterView{Letter: d}
-	for _, k := range sortedKeys(d.Header) {
+	for _, k := range slices.Sorted(maps.Keys(d.Header)) {
 		v.Headers = append(v.Headers, policyRow{Key: k, Value: strings.Join(d.Header[k], ", ")})
 	}
 	c.render(w, r, http.StatusOK, "letter", "Dead letter "+r.PathValue("seq"), v, Base+"/dlq")
@@ -191,12 +193,12 @@ func (c *Console) startReplay(w http.ResponseWriter, r *http.Request) {
 			back(w, r, "/replays", "replay "+job.ID+" started: "+strconv.FormatUint(job.Total, 10)+" events to consider")
 			return
 		}
-		code := "processing_failed"
+		code := problem.CodeProcessingFailed
 		switch {
 		case errors.Is(err, ops.ErrNotFound):
-			code = "not_found"
+			code = problem.CodeNotFound
 		case errors.Is(err, ops.ErrNoWebhook):
-			code = "no_webhook"
+			code = problem.CodeNoWebhook
 		}
 		errs = append(errs, web.FieldError{Code: code, Message: err.Error(), Field: "id"})
 	}
