@@ -24,10 +24,10 @@ type known struct {
 
 // readTracks reads the tracks of keys with JetStream's batched direct get
 // (the last message of each of many subjects, one request and one stream of
-// replies) instead of one KV request per key: a read storm's batch names
-// 100 or more EPCs, most of them repeats that need only this read, and one
-// round trip per EPC was the batch's main cost. A key without a track, or
-// whose last operation deleted it, is the zero known.
+// replies) instead of one KV request, and one round trip, per key: a read
+// storm's batch names 100 or more EPCs, most of them repeats that need only
+// this read. A key without a track, or whose last operation deleted it, is
+// the zero known.
 func (s *Service) readTracks(ctx context.Context, keys []string) ([]known, error) {
 	out := make([]known, len(keys))
 	at := make(map[string]int, len(keys))
