@@ -90,3 +90,18 @@ func (s Sender) DLQSubject(code string) string {
 	}
 	return "xd.dlq." + a + "." + code
 }
+
+// ValidToken reports whether s may stand as one token of a subject a filter
+// is built from (an account, a warehouse, an error code): 1 to 64 of a-z,
+// 0-9, '-' and '_', so that no wildcard, dot or space can widen the filter.
+func ValidToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -61,7 +61,7 @@ func filterOf(w http.ResponseWriter, r *http.Request, maxLimit int) (Filter, boo
 	q := r.URL.Query()
 	f := Filter{Account: q.Get("account"), Warehouse: q.Get("warehouse"), Code: q.Get("code")}
 	for field, v := range map[string]string{"account": f.Account, "warehouse": f.Warehouse, "code": f.Code} {
-		if v != "" && !validToken(v) {
+		if v != "" && !bus.ValidToken(v) {
 			problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, field+": want a-z, 0-9, - and _", field)
 			return f, false
 		}
@@ -159,9 +159,9 @@ func ParseReplay(body []byte) (ReplayRequest, error) {
 	switch {
 	case req.Account != "" && req.Warehouse != "":
 		return ReplayRequest{}, errors.New("account, warehouse: name one of the two")
-	case req.Warehouse != "" && !validToken(req.Warehouse):
+	case req.Warehouse != "" && !bus.ValidToken(req.Warehouse):
 		return ReplayRequest{}, errors.New("warehouse: want a warehouse id")
-	case req.Warehouse == "" && !validToken(req.Account):
+	case req.Warehouse == "" && !bus.ValidToken(req.Account):
 		return ReplayRequest{}, errors.New("account: want an account id")
 	}
 	if req.Since.IsZero() {
@@ -175,7 +175,7 @@ func ParseReplay(body []byte) (ReplayRequest, error) {
 
 func (h *handler) flushNow(w http.ResponseWriter, r *http.Request) {
 	account := r.URL.Query().Get("account")
-	if !validToken(account) {
+	if !bus.ValidToken(account) {
 		problem.One(w, http.StatusBadRequest, bus.CodeSchemaViolation, "account: want ?account=<id>", "account")
 		return
 	}
@@ -272,18 +272,6 @@ func readReplay(w http.ResponseWriter, r *http.Request) (ReplayRequest, bool) {
 		return ReplayRequest{}, false
 	}
 	return req, true
-}
-
-func validToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

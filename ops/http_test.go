@@ -3,6 +3,8 @@ package ops
 import (
 	"testing"
 	"time"
+
+	"github.com/crossdock/crossdock/bus"
 )
 
 func TestParseReplay(t *testing.T) {
@@ -39,7 +41,7 @@ func FuzzParseReplay(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validToken(r.Account+r.Warehouse) || r.Since.IsZero() || (!r.Until.IsZero() && !r.Until.After(r.Since)) {
+		if !bus.ValidToken(r.Account+r.Warehouse) || r.Since.IsZero() || (!r.Until.IsZero() && !r.Until.After(r.Since)) {
 			t.Errorf("ParseReplay(%q) accepted %+v", body, r)
 		}
 		_ = r.Since.Format(time.RFC3339)

@@ -24,14 +24,8 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 	}
 	id := q.ID
 	for range 4 { // at most: document → shipment out → warehouse shipment → order
-		var found *msg
-		err := t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Account: acct}, "order.placed")}, since, time.Time{}, func(m *msg) bool {
-			if m.id() == id {
-				found = m
-				return false
-			}
-			return true
-		})
+		isID := func(m *msg) bool { return m.id() == id }
+		found, err := t.first(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Account: acct}, "order.placed")}, since, isID)
 		if err != nil {
 			return nil, err
 		}
@@ -46,25 +40,13 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 		if acct == "*" {
 			filters = []string{bus.AllOut, bus.AllWarehouses}
 		}
-		err = t.scan(ctx, r, bus.StreamOut, filters, since, time.Time{}, func(m *msg) bool {
-			if m.get("ce-id") == id {
-				found = m
-				return false
-			}
-			return true
-		})
+		found, err = t.first(ctx, r, bus.StreamOut, filters, since, func(m *msg) bool { return m.get("ce-id") == id })
 		if err != nil {
 			return nil, err
 		}
 		if found == nil {
 			// A warehouse's shipment in XD_IN names its order.
-			err = t.scan(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Warehouse: "*"}, "shipment.dispatched")}, since, time.Time{}, func(m *msg) bool {
-				if m.id() == id {
-					found = m
-					return false
-				}
-				return true
-			})
+			found, err = t.first(ctx, r, bus.StreamIn, []string{bus.InSubject(bus.Sender{Warehouse: "*"}, "shipment.dispatched")}, since, isID)
 			if err != nil {
 				return nil, err
 			}
@@ -85,6 +67,20 @@ func (t *Tracer) byID(ctx context.Context, r *Result, q Query) ([]root, error) {
 		id = cause
 	}
 	return nil, nil
+}
+
+// first is the first message on filters in stream, stored since then, that
+// match accepts; nil when none is.
+func (t *Tracer) first(ctx context.Context, r *Result, stream string, filters []string, since time.Time, match func(*msg) bool) (*msg, error) {
+	var found *msg
+	err := t.scan(ctx, r, stream, filters, since, time.Time{}, func(m *msg) bool {
+		if match(m) {
+			found = m
+			return false
+		}
+		return true
+	})
+	return found, err
 }
 
 // byControl finds the orders of the X12 850s with an interchange (ISA13),

@@ -160,7 +160,7 @@ func (q Query) Valid() error {
 	if n != 1 {
 		return errors.New("name one of po, id, epc, isa, gs or st")
 	}
-	if q.Account != "" && !validToken(q.Account) {
+	if q.Account != "" && !bus.ValidToken(q.Account) {
 		return fmt.Errorf("account %q: want an account id", q.Account)
 	}
 	return nil
@@ -743,16 +743,4 @@ func ordered(hops []Hop) []Hop {
 		hops = []Hop{}
 	}
 	return hops
-}
-
-func validToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
