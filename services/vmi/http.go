@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/crossdock/crossdock/bus"
@@ -88,37 +87,30 @@ func (s *Service) Position(ctx context.Context, entry *accounts.Entry, gln, gtin
 }
 
 // Positions returns every position of an account, by location and GTIN,
-// read with one filtered watch of the bucket.
+// as they stood when the read began (read in batches, as a scheduled run
+// reads them).
 func (s *Service) Positions(ctx context.Context, entry *accounts.Entry) ([]View, error) {
-	w, err := s.kv.WatchFiltered(ctx, []string{"pos." + entry.Account.ID + ".>"}, jetstream.IgnoreDeletes())
+	var out []View
+	err := bus.ReadBucket(ctx, s.bus.JetStream(), Bucket, bus.BucketRead{Keys: "pos." + entry.Account.ID + ".>"}, func(e bus.Entry) error {
+		if e.Deleted || e.Late {
+			return nil
+		}
+		var p Position
+		if err := json.Unmarshal(e.Value, &p); err != nil {
+			return fmt.Errorf("decode position %s: %w", e.Key, err)
+		}
+		v, err := s.view(ctx, entry, &p)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list positions of %s: %w", entry.Account.ID, err)
 	}
-	defer func() { _ = w.Stop() }()
-	var out []View
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("list positions of %s: the watch ended", entry.Account.ID)
-			}
-			if e == nil {
-				slices.SortFunc(out, func(a, b View) int { return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.GTIN, b.GTIN)) })
-				return out, nil
-			}
-			var p Position
-			if err := json.Unmarshal(e.Value(), &p); err != nil {
-				return nil, fmt.Errorf("decode position %s: %w", e.Key(), err)
-			}
-			v, err := s.view(ctx, entry, &p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-	}
+	slices.SortFunc(out, func(a, b View) int { return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.GTIN, b.GTIN)) })
+	return out, nil
 }
 
 // view is a position as the API shows it, with its reorder point and

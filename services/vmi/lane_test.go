@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,6 +61,7 @@ accounts:
 // and admin) on a real listener.
 type lane struct {
 	t    *testing.T
+	svc  *Service
 	bus  *bus.Bus
 	reg  *accounts.Registry
 	base string
@@ -79,7 +81,7 @@ func startLane(t *testing.T, accountsYAML string, now func() time.Time) *lane {
 	mux.Handle("/v1/admin/vmi/", svc.AdminHandler(laneAdmin))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &lane{t: t, bus: b, reg: reg, base: srv.URL}
+	return &lane{t: t, svc: svc, bus: b, reg: reg, base: srv.URL}
 }
 
 // morning is the lane tests' clock: before the integrated tier's 18:00 UTC
@@ -305,5 +307,28 @@ func TestAnAgreementOverridesTheComputedLevels(t *testing.T) {
 	reason := d["reason"].(map[string]any)
 	if d["quantity"] != 36.0 || reason["reorder_point"] != 10.0 || reason["target"] != 50.0 {
 		t.Errorf("replenishment = %v, want 36 (reorder point 10, target 50)", d)
+	}
+}
+
+func TestPositionsListsAnAccountsOwnByLocationAndGTIN(t *testing.T) {
+	l := startLane(t, laneAccounts(""), morning)
+	l.report("acme", "inv-acme", acmeDC, day(1), item(otherGTIN, 40, -1), item(itemGTIN, 30, -1))
+	l.report("globex", "inv-globex", globexDC, day(1), item(itemGTIN, 20, -1))
+	l.position("acme", acmeDC, otherGTIN, day(1))
+	l.position("acme", acmeDC, itemGTIN, day(1))
+	l.position("globex", globexDC, itemGTIN, day(1))
+
+	acme, _ := l.reg.Account("acme")
+	got, err := l.svc.Positions(context.Background(), acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, v := range got {
+		keys = append(keys, v.Account+" "+v.Location+" "+v.GTIN)
+	}
+	want := []string{"acme " + acmeDC + " " + itemGTIN, "acme " + acmeDC + " " + otherGTIN}
+	if !slices.Equal(keys, want) {
+		t.Errorf("Positions(acme) = %q, want %q", keys, want)
 	}
 }
