@@ -57,6 +57,7 @@ type Bus struct {
 	log      *zap.Logger
 	replicas int
 	dupes    time.Duration
+	ackWait  time.Duration
 	limits   StreamLimits
 	metrics  *metrics
 }
@@ -78,6 +79,12 @@ type Options struct {
 	// every stream DefaultStreamMaxBytes. Every process of a hub should be
 	// given the same: each one's Setup applies its own.
 	StreamLimits StreamLimits
+	// AckWait is the AckWait of the consumers whose ConsumerConfig sets
+	// none; zero means DefaultAckWait. Every process of a hub should be
+	// given the same, or each start updates the shared consumers to its
+	// own. Tests that kill a process set it short, so that what the dead
+	// process held is redelivered in seconds.
+	AckWait time.Duration
 }
 
 // Credentials are how a connection authenticates and whom it trusts. At
@@ -215,7 +222,7 @@ func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = DuplicateWindow
 	}
-	b := &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}
+	b := &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, ackWait: o.AckWait, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}
 	if o.Metrics != nil {
 		o.Metrics.MustRegister(newStreamUsage(b))
 	}

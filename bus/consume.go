@@ -47,7 +47,8 @@ type ConsumerConfig struct {
 	// not the server, so a message that crashes its process is caught too.
 	MaxDeliver int
 	// AckWait is how long the server waits for an outcome before
-	// redelivering; zero means 30s. Each handler call gets this as deadline.
+	// redelivering; zero means the bus's (Options.AckWait, itself
+	// DefaultAckWait unless set). Each handler call gets this as deadline.
 	AckWait time.Duration
 	// Backoff is the delay before attempt n+1 after a transient failure of
 	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
@@ -73,6 +74,12 @@ type ConsumerConfig struct {
 	Admit func(ctx context.Context, stored time.Time) (settled func())
 }
 
+// DefaultAckWait is how long a consumer's message may go without an
+// outcome before the server redelivers it, unless the bus or the consumer
+// says otherwise: the time a process that died holding messages delays
+// them.
+const DefaultAckWait = 30 * time.Second
+
 func (c *ConsumerConfig) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = 4
@@ -84,7 +91,7 @@ func (c *ConsumerConfig) defaults() {
 		c.MaxDeliver = 5
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = DefaultAckWait
 	}
 	if len(c.Backoff) == 0 {
 		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
@@ -121,6 +128,9 @@ type Handler func(ctx context.Context, d *Delivery) ([]Outgoing, error)
 // fetching, finishes the messages it holds, and returns; anything not yet
 // acked is redelivered to the next process.
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = b.ackWait
+	}
 	cfg.defaults()
 	if cfg.Follow != nil {
 		cfg.Subjects = cfg.Follow.Want()

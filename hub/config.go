@@ -56,6 +56,11 @@ type Config struct {
 	// StreamLimits bound the bytes of each stream (--stream-max-bytes,
 	// bus.StreamLimits); the zero value gives each 1 GiB.
 	StreamLimits bus.StreamLimits
+	// AckWait is how long the hub's consumers wait for a message's outcome
+	// before it is redelivered (bus.Options.AckWait); 0 means
+	// bus.DefaultAckWait. Not a flag: tests that kill a process shorten it so
+	// that what the process held comes back in seconds rather than 30.
+	AckWait time.Duration
 	// BulkYield is how many times its usual median the priority lane's
 	// p95 (stored to settled, per stage) may reach before the process slows
 	// its bulk lane (lanes.Governor); 0 means DefaultBulkYield, negative

@@ -181,7 +181,7 @@ func loadAccounts(cfg Config) (accounts.TierSet, *accounts.File, error) {
 // with the accounts file applied; the embedded server authenticates
 // customers from then on.
 func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers accounts.TierSet, file *accounts.File) (err error) {
-	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: h.cfg.StreamLimits}); err != nil {
+	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: h.cfg.StreamLimits, AckWait: h.cfg.AckWait}); err != nil {
 		return err
 	}
 	if err := h.bus.Setup(ctx); err != nil {
