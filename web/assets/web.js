@@ -3,7 +3,8 @@
 //  - form[data-check]: the form is checked by the server as the user types
 //    (debounced), and every reason is shown next to its field;
 //  - [data-live][data-sse]: a region re-rendered from the server whenever
-//    the server-sent event stream at data-sse says something changed;
+//    the server-sent event stream at data-sse says something changed; a
+//    child with a data-key the user is typing in is kept as it is;
 //  - button[data-add-row]: adds a copy of a table's last row.
 (function () {
   "use strict";
@@ -98,7 +99,47 @@
     });
   });
 
-  // Live regions: re-fetch this page and swap in the fresh region.
+  // inUse says whether the user is working in el: it holds the focus, or a
+  // field whose value differs from what the server rendered.
+  function inUse(el) {
+    if (el.contains(document.activeElement)) return true;
+    return Array.prototype.some.call(el.querySelectorAll("input, textarea, select"), function (f) {
+      if (f.type === "checkbox" || f.type === "radio") return f.checked !== f.defaultChecked;
+      if (f.tagName === "SELECT") return Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; });
+      return f.value !== f.defaultValue;
+    });
+  }
+
+  // merge puts the fresh region's children in place of the live one's,
+  // except a child with a data-key the user is working in: that one stays
+  // as it is (same node, same focus, same typed text) at its fresh place.
+  // Nothing a user types is lost to a live update; a child whose key is
+  // gone from the fresh region goes, as it is no longer there to act on.
+  function merge(region, fresh) {
+    var focused = document.activeElement;
+    var keep = {};
+    Array.prototype.forEach.call(region.children, function (el) {
+      var k = el.getAttribute("data-key");
+      if (k && fresh.querySelector('[data-key="' + k.replace(/["\\]/g, "\\$&") + '"]') && inUse(el)) keep[k] = el;
+    });
+    Array.prototype.slice.call(region.childNodes).forEach(function (n) {
+      if (!(n.nodeType === 1 && keep[n.getAttribute("data-key")] === n)) region.removeChild(n);
+    });
+    var at = region.firstChild;
+    Array.prototype.forEach.call(fresh.childNodes, function (n) {
+      var kept = n.nodeType === 1 && keep[n.getAttribute("data-key")];
+      if (kept && kept === at) {
+        at = at.nextSibling;
+      } else if (kept) {
+        region.insertBefore(kept, at); // the order changed: moved, not rebuilt
+      } else {
+        region.insertBefore(document.importNode(n, true), at);
+      }
+    });
+    if (focused && focused !== document.activeElement && region.contains(focused)) focused.focus();
+  }
+
+  // Live regions: re-fetch this page and merge in the fresh region.
   document.querySelectorAll("[data-live][data-sse]").forEach(function (region) {
     if (!window.EventSource) return;
     var src = new EventSource(region.getAttribute("data-sse"));
@@ -108,7 +149,7 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var id = region.id;
         var fresh = id && doc.getElementById(id);
-        if (fresh) region.innerHTML = fresh.innerHTML;
+        if (fresh) merge(region, fresh);
         region.setAttribute("data-updated", String(Date.now()));
       });
     }, 150);

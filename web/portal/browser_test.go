@@ -102,7 +102,7 @@ func TestAnUploadWithOneBadOrderShowsBothResults(t *testing.T) {
 func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
 	e := start(t)
 	e.sendOrder("acme", "PO-SHIP-1", acmeDC, 8, time.Now().UTC().AddDate(0, 0, 4))
-	e.orderState("acme", "PO-SHIP-1")
+	orderID := e.orderState("acme", "PO-SHIP-1")["order_id"].(string)
 
 	customer := webtest.NewTab(t)
 	e.signInTab(customer, "viewer@acme.example") // a viewer tracks
@@ -113,12 +113,29 @@ func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
 	warehouse := webtest.NewTab(t)
 	e.signInTab(warehouse, "dock@dc-east.example")
 	warehouse.Do(chromedp.Navigate(e.base + "/portal/work"))
-	warehouse.WaitText("#work-live", "PO-SHIP-1")
+	// data-updated: the list has been read again once the stream was open,
+	// so what the test types next is typed into the page as it stays.
+	warehouse.WaitText("#work-live[data-updated]", "PO-SHIP-1")
 	warehouse.Screenshot("portal-warehouse")
+	shipment := `[id="shipment-` + orderID + `"]`
+	warehouse.Do(chromedp.SendKeys(chromedp.CSS(shipment), "SH-77"))
+
+	// A new request arrives while the clerk is typing: the list shows it,
+	// and what was typed, and where, is still there.
+	e.sendOrder("acme", "PO-SHIP-2", acmeDC, 8, time.Now().UTC().AddDate(0, 0, 5))
+	warehouse.WaitText("#work-live", "PO-SHIP-2")
+	typed, err := chromedp.Run(warehouse.Context(), chromedp.Evaluate[string](`document.querySelector('`+shipment+`').value`))
+	if err != nil || typed != "SH-77" {
+		warehouse.Screenshot("failed-" + t.Name())
+		t.Fatalf("after a live update the shipment id field holds %q (%v), want SH-77", typed, err)
+	}
+	focused, err := chromedp.Run(warehouse.Context(), chromedp.Evaluate[string](`document.activeElement.id`))
+	if err != nil || focused != "shipment-"+orderID {
+		t.Errorf("after a live update the focus is on %q (%v), want shipment-%s", focused, err, orderID)
+	}
 	warehouse.Do(
-		chromedp.SendKeys(chromedp.CSS("#shipment-0"), "SH-77"),
-		chromedp.SendKeys(chromedp.CSS("#carrier-0"), "DHL"),
-		chromedp.Click(chromedp.CSS("#ship-0")),
+		chromedp.SendKeys(chromedp.CSS(`[id="carrier-`+orderID+`"]`), "DHL"),
+		chromedp.Click(chromedp.CSS(`[id="ship-`+orderID+`"]`)),
 	)
 	warehouse.WaitText("main", "Shipment reported")
 

@@ -383,3 +383,21 @@ func TestTheFormsDryRunAnswersWithTheAPIsReasons(t *testing.T) {
 		t.Errorf("a dry run stored the order: GET = %d", status)
 	}
 }
+
+func TestARefusedShipmentShowsWhatTheWarehouseTypedAgain(t *testing.T) {
+	e := start(t)
+	e.sendOrder("acme", "PO-SHIP-BAD", acmeDC, 8, time.Now().UTC().AddDate(0, 0, 4))
+	orderID := e.orderState("acme", "PO-SHIP-BAD")["order_id"].(string)
+	c := e.client()
+	c.signInUser("dock@dc-east.example")
+	c.get("/portal/work")
+	status, body, _ := c.post("/portal/work/ship", url.Values{"order_id": {orderID}, "shipment_id": {"SH-TYPED"}, "carrier": {"DHL"}, "sscc": {"123"}})
+	if status != http.StatusBadRequest {
+		t.Fatalf("POST /portal/work/ship with a short SSCC = %d, want 400:\n%s", status, body)
+	}
+	for _, want := range []string{`value="SH-TYPED"`, `value="DHL"`, `value="123"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the refused form lost what was typed: no %s in\n%s", want, body)
+		}
+	}
+}

@@ -18,8 +18,9 @@ type workData struct {
 	Orders     []orders.Order
 	FormID     string
 	Errors     web.Errors
-	For        string // the order_id the errors belong to
-	Shipped    string // the order_id just reported
+	For        string  // the order_id the errors belong to
+	Sent       shipped // what the form of For held, shown again with its errors
+	Shipped    string  // the order_id just reported
 	LiveSource string
 }
 
@@ -79,6 +80,7 @@ func (p *Portal) ship(w http.ResponseWriter, r *http.Request) {
 		Carrier:    strings.TrimSpace(r.PostFormValue("carrier")),
 		SSCC:       strings.TrimSpace(r.PostFormValue("sscc")),
 	}
+	d.Sent = data
 	formID := r.PostFormValue("form_id")
 	if formID == "" {
 		formID = newFormID()
