@@ -133,6 +133,7 @@ func TestAWarehouseReportsTheShipmentAndTheCustomerSeesItShipped(t *testing.T) {
 	if err != nil || focused != "shipment-"+orderID {
 		t.Errorf("after a live update the focus is on %q (%v), want shipment-%s", focused, err, orderID)
 	}
+	warehouse.Screenshot("portal-warehouse-typing-through-an-update")
 	warehouse.Do(
 		chromedp.SendKeys(chromedp.CSS(`[id="carrier-`+orderID+`"]`), "DHL"),
 		chromedp.Click(chromedp.CSS(`[id="ship-`+orderID+`"]`)),
