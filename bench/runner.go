@@ -120,7 +120,9 @@ func (r *runner) drive(ctx context.Context, accts []*account, rate int, d time.D
 	// cancelled when the duration ends (that made the hub answer 503 for
 	// orders the report then counted as lost).
 	sendCtx := ctx
-	ctx, cancel := context.WithTimeout(ctx, d)
+	start := time.Now()
+	end := start.Add(d)
+	ctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	var progress *time.Ticker
 	if r.cfg.Progress != nil {
@@ -137,7 +139,7 @@ func (r *runner) drive(ctx context.Context, accts []*account, rate int, d time.D
 	window := make(chan struct{}, r.cfg.Window)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	pace := newPacer(rate)
+	pace := newPacer(rate, start, end)
 	for range senders {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -161,20 +163,30 @@ func (r *runner) drive(ctx context.Context, accts []*account, rate int, d time.D
 }
 
 // pacer spaces sends rate per second apart, in small bursts so that a high
-// rate does not depend on the timer's resolution.
+// rate does not depend on the timer's resolution. It lets none through that
+// is due at or after end, so a drive of d at rate r sends at most r×d orders
+// however late its goroutines run: when the drive's end was only its
+// context's deadline, a process starved of CPU woke its senders for sends
+// due after the end before the deadline was seen, and a one-second flood at
+// 20/s sent up to 24.
 type pacer struct {
 	mu       sync.Mutex
 	interval time.Duration
 	next     time.Time
+	end      time.Time
 }
 
-func newPacer(rate int) *pacer {
+// newPacer paces rate sends a second from start until end; rate 0 does not
+// pace at all.
+func newPacer(rate int, start, end time.Time) *pacer {
 	if rate <= 0 {
 		return &pacer{}
 	}
-	return &pacer{interval: time.Second / time.Duration(rate), next: time.Now()}
+	return &pacer{interval: time.Second / time.Duration(rate), next: start, end: end}
 }
 
+// wait waits until the next send is due and reports whether to make it:
+// false once the sends due before end are taken, or when ctx ends first.
 func (p *pacer) wait(ctx context.Context) bool {
 	if p.interval == 0 {
 		return true
@@ -183,6 +195,9 @@ func (p *pacer) wait(ctx context.Context) bool {
 	at := p.next
 	p.next = p.next.Add(p.interval)
 	p.mu.Unlock()
+	if !at.Before(p.end) {
+		return false
+	}
 	if d := time.Until(at); d > time.Millisecond {
 		t := time.NewTimer(d)
 		defer t.Stop()
