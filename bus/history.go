@@ -117,7 +117,18 @@ func ReadBucket(ctx context.Context, js jetstream.JetStream, bucket string, r Bu
 			return err
 		}
 		if md.NumPending == 0 {
-			return nil // caught up
+			// The server counts a consumer's pending messages apart from
+			// storing them (it signals consumers from a queue), so under
+			// load a message can say none is pending while a write
+			// acknowledged before it was delivered is not counted yet: the
+			// last revision of the keys says whether the read caught up.
+			last, err := st.GetLastMsgForSubject(ctx, filter)
+			if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && last.Sequence <= md.Sequence.Stream {
+				return nil // caught up
+			}
+			if err != nil {
+				return fmt.Errorf("read %s %s: %w", bucket, r.Keys, err)
+			}
 		}
 	}
 }

@@ -101,31 +101,36 @@ func TestReadBucketGivesTheRevisionsAsked(t *testing.T) {
 	}
 }
 
-// TestReadBucketMarksWhatIsWrittenDuringTheReadLate moves a key while the
-// first of 30 is handled: the read, 10 keys ahead at most, goes on to its
-// new place and marks it late.
+// TestReadBucketMarksWhatIsWrittenDuringTheReadLate moves a key while one
+// of 30 is handled: the read, 10 keys ahead at most, goes on to its new
+// place and marks it late, also when the key handled is the last (the
+// server had said nothing more was pending when it delivered it).
 func TestReadBucketMarksWhatIsWrittenDuringTheReadLate(t *testing.T) {
-	h := newHub(t)
-	kv := h.bucket(t, "positions")
-	for i := range 30 {
-		put(t, kv, fmt.Sprintf("pos.acme.%02d", i), "a")
-	}
-	var got []string
-	err := bus.ReadBucket(context.Background(), h.b.JetStream(), "positions", bus.BucketRead{Keys: "pos.acme.>", All: true, Batch: 10}, func(e bus.Entry) error {
-		if e.Key == "pos.acme.00" && !e.Late {
-			put(t, kv, "pos.acme.00", "moved")
-		}
-		if e.Late || e.Key == "pos.acme.29" {
-			got = append(got, fmt.Sprintf("%s=%s late=%v", e.Key, e.Value, e.Late))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"pos.acme.29=a late=false", "pos.acme.00=moved late=true"}
-	if !slices.Equal(got, want) {
-		t.Errorf("read %q, want %q", got, want)
+	for _, during := range []string{"pos.acme.00", "pos.acme.29"} {
+		t.Run("while "+during+" is handled", func(t *testing.T) {
+			h := newHub(t)
+			kv := h.bucket(t, "positions")
+			for i := range 30 {
+				put(t, kv, fmt.Sprintf("pos.acme.%02d", i), "a")
+			}
+			var got []string
+			err := bus.ReadBucket(context.Background(), h.b.JetStream(), "positions", bus.BucketRead{Keys: "pos.acme.>", All: true, Batch: 10}, func(e bus.Entry) error {
+				if e.Key == during && !e.Late {
+					put(t, kv, "pos.acme.00", "moved")
+				}
+				if e.Late || e.Key == "pos.acme.29" {
+					got = append(got, fmt.Sprintf("%s=%s late=%v", e.Key, e.Value, e.Late))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"pos.acme.29=a late=false", "pos.acme.00=moved late=true"}
+			if !slices.Equal(got, want) {
+				t.Errorf("read %q, want %q", got, want)
+			}
+		})
 	}
 }
 
