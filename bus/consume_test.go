@@ -1129,3 +1129,42 @@ func TestConsumeGuardHoldsTheOutputsUntilStored(t *testing.T) {
 	h.last(t, bus.StreamOut, "xd.out.acme.order.accepted")
 	h.settled(t, "orders")
 }
+
+// TestAConsumerWithoutAnAckWaitTakesTheBussOwn checks the AckWait the
+// server is given: a consumer that sets none runs with Options.AckWait (the
+// hub's tests that kill a process set it short), or DefaultAckWait when the
+// bus has none; one that sets its own keeps it.
+func TestAConsumerWithoutAnAckWaitTakesTheBussOwn(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name          string
+		bus, consumer time.Duration
+		want          time.Duration
+	}{
+		{"neither sets one", 0, 0, bus.DefaultAckWait},
+		{"the bus sets one", 3 * time.Second, 0, 3 * time.Second},
+		{"the consumer's own wins", 3 * time.Second, 7 * time.Second, 7 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHubWith(t, bus.Options{AckWait: c.bus})
+			cfg := config("orders")
+			cfg.AckWait = c.consumer
+			h.consume(t, cfg, func(context.Context, *bus.Delivery) ([]bus.Outgoing, error) { return nil, nil })
+			var got time.Duration
+			bustest.CheckFor(t, wait, func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				cons, err := h.js.Consumer(ctx, bus.StreamIn, "orders")
+				if err != nil {
+					return err
+				}
+				got = cons.CachedInfo().Config.AckWait
+				return nil
+			})
+			if got != c.want {
+				t.Errorf("the server's AckWait is %s, want %s", got, c.want)
+			}
+		})
+	}
+}
