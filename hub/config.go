@@ -61,6 +61,10 @@ type Config struct {
 	// bus.DefaultAckWait. Not a flag: tests that kill a process shorten it so
 	// that what the process held comes back in seconds rather than 30.
 	AckWait time.Duration
+	// FlowPoll is how often the console's flow figures read the consumers'
+	// backlogs and the DLQ's depth (flow.Config.Poll); 0 means 5 s. Not a
+	// flag: tests shorten it rather than wait for the next reading.
+	FlowPoll time.Duration
 	// BulkYield is how many times its usual median the priority lane's
 	// p95 (stored to settled, per stage) may reach before the process slows
 	// its bulk lane (lanes.Governor); 0 means DefaultBulkYield, negative

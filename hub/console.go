@@ -127,6 +127,7 @@ func (h *Hub) newFlow(metrics prometheus.Registerer) *flow.Flow {
 			}
 			return e.Account.Tier, true
 		},
+		Poll: h.cfg.FlowPoll,
 	}, h.bus.JetStream(), h.log.Named("flow"))
 	metrics.MustRegister(h.flow.Collector())
 	return h.flow

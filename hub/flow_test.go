@@ -14,7 +14,11 @@ import (
 
 func TestFlowFiguresFollowOrdersPerTier(t *testing.T) {
 	t.Parallel()
-	h := startHub(t, t.TempDir())
+	cfg := testConfig(t, t.TempDir(), nil)
+	// The backlog and DLQ figures are read every FlowPoll: the test waits
+	// for a reading after its dead letter, not for the default 5 s.
+	cfg.FlowPoll = 100 * time.Millisecond
+	h := startConfig(t, cfg)
 	select {
 	case <-h.flow.Following():
 	case <-time.After(10 * time.Second):
