@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
 )
@@ -41,13 +43,15 @@ func TestFollowerHandsOverToASweep(t *testing.T) {
 	cfg.Follow = f
 	release := make(chan struct{})
 	releaseAll := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(releaseAll)
-	got := make(chan string, 10)
+	got := make(chan *event.Event, 10)
 	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
-		got <- d.Event.ID()
+		got <- d.Event
 		<-release
 		return nil, nil
 	})
+	// Registered after consume's, so it runs first: a test that fails
+	// while a message is held lets Consume stop.
+	t.Cleanup(releaseAll)
 	h.filtersAre(t, "lane", idle)
 	before := h.publishEvent(t, "xd.in.acme.order.placed", orderPlaced(t, "acme-0"))
 
@@ -69,10 +73,7 @@ func TestFollowerHandsOverToASweep(t *testing.T) {
 	// acme-0 may be delivered too: whether a consumer goes back over what
 	// its filter did not match is the server's affair, which is why the
 	// sweep routes what a lane does not cover.
-	for id := range got {
-		if id == "acme-1" {
-			break
-		}
+	for bustest.Next(t, got, wait).ID() != "acme-1" {
 	}
 
 	// acme leaves while acme-1 is held: it stays beside globex.
