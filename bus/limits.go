@@ -187,3 +187,31 @@ func formatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + "B"
 }
+
+// FitDefaults returns the limits the defaults become on a server whose
+// JetStream storage is maxStore bytes: unchanged when the five defaults
+// (8 GiB) take at most half of it, else each scaled down alike so that they
+// do, and not below 1 MiB. JetStream reserves every stream's limit at
+// creation, so on a small disk (a laptop, a CI runner) the defaults would
+// keep `go run ./cmd/crossdock` from starting; an operator who names
+// --stream-max-bytes gets exactly that instead. fitted reports whether
+// anything was scaled.
+func FitDefaults(maxStore int64) (l StreamLimits, fitted bool) {
+	var total int64
+	for _, s := range streamNames {
+		total += StreamLimits{}.MaxBytes(s)
+	}
+	budget := maxStore / 2
+	if maxStore <= 0 || total <= budget {
+		return StreamLimits{}, false
+	}
+	l.Streams = make(map[string]int64, len(streamNames))
+	for _, s := range streamNames {
+		l.Streams[s] = max(int64(float64(StreamLimits{}.MaxBytes(s))*float64(budget)/float64(total)), 1<<20)
+	}
+	return l, true
+}
+
+// IsZero reports whether l names no limit at all: every stream gets its
+// default.
+func (l StreamLimits) IsZero() bool { return l.Default == 0 && len(l.Streams) == 0 }

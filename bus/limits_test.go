@@ -306,3 +306,30 @@ func TestSetupSaysWhenTheLimitsDoNotFitTheDisk(t *testing.T) {
 		}
 	}
 }
+
+func TestFitDefaults(t *testing.T) {
+	if l, fitted := bus.FitDefaults(100 << 30); fitted || !l.IsZero() {
+		t.Errorf("100 GiB of storage: %v %v, want the defaults", l, fitted)
+	}
+	if l, fitted := bus.FitDefaults(0); fitted || !l.IsZero() {
+		t.Errorf("unknown storage: %v %v, want the defaults", l, fitted)
+	}
+	l, fitted := bus.FitDefaults(2 << 30)
+	if !fitted {
+		t.Fatal("2 GiB of storage: the 8 GiB of defaults kept")
+	}
+	var total int64
+	for _, s := range []string{bus.StreamIn, bus.StreamRouted, bus.StreamOut, bus.StreamDLQ, bus.StreamRaw} {
+		total += l.MaxBytes(s)
+	}
+	if total > 1<<30 {
+		t.Errorf("fitted limits add up to %d, want at most half of 2 GiB", total)
+	}
+	if out, in := l.MaxBytes(bus.StreamOut), l.MaxBytes(bus.StreamIn); out != 4*in {
+		t.Errorf("XD_OUT %d, XD_IN %d: want the defaults' proportion kept", out, in)
+	}
+	tiny, _ := bus.FitDefaults(4 << 20)
+	if tiny.MaxBytes(bus.StreamIn) != 1<<20 {
+		t.Errorf("4 MiB of storage: XD_IN %d, want the 1 MiB floor", tiny.MaxBytes(bus.StreamIn))
+	}
+}

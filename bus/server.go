@@ -29,6 +29,9 @@ type ServerConfig struct {
 	Auth server.Authentication
 	// TLS, when set, is required of every client on the client port.
 	TLS *tls.Config
+	// MaxStore bounds JetStream's file storage in bytes; 0 leaves the
+	// server's default, three quarters of the disk space free at start.
+	MaxStore int64
 }
 
 // RunServer starts an embedded nats-server with JetStream and waits until it
@@ -41,6 +44,8 @@ func RunServer(cfg ServerConfig) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: cfg.MaxPayload,
+		// JetStreamMaxStore 0 is the server's own default.
+		JetStreamMaxStore: cfg.MaxStore,
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = 2 << 20

@@ -61,6 +61,10 @@ type Config struct {
 	// bus.DefaultAckWait. Not a flag: tests that kill a process shorten it so
 	// that what the process held comes back in seconds rather than 30.
 	AckWait time.Duration
+	// NATSMaxStore bounds the embedded server's JetStream storage in bytes
+	// (bus.ServerConfig.MaxStore); 0 is the server's default. Not a flag:
+	// tests use it to stand for a small disk.
+	NATSMaxStore int64
 	// FlowPoll is how often the console's flow figures read the consumers'
 	// backlogs and the DLQ's depth (flow.Config.Poll); 0 means 5 s. Not a
 	// flag: tests shorten it rather than wait for the next reading.

@@ -181,7 +181,17 @@ func loadAccounts(cfg Config) (accounts.TierSet, *accounts.File, error) {
 // with the accounts file applied; the embedded server authenticates
 // customers from then on.
 func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers accounts.TierSet, file *accounts.File) (err error) {
-	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: h.cfg.StreamLimits, AckWait: h.cfg.AckWait}); err != nil {
+	limits := h.cfg.StreamLimits
+	if h.server != nil && limits.IsZero() {
+		// The defaults reserve 8 GiB; on a small disk they are scaled
+		// down to fit rather than keep the embedded hub from starting.
+		var fitted bool
+		if limits, fitted = bus.FitDefaults(h.server.JetStreamConfig().MaxStore); fitted {
+			h.log.Warn("the embedded server's storage is small: stream limits scaled down to half of it; set --stream-max-bytes to choose them",
+				zap.Int64("max_store_bytes", h.server.JetStreamConfig().MaxStore), zap.String("stream_max_bytes", limits.String()))
+		}
+	}
+	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: limits, AckWait: h.cfg.AckWait}); err != nil {
 		return err
 	}
 	if err := h.bus.Setup(ctx); err != nil {
@@ -282,6 +292,7 @@ func (h *Hub) connect() error {
 		StoreDir:   h.cfg.Data,
 		SyncAlways: h.cfg.Fsync == "always",
 		Auth:       auth,
+		MaxStore:   h.cfg.NATSMaxStore,
 	}
 	cred := bus.Credentials{Token: hubToken}
 	if h.cert != nil {

@@ -136,3 +136,41 @@ func TestAFloodStopsAtTheStreamLimit(t *testing.T) {
 	}
 	answers(t, accepted, "U-NATS")
 }
+
+// TestTheDefaultLimitsFitASmallDisk: JetStream reserves every stream's
+// limit, and the defaults (8 GiB) do not fit the storage of a small disk
+// (2 GiB here). An embedded hub with no --stream-max-bytes scales them
+// down and starts, rather than refusing as it did; limits the operator
+// names are kept as named, and refused when they do not fit.
+func TestTheDefaultLimitsFitASmallDisk(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, t.TempDir(), nil)
+	cfg.NATSMaxStore = 2 << 30
+	h := startConfig(t, cfg)
+	var total int64
+	for _, s := range []string{bus.StreamIn, bus.StreamRouted, bus.StreamOut, bus.StreamDLQ, bus.StreamRaw} {
+		_, max := h.streamState(s)
+		if max <= 0 {
+			t.Fatalf("%s: MaxBytes %d, want a limit", s, max)
+		}
+		total += max
+	}
+	if total > 1<<30 {
+		t.Errorf("the streams reserve %d bytes of 2 GiB, want at most half", total)
+	}
+	if _, in := h.streamState(bus.StreamIn); in >= bus.DefaultStreamMaxBytes {
+		t.Errorf("XD_IN's limit %d, want it scaled below the default", in)
+	}
+	if status, _, _ := h.postOrder("acme", "small-disk-1", order{PO: "SMALL-1", ShipTo: acmeStore, Units: []float64{10}}); status != http.StatusAccepted {
+		t.Errorf("an order on the small disk: %d, want 202", status)
+	}
+
+	named := testConfig(t, t.TempDir(), nil)
+	named.NATSMaxStore = 2 << 30
+	named.StreamLimits = bus.StreamLimits{Default: 1 << 30}
+	if hub, err := Start(context.Background(), named, bustest.Logger(t)); err == nil {
+		hub.Stop()
+		_ = hub.Wait()
+		t.Error("5 GiB of named limits on 2 GiB of storage started, want the refusal naming --stream-max-bytes")
+	}
+}
