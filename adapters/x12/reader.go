@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/crossdock/crossdock/problem"
 )
 
@@ -79,6 +81,10 @@ type Set struct {
 	// Problems are the set's own envelope errors (SE count or control
 	// number), filled by Read; decoders add content errors.
 	Problems []problem.Problem
+
+	// What Decode made of the set while its segments were read.
+	ev      *event.Event
+	decoded []problem.Problem
 }
 
 // Where names a place in the set for a problem's Field.
@@ -95,6 +101,15 @@ func (s *Set) Where(seg Segment, element int) string {
 // interchanges; the others are attached to the interchange, group or set
 // they concern.
 func Read(data []byte) ([]*Interchange, []problem.Problem) {
+	return read(data, nil)
+}
+
+// read is Read that, when each is not nil, hands each transaction set closed
+// by its SE to each as soon as it is read, and then takes the room of its
+// segments back for the next set: the set's Segments are valid only during
+// the call, and nil after. Decode works that way, so that a file of many
+// sets holds one set's segments at a time, not the whole file's.
+func read(data []byte, each func(*Set)) ([]*Interchange, []problem.Problem) {
 	var out []*Interchange
 	text := string(data)
 	pos := 0 // segments read so far, for Pos
@@ -104,7 +119,7 @@ func Read(data []byte) ([]*Interchange, []problem.Problem) {
 		if text == "" {
 			break
 		}
-		ic, rest, n, p := readInterchange(text, pos, &a)
+		ic, rest, n, p := readInterchange(text, pos, &a, each)
 		if p != nil {
 			return out, []problem.Problem{*p}
 		}
@@ -162,8 +177,9 @@ func head(s string, n int) string {
 // transaction sets, from a few large allocations, so that reading a file
 // costs a handful of allocations rather than several per segment.
 type arena struct {
-	free []string
-	segs []Segment
+	chunk []string // room for elements; chunk[used:] is free
+	used  int
+	segs  []Segment
 }
 
 // open starts a set's segment list with first in the arena's free room;
@@ -186,6 +202,31 @@ func (a *arena) close(s []Segment) []Segment {
 	return s[:len(s):len(s)]
 }
 
+// mark is where the element room stood before a segment was split.
+type mark struct {
+	chunk *string // the chunk's first element, to tell chunks apart
+	used  int
+}
+
+func (a *arena) mark() mark {
+	if len(a.chunk) == 0 {
+		return mark{}
+	}
+	return mark{&a.chunk[0], a.used}
+}
+
+// release takes back the element room handed out since m, and leaves the
+// segment room to the next open: the segments a set read since m are then
+// overwritten. When a new chunk came since m, all of it is free again (what
+// came before was in the old chunk).
+func (a *arena) release(m mark) {
+	if len(a.chunk) > 0 && m.chunk == &a.chunk[0] {
+		a.used = m.used
+	} else {
+		a.used = 0
+	}
+}
+
 // The arena's refills: small enough to stay in cache and cost little to
 // clear, large enough that a file of 850s refills once every few dozen sets.
 const (
@@ -196,11 +237,12 @@ const (
 // split cuts raw at sep into elements taken from the arena.
 func (a *arena) split(raw string, sep byte) []string {
 	n := strings.Count(raw, string(sep)) + 1
-	if len(a.free) < n {
-		a.free = make([]string, max(n, elementChunk))
+	if len(a.chunk)-a.used < n {
+		a.chunk = make([]string, max(n, elementChunk))
+		a.used = 0
 	}
-	el := a.free[:n:n]
-	a.free = a.free[n:]
+	el := a.chunk[a.used : a.used+n : a.used+n]
+	a.used += n
 	for i := 0; i < n-1; i++ {
 		j := strings.IndexByte(raw, sep)
 		el[i], raw = raw[:j], raw[j+1:]
@@ -227,7 +269,7 @@ func trimSegment(raw string) string {
 func where(seg Segment) string { return fmt.Sprintf("segment %d %s", seg.Pos, seg.ID()) }
 
 // readInterchange reads one ISA … IEA from text, returning the rest.
-func readInterchange(text string, pos int, a *arena) (*Interchange, string, int, *problem.Problem) {
+func readInterchange(text string, pos int, a *arena, each func(*Set)) (*Interchange, string, int, *problem.Problem) {
 	d, p := readISA(text, pos)
 	if p != nil {
 		return nil, "", 0, p
@@ -236,6 +278,7 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 	n := 0
 	var group *Group
 	var set *Set
+	var setMark mark // the element room before set's ST
 	closed := false
 	rest := text
 	for rest != "" && !closed {
@@ -250,6 +293,7 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 			continue
 		}
 		n++
+		m := a.mark()
 		seg := Segment{El: a.split(raw, d.Element), Pos: pos + n}
 		if set != nil {
 			seg.SetPos = len(set.Segments) + 1
@@ -277,6 +321,7 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 			}
 			seg.SetPos = 1
 			set = &Set{Type: seg.E(1), Control: seg.E(2), Segments: a.open(seg)}
+			setMark = m
 			group.Sets = append(group.Sets, set)
 		case "SE":
 			if set == nil {
@@ -287,7 +332,14 @@ func readInterchange(text string, pos int, a *arena) (*Interchange, string, int,
 			if seg.E(2) != set.Control {
 				set.Problems = append(set.Problems, *parseProblem(where(seg)+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
 			}
-			set.Segments = a.close(set.Segments)
+			if each != nil {
+				// Everything split since the ST is the set's: take it back.
+				each(set)
+				set.Segments = nil
+				a.release(setMark)
+			} else {
+				set.Segments = a.close(set.Segments)
+			}
 			set = nil
 		case "GE":
 			if group == nil {

@@ -108,7 +108,20 @@ type decoder func(s *Set, in adapters.Input) (*event.Event, []problem.Problem)
 
 // Decode reads every transaction set of every interchange in in.Data.
 func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
-	ics, ps := Read(in.Data)
+	// Each set is decoded as soon as its SE is read, while its segments are
+	// in the reader's room; whether it is sent waits for its group's and
+	// interchange's trailers, below.
+	ics, ps := read(in.Data, func(s *Set) {
+		if len(s.Problems) == 0 {
+			s.ev, s.decoded = decodeSet(s, in)
+		}
+	})
+	return collect(ics, ps)
+}
+
+// collect gathers the events of the sets decoded in ics that their group
+// and interchange let through, and every problem, in the file's order.
+func collect(ics []*Interchange, ps []problem.Problem) ([]*event.Event, error) {
 	var evs []*event.Event
 	made := map[string]string{} // event id → the set that made it
 	for _, ic := range ics {
@@ -117,13 +130,13 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 			ps = append(ps, g.Problems...)
 			for _, s := range g.Sets {
 				if len(s.Problems) == 0 && len(g.Problems) == 0 && len(ic.Problems) == 0 {
-					ev, sp := decodeSet(s, in)
+					ev, sp := s.ev, s.decoded
 					if ev != nil && len(sp) == 0 {
 						if first, dup := made[ev.ID()]; dup {
 							// The same document twice in one file (an order's PO
 							// number, a shipment's BSN02): one event, the second
 							// set is refused so the partner sees it.
-							sp = []problem.Problem{{Code: problem.CodeDuplicate, Field: s.Where(s.Segments[0], 0),
+							sp = []problem.Problem{{Code: problem.CodeDuplicate, Field: s.Where(Segment{El: []string{"ST"}, SetPos: 1}, 0),
 								Message: fmt.Sprintf("the same %s as set %s of this file (same document number)", schemas.Name(ev.Type()), first)}}
 						}
 						made[ev.ID()] = s.Control

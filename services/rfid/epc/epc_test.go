@@ -2,6 +2,7 @@ package epc
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -192,6 +193,50 @@ func TestRoundTripEveryPartition(t *testing.T) {
 					id, err := Parse(got.URI())
 					if err != nil || id.URI() != e.URI() {
 						t.Fatalf("Parse(%s) = %+v, %v", got.URI(), id, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDecodeWritesNumbersOfEveryLength decodes serials and GIAI asset
+// references at every power of ten and one below it, where the decimal
+// writer changes length, and compares them with strconv's.
+func TestDecodeWritesNumbersOfEveryLength(t *testing.T) {
+	t.Parallel()
+	var edges []uint64
+	for v := uint64(1); v < 1e19; v *= 10 {
+		edges = append(edges, v-1, v, v+1)
+	}
+	edges = append(edges, 1e19-1, 1e19, ^uint64(0))
+	for _, l := range layouts {
+		for p, row := range l.table {
+			t.Run(string(l.scheme)+" partition "+strconv.Itoa(p)+" writes every length", func(t *testing.T) {
+				for _, v := range edges {
+					// Each field gets v, or v cut to the digits it has room for.
+					pad := func(n int) string {
+						if n == 0 {
+							return ""
+						}
+						return fmt.Sprintf("%0*d", n, v%pow10[n])
+					}
+					e := EPC{Scheme: l.scheme, Filter: 1, CompanyPrefix: pad(row.cpDigits), Reference: pad(row.refDigits)}
+					if l.refNumeric {
+						e.Reference = strconv.FormatUint(v&(1<<uint(row.refBits)-1), 10)
+					}
+					if l.tailIsNum {
+						e.Serial = strconv.FormatUint(v&(1<<uint(l.tailBits)-1), 10)
+					}
+					h, err := e.Hex()
+					if err != nil {
+						t.Fatalf("Hex(%+v): %v", e, err)
+					}
+					if got, err := Decode(h); err != nil || got != e {
+						t.Fatalf("Decode(%s) = %+v, %v; want %+v", h, got, err, e)
+					}
+					if uri, err := DecodeURI(h); err != nil || uri != e.URI() {
+						t.Fatalf("DecodeURI(%s) = %q, %v; want %q", h, uri, err, e.URI())
 					}
 				}
 			})
