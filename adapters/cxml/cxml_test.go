@@ -3,6 +3,8 @@ package cxml_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/crossdock/crossdock/adapters"
@@ -49,4 +51,45 @@ func FuzzDecode(f *testing.F) {
 			t.Errorf("error without problems: %v", err)
 		}
 	})
+}
+
+// BenchmarkDecode measures the cXML adapter's decode alone on the sample
+// OrderRequest (two items, 1.9 KB): cXML carries one order per document.
+func BenchmarkDecode(b *testing.B) {
+	benchmarkDecode(b, read(b, "order.xml"))
+}
+
+// BenchmarkDecodeLarge is an OrderRequest of 500 items (about 210 KB), the
+// size of a large catalogue order.
+func BenchmarkDecodeLarge(b *testing.B) {
+	benchmarkDecode(b, largeOrder(b, 500))
+}
+
+func benchmarkDecode(b *testing.B, data []byte) {
+	a := cxml.New()
+	in := adapters.Input{Account: "acme", Data: data}
+	if evs, err := a.Decode(in); err != nil || len(evs) != 1 {
+		b.Fatalf("Decode = %d events, %.300v", len(evs), err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Decode(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// largeOrder is the sample OrderRequest with its first item repeated n
+// times, numbered 1 to n.
+func largeOrder(b *testing.B, n int) []byte {
+	doc := string(read(b, "order.xml"))
+	start := strings.Index(doc, "      <ItemOut ")
+	end := strings.Index(doc, "    </OrderRequest>")
+	item := doc[start : strings.Index(doc, "</ItemOut>")+len("</ItemOut>\n")]
+	var items strings.Builder
+	for i := 1; i <= n; i++ {
+		items.WriteString(strings.Replace(item, `lineNumber="1"`, `lineNumber="`+strconv.Itoa(i)+`"`, 1))
+	}
+	return []byte(doc[:start] + items.String() + doc[end:])
 }
