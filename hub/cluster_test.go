@@ -211,6 +211,12 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 		})
 	}
 	step("before anything is killed")
+	// While every node answers: the settle below reads these by name.
+	for _, stream := range []string{bus.StreamIn, bus.StreamRouted} {
+		if _, err := survivor.durables(context.Background(), stream); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	leaders := map[string]string{}
 	for _, stream := range []string{bus.StreamIn, bus.StreamRouted, bus.StreamOut} {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +110,9 @@ type testHub struct {
 	t    testing.TB
 	cfg  Config
 	base string // http://host:port
+
+	mu      sync.Mutex
+	durable map[string][]string // by stream, once listed (durables)
 }
 
 // startHub starts a hub with every service. dir holds its data and accounts
