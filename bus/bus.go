@@ -58,6 +58,7 @@ type Bus struct {
 	replicas int
 	dupes    time.Duration
 	ackWait  time.Duration
+	backoff  []time.Duration
 	limits   StreamLimits
 	metrics  *metrics
 }
@@ -85,6 +86,11 @@ type Options struct {
 	// own. Tests that kill a process set it short, so that what the dead
 	// process held is redelivered in seconds.
 	AckWait time.Duration
+	// Backoff is the Backoff of the consumers whose ConsumerConfig sets
+	// none; nil means DefaultBackoff. Tests that kill a node set it short:
+	// a message that failed its third attempt during the leader election
+	// otherwise waits 30 s for its fourth.
+	Backoff []time.Duration
 }
 
 // Credentials are how a connection authenticates and whom it trusts. At
@@ -222,7 +228,7 @@ func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
 	if o.DuplicateWindow == 0 {
 		o.DuplicateWindow = DuplicateWindow
 	}
-	b := &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, ackWait: o.AckWait, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}
+	b := &Bus{nc: nc, js: js, log: log, replicas: o.Replicas, dupes: o.DuplicateWindow, ackWait: o.AckWait, backoff: o.Backoff, limits: o.StreamLimits, metrics: newMetrics(o.Metrics)}
 	if o.Metrics != nil {
 		o.Metrics.MustRegister(newStreamUsage(b))
 	}

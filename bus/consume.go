@@ -51,7 +51,8 @@ type ConsumerConfig struct {
 	// DefaultAckWait unless set). Each handler call gets this as deadline.
 	AckWait time.Duration
 	// Backoff is the delay before attempt n+1 after a transient failure of
-	// attempt n (the last value repeats); nil means 1s, 5s, 30s, 2m.
+	// attempt n (the last value repeats); nil means the bus's
+	// (Options.Backoff, itself DefaultBackoff unless set).
 	Backoff []time.Duration
 	// Raw hands the handler the message as it arrived, undecoded
 	// (Delivery.Event nil, Delivery.Data the body): for payloads that are
@@ -80,7 +81,17 @@ type ConsumerConfig struct {
 // them.
 const DefaultAckWait = 30 * time.Second
 
-func (c *ConsumerConfig) defaults() {
+// DefaultBackoff is the delay before each new attempt at a message that
+// failed transiently, unless the bus or the consumer says otherwise: short
+// first for a blip, then long enough to ride out a server or a
+// dependency coming back.
+func DefaultBackoff() []time.Duration {
+	return []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+}
+
+// defaults fills what c leaves zero: ackWait and backoff are the bus's
+// (Options), themselves defaulted.
+func (c *ConsumerConfig) defaults(ackWait time.Duration, backoff []time.Duration) {
 	if c.Workers <= 0 {
 		c.Workers = 4
 	}
@@ -91,10 +102,16 @@ func (c *ConsumerConfig) defaults() {
 		c.MaxDeliver = 5
 	}
 	if c.AckWait <= 0 {
+		c.AckWait = ackWait
+	}
+	if c.AckWait <= 0 {
 		c.AckWait = DefaultAckWait
 	}
 	if len(c.Backoff) == 0 {
-		c.Backoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+		c.Backoff = backoff
+	}
+	if len(c.Backoff) == 0 {
+		c.Backoff = DefaultBackoff()
 	}
 }
 
@@ -128,10 +145,7 @@ type Handler func(ctx context.Context, d *Delivery) ([]Outgoing, error)
 // fetching, finishes the messages it holds, and returns; anything not yet
 // acked is redelivered to the next process.
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
-	if cfg.AckWait <= 0 {
-		cfg.AckWait = b.ackWait
-	}
-	cfg.defaults()
+	cfg.defaults(b.ackWait, b.backoff)
 	if cfg.Follow != nil {
 		cfg.Subjects = cfg.Follow.Want()
 	}

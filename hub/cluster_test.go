@@ -176,7 +176,7 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	cfg := Config{
 		HTTP: "127.0.0.1:0", NATSURL: cluster.url, Accounts: filepath.Join(dir, "accounts.yaml"),
 		Services: []string{"gateway", "router", "orders"}, AdminToken: adminToken, Replicas: 3, Fsync: "interval",
-		AckWait: killedAckWait,
+		AckWait: killedAckWait, Backoff: killedBackoff,
 	}
 	survivor := startConfig(t, cfg)
 	victim, err := Start(context.Background(), cfg, bustest.Logger(t))

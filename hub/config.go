@@ -61,6 +61,11 @@ type Config struct {
 	// bus.DefaultAckWait. Not a flag: tests that kill a process shorten it so
 	// that what the process held comes back in seconds rather than 30.
 	AckWait time.Duration
+	// Backoff is the delays between attempts at a message that failed
+	// transiently (bus.Options.Backoff); nil means bus.DefaultBackoff. Not a
+	// flag: tests that kill a node shorten it so that a message that failed
+	// during the leader election is not held back 30 s.
+	Backoff []time.Duration
 	// NATSMaxStore bounds the embedded server's JetStream storage in bytes
 	// (bus.ServerConfig.MaxStore); 0 is the server's default. Not a flag:
 	// tests use it to stand for a small disk.

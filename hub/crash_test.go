@@ -56,6 +56,7 @@ func runChild() int {
 		Replicas:   1,
 		Fsync:      "interval",
 		AckWait:    killedAckWait,
+		Backoff:    killedBackoff,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -78,6 +79,13 @@ func runChild() int {
 // delivered again, which the hub must and does survive, but too many times
 // and it is dead-lettered).
 const killedAckWait = 5 * time.Second
+
+// killedBackoff is the delays between attempts in the hubs of tests that
+// kill one: a message that failed during the leader election (each attempt
+// taking up to killedAckWait) is retried within seconds, not after the
+// default's 5 and 30 s, and still has about 40 s of attempts before it is
+// dead-lettered, well past an election.
+var killedBackoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
 
 // childHub is a hub (or a NATS node) running in another process: this test
 // binary, re-run with childEnv (or nodeEnv) set.
@@ -428,7 +436,7 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 
 	restarted := time.Now()
 	cfg := testConfig(t, dir, nil)
-	cfg.AckWait = killedAckWait
+	cfg.AckWait, cfg.Backoff = killedAckWait, killedBackoff
 	h := startConfig(t, cfg)
 	bustest.CheckFor(t, 60*time.Second, func() error {
 		if got := h.count(bus.StreamOut, "xd.out.*.order.accepted"); got < n {

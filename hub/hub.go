@@ -191,7 +191,7 @@ func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers acc
 				zap.Int64("max_store_bytes", h.server.JetStreamConfig().MaxStore), zap.String("stream_max_bytes", limits.String()))
 		}
 	}
-	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: limits, AckWait: h.cfg.AckWait}); err != nil {
+	if h.bus, err = bus.New(h.nc, h.log.Named("bus"), bus.Options{Replicas: h.cfg.Replicas, Metrics: metrics, DuplicateWindow: h.cfg.DedupeWindow, StreamLimits: limits, AckWait: h.cfg.AckWait, Backoff: h.cfg.Backoff}); err != nil {
 		return err
 	}
 	if err := h.bus.Setup(ctx); err != nil {
