@@ -146,7 +146,7 @@ var services = []service{
 		consumes: "XD_ROUTED: rfid-<lane>",
 		reads:    true,
 		build: func(h *Hub, p parts) (_ []func(context.Context) error, err error) {
-			h.rfid, err = rfid.New(p.ctx, rfid.Config{Governor: p.governor}, h.bus, h.registry, h.log.Named("rfid"))
+			h.rfid, err = rfid.New(p.ctx, rfid.Config{Governor: p.governor, Metrics: p.metrics}, h.bus, h.registry, h.log.Named("rfid"))
 			return runs(h.rfid.Run), err
 		},
 		mount: func(h *Hub, mux *http.ServeMux) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -61,6 +62,8 @@ type Config struct {
 	// Parallel is how many EPCs of one batch are read and written at once;
 	// zero means 8.
 	Parallel int
+	// Metrics, when set, registers the service's collectors.
+	Metrics prometheus.Registerer
 }
 
 // Service is the RFID service.
@@ -70,6 +73,10 @@ type Service struct {
 	reg *accounts.Registry
 	kv  jetstream.KeyValue
 	log *zap.Logger
+	// newest is what this process's batches in flight know of their
+	// tracks, so that they do not conflict with each other.
+	newest  newest
+	metrics *metrics
 }
 
 // New opens the tracks bucket and returns the service.
@@ -81,7 +88,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, reg *accounts.Registry, lo
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, bus: b, reg: reg, kv: kv, log: log}, nil
+	return &Service{cfg: cfg, bus: b, reg: reg, kv: kv, log: log, metrics: newMetrics(cfg.Metrics)}, nil
 }
 
 // Run consumes every lane until ctx ends: one durable consumer per lane,
@@ -281,12 +288,16 @@ type result struct {
 
 // applyAll steps every EPC of the batch, cfg.Parallel at a time, from their
 // tracks read in one batched request (each EPC reads its own again only
-// after a conflict, or when the batched read failed).
+// after a conflict, or when the batched read failed), or from what another
+// batch of this process wrote since (see newest).
 func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Observed, st site, order []string, times [][]time.Time) ([]result, error) {
 	keys := make([]string, len(order))
 	for i, uri := range order {
 		keys[i] = trackKey(account, uri)
 	}
+	// Entered before the read: see newest.
+	slots := s.newest.enter(keys)
+	defer s.newest.leave(keys, slots)
 	firsts, err := s.readTracks(ctx, keys)
 	if err != nil {
 		s.log.Warn("batched read of rfid tracks; reading them one by one", zap.String("account", account), zap.Int("epcs", len(keys)), zap.Error(err))
@@ -302,7 +313,7 @@ func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Obse
 			first = &firsts[i]
 		}
 		g.Go(func() error {
-			results[i].observed, results[i].move, errs[i] = s.apply(ctx, keys[i], uri, eventID, o.Reader, st, times[i], first)
+			results[i].observed, results[i].move, errs[i] = s.apply(ctx, slots[i], keys[i], uri, eventID, o.Reader, st, times[i], first)
 			return nil
 		})
 	}
@@ -310,40 +321,53 @@ func (s *Service) applyAll(ctx context.Context, account, eventID string, o *Obse
 	return results, errors.Join(errs...)
 }
 
-// apply steps an EPC's track from first (nil: read it now) and writes it
-// back at the revision it read, re-reading on conflict with another worker
-// or process.
-func (s *Service) apply(ctx context.Context, key, uri, eventID, reader string, st site, times []time.Time, first *known) ([]time.Time, *Move, error) {
+// apply steps an EPC's track from the newer of first (nil: read it now) and
+// what this process last knew of it, and writes it back at the revision it
+// stepped from, re-reading on conflict with another process. It holds the
+// key's slot meanwhile, so that this process's batches step a track one at
+// a time, each from the one before's write.
+func (s *Service) apply(ctx context.Context, sl *slot, key, uri, eventID, reader string, st site, times []time.Time, first *known) ([]time.Time, *Move, error) {
+	if err := sl.acquire(ctx); err != nil {
+		return nil, nil, fmt.Errorf("wait for track %s: %w", uri, err)
+	}
+	defer sl.release()
 	for range maxConflicts {
-		var t *Track
-		var rev uint64
+		var cur known
 		if first != nil {
-			t, rev, first = first.track, first.rev, nil
+			cur, first = sl.newer(*first), nil
 		} else {
-			var err error
-			if t, rev, err = s.get(ctx, key); err != nil {
+			// Read under the slot's lock: as new as anything this process
+			// wrote, and newer than the slot after a conflict (or a delete).
+			t, rev, err := s.get(ctx, key)
+			if err != nil {
 				return nil, nil, err
 			}
+			cur = known{track: t, rev: rev}
+			sl.k, sl.set = cur, true
 		}
-		next, observed, move := Step(t, uri, st.readPoint, reader, eventID, times, st.window)
-		if next == t {
+		next, observed, move := Step(cur.track, uri, st.readPoint, reader, eventID, times, st.window)
+		if next == cur.track {
 			return observed, move, nil // nothing new, or a redelivery already stored
 		}
 		b, err := json.Marshal(next)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode track %s: %w", uri, err)
 		}
-		if t == nil {
-			_, err = s.kv.Create(ctx, key, b)
+		var rev uint64
+		if cur.track == nil {
+			rev, err = s.kv.Create(ctx, key, b)
 		} else {
-			_, err = s.kv.Update(ctx, key, b, rev)
+			rev, err = s.kv.Update(ctx, key, b, cur.rev)
 		}
 		if err == nil {
+			sl.keep(known{track: next, rev: rev})
+			s.metrics.writes.WithLabelValues("stored").Inc()
 			return observed, move, nil
 		}
 		if !bus.IsConflict(err) {
 			return nil, nil, fmt.Errorf("write track %s: %w", uri, err)
 		}
+		s.metrics.writes.WithLabelValues("conflict").Inc()
 	}
 	return nil, nil, fmt.Errorf("write track %s: still conflicting after %d attempts", uri, maxConflicts)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
@@ -181,4 +182,89 @@ func TestAnEPCInEitherCaseIsOneTag(t *testing.T) {
 	if len(oe.EPCList) != 1 || oe.EPCList[0] != "urn:epc:id:sgtin:0614141.812345.6789" {
 		t.Errorf("EPC list %v, want the one tag once", oe.EPCList)
 	}
+}
+
+// TestBatchesHandledAtOnceInOneProcessDoNotConflict hands one process 16
+// batches of one dock door at once, as the bus's workers take a reader's
+// backlog: consecutive batches share most of their tags, and each of the
+// 40 tags is new to several of them. Every tag is observed, and no track
+// write conflicts (each batch steps a track from the write of the one
+// before it, not from the revision it read before that write).
+func TestBatchesHandledAtOnceInOneProcessDoNotConflict(t *testing.T) {
+	srv := bustest.RunServer(t, "")
+	ctx := context.Background()
+	b := bustest.New(t, srv)
+	reg := prometheus.NewRegistry()
+	svc, err := New(ctx, Config{Metrics: reg}, b, accountstest.Registry(t, b, accountsYAML), bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches, present, arrive = 16, 20, 2
+	start := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	observed := make([][]string, batches)
+	for i := range batches {
+		reads := make([]Read, 3*present)
+		for j := range reads {
+			h, _ := epc.EPC{Scheme: epc.SGTIN96, Filter: 1, CompanyPrefix: "0614141", Reference: "812345", Serial: fmt.Sprint(i*arrive + j%present)}.Hex()
+			reads[j] = Read{EPC: h, Time: start.Add(time.Duration(i)*time.Second + time.Duration(j)*time.Millisecond)}
+		}
+		ev := event.New()
+		ev.SetID(fmt.Sprintf("door-%d", i))
+		ev.SetSource("/accounts/acme")
+		ev.SetType(typeObserved)
+		ev.SetExtension(bus.ExtAccount, "acme")
+		data, _ := json.Marshal(Observed{Reader: "r1", ReadPoint: "urn:epc:id:sgln:0614141.00000.dock", Reads: reads})
+		_ = ev.SetData(event.ApplicationJSON, data)
+		wg.Go(func() {
+			outs, err := svc.Handle(ctx, &bus.Delivery{Event: &ev, Subject: "xd.routed.strategic.acme.rfid.observed", Attempt: 1})
+			if err != nil {
+				t.Errorf("batch %d: %v", i, err)
+				return
+			}
+			for _, o := range outs {
+				if o.Event.Type() != typeCaptured {
+					continue
+				}
+				var oe ObjectEvent
+				if err := json.Unmarshal(o.Event.Data(), &oe); err != nil {
+					t.Error(err)
+				}
+				observed[i] = oe.EPCList
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, epcs := range observed {
+		for _, e := range epcs {
+			seen[e] = true
+		}
+	}
+	if want := (batches-1)*arrive + present; len(seen) != want {
+		t.Errorf("%d tags observed, want %d", len(seen), want)
+	}
+	writes := trackWrites(t, reg)
+	if writes["conflict"] != 0 || writes["stored"] == 0 {
+		t.Errorf("track writes %v, want some stored and no conflict", writes)
+	}
+}
+
+// trackWrites reads crossdock_rfid_track_writes_total by outcome.
+func trackWrites(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "crossdock_rfid_track_writes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }

@@ -77,20 +77,19 @@ func Step(t *Track, epc, readPoint, reader, eventID string, times []time.Time, w
 	if t != nil && t.Last != nil && t.Last.EventID == eventID {
 		return t, t.Last.Observed, t.Last.Move
 	}
-	n := &Track{EPC: epc}
-	if t != nil {
-		*n = *t
-		n.Windows = make(map[string]time.Time, len(t.Windows)+1)
-		for k, v := range t.Windows {
-			n.Windows[k] = v
-		}
-		n.Recent = slices.Clone(t.Recent)
-	} else {
-		n.Windows = map[string]time.Time{}
+	// Decide first, on t as it is: most of a storm's EPCs have nothing new
+	// and need no copy of their track. The times come sorted from most
+	// readers; they are copied only to be sorted.
+	sorted := times
+	if !slices.IsSortedFunc(times, func(a, b time.Time) int { return a.Compare(b) }) {
+		sorted = slices.Clone(times)
+		slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
 	}
-	sorted := slices.Clone(times)
-	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
-	start, open := n.Windows[readPoint]
+	var start time.Time
+	var open bool
+	if t != nil {
+		start, open = t.Windows[readPoint]
+	}
 	for _, tm := range sorted {
 		if open && absDur(tm.Sub(start)) < window {
 			continue // same read storm
@@ -102,6 +101,17 @@ func Step(t *Track, epc, readPoint, reader, eventID string, times []time.Time, w
 	}
 	if len(observed) == 0 {
 		return t, nil, nil
+	}
+	n := &Track{EPC: epc}
+	if t != nil {
+		*n = *t
+		n.Windows = make(map[string]time.Time, len(t.Windows)+1)
+		for k, v := range t.Windows {
+			n.Windows[k] = v
+		}
+		n.Recent = slices.Clone(t.Recent)
+	} else {
+		n.Windows = map[string]time.Time{}
 	}
 	n.Windows[readPoint] = start
 	for _, tm := range observed {
