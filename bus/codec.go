@@ -91,7 +91,10 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 	if !binary && !json.Valid(msg.Data) {
 		return nil, &DecodeError{Code: CodeInvalidJSON, Err: errors.New("body is neither JSON nor a binary-mode event (no ce-specversion header)")}
 	}
-	ev, err := binding.ToEvent(context.Background(), natsce.NewMessage(msg))
+	ev, direct, err := decodeBinary(msg)
+	if !direct {
+		ev, err = binding.ToEvent(context.Background(), natsce.NewMessage(msg))
+	}
 	if err != nil {
 		return nil, &DecodeError{Code: CodeSchemaViolation, Err: err}
 	}
@@ -109,6 +112,84 @@ func Decode(msg *nats.Msg) (*event.Event, error) {
 		ev.SetDataContentType(event.ApplicationJSON)
 	}
 	return ev, nil
+}
+
+// decodeBinary reads a binary-mode CloudEvents 1.0 message straight from
+// its headers: what the SDK's binding (binding.ToEvent over the NATS
+// protocol's Message) does, through the same setters of EventContextV1, so
+// with the same trimming, parsing and errors, but without the binding's
+// message and buffer, and without boxing every attribute on its way in.
+// Most of Decode's allocations were the binding's. direct is false when the
+// message is not one it reads (structured mode, another specversion, a ce-
+// header with capitals, which the SDK matches case-insensitively and in
+// random order, or datacontenttype given both as ce-datacontenttype and
+// content-type, of which the SDK keeps either): Decode then asks the SDK.
+// FuzzDecodeBinaryMatchesSDK holds the two to the same answers.
+func decodeBinary(msg *nats.Msg) (ev *event.Event, direct bool, err error) {
+	if msg.Header.Get("ce-specversion") != event.CloudEventsVersionV1 {
+		return nil, false, nil
+	}
+	if _, ok := msg.Header["ce-datacontenttype"]; ok {
+		if _, ok := msg.Header[headerContentType]; ok {
+			return nil, false, nil
+		}
+	}
+	for k := range msg.Header {
+		if strings.HasPrefix(k, "ce-") && strings.IndexFunc(k, unicode.IsUpper) >= 0 {
+			return nil, false, nil
+		}
+	}
+	ec := &event.EventContextV1{}
+	for k, v := range msg.Header {
+		if len(v) == 0 {
+			continue // not on the wire; the SDK would index it and panic
+		}
+		name, ce := strings.CutPrefix(k, "ce-")
+		if !ce {
+			if k == headerContentType {
+				err = ec.SetDataContentType(v[0])
+			}
+		} else {
+			err = setAttribute(ec, name, v[0])
+		}
+		if err != nil {
+			return nil, true, err
+		}
+	}
+	ev = &event.Event{Context: ec}
+	if len(msg.Data) > 0 {
+		// The binding keeps the body too, not a copy (bytes.Buffer.Bytes).
+		ev.DataEncoded = msg.Data
+	}
+	return ev, true, nil
+}
+
+// setAttribute sets the attribute or extension a ce-<name> header carries,
+// as the binding's spec accessors do (binding/spec/attributes.go).
+func setAttribute(ec *event.EventContextV1, name, value string) error {
+	switch name {
+	case "specversion":
+		return nil // 1.0, read first
+	case "id":
+		return ec.SetID(value)
+	case "source":
+		return ec.SetSource(value)
+	case "type":
+		return ec.SetType(value)
+	case "datacontenttype":
+		return ec.SetDataContentType(value)
+	case "dataschema":
+		return ec.SetDataSchema(value)
+	case "subject":
+		return ec.SetSubject(value)
+	case "time":
+		t, err := time.Parse(time.RFC3339Nano, value)
+		if err != nil {
+			return fmt.Errorf("invalid value for time: %#v", value)
+		}
+		return ec.SetTime(t)
+	}
+	return ec.SetExtension(name, value)
 }
 
 // cleanAttribute reports whether v passes CheckAttributes: no control
