@@ -58,9 +58,25 @@ const metadataSince = "crossdock_since"
 // is false until the follower has recorded when the filter took effect
 // (Handover only).
 func (f *Follower) Covers(filter string, seq uint64) bool {
-	v := f.view.Load()
-	return v != nil && seq != 0 && v.filters[filter] && v.since != 0 && seq > v.since
+	since, ok := f.Since(filter)
+	return ok && seq > since
 }
+
+// Since reports the stream sequence after which the followed consumer is
+// delivered every message on filter (one of Want's subjects): Covers is
+// true for the messages stored after it. ok is false while the consumer
+// covers none of them (Handover only).
+func (f *Follower) Since(filter string) (since uint64, ok bool) {
+	v := f.view.Load()
+	if v == nil || !v.filters[filter] || v.since == 0 {
+		return 0, false
+	}
+	return v.since, true
+}
+
+// Seen reports whether the follower has read its consumer yet: until it
+// has, Since and Covers know nothing of it.
+func (f *Follower) Seen() bool { return f.view.Load() != nil }
 
 // see records what info says of the consumer.
 func (f *Follower) see(info *jetstream.ConsumerInfo) {

@@ -17,18 +17,16 @@ import (
 // keeps the filters in step with the registry.
 //
 // Filters change while events arrive, and JetStream does not go back over
-// messages a consumer has passed when its filter grows. So the durable
-// "router" consumer of xd.in.> stays, as a sweep that guarantees every
-// event is routed or rejected: an event of an account that a lane has
-// covered since a known stream sequence (metadataSince, written after the
-// filter took effect) it only acknowledges, reading no more than its
-// subject and sequence; any other event (an unknown account, one published
-// while its lane's filter was changing) it checks and routes itself.
-// Routing twice is harmless: JetStream stores the second copy in XD_ROUTED
-// once, by Nats-Msg-Id. An account that changes lanes is added to its new
-// lane first and removed from the old one only once that lane has
-// delivered and acknowledged everything it had (bus.Follower's Handover
-// keeps the filters and the sequences).
+// messages a consumer has passed when its filter grows. So the sweep
+// (sweep.go) guarantees that every event is routed or rejected: it reads
+// what no lane covers (an event of an account in no lane, or one stored
+// before its lane's filter took effect, which bus.Follower records as a
+// stream sequence) and checks and routes it itself. Routing twice is
+// harmless: JetStream stores the second copy in XD_ROUTED once, by
+// Nats-Msg-Id. An account that changes lanes is added to its new lane
+// first and removed from the old one only once that lane has delivered and
+// acknowledged everything it had (bus.Follower's Handover keeps the
+// filters and the sequences), so the two cover it together meanwhile.
 
 // noAccounts is the filter of a lane without accounts: an empty filter would
 // take every subject, and no account is called "_none".
@@ -71,23 +69,4 @@ func (s *Service) wanted(l accounts.Lane) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// covered reports whether a lane routes this intake event: its account is
-// in the lane's filter and the event came after the filter took effect, so
-// JetStream delivers it to that lane. A lane gives an account up only after
-// it has delivered and acknowledged everything it had (bus.Follower's
-// Handover), and the account's new lane covers it from before that, so the
-// sweep need not wait for the lane to get there.
-func (s *Service) covered(d *bus.Delivery) bool {
-	key := filterKey(d.Subject)
-	if key == "" {
-		return false
-	}
-	for _, l := range s.lanes {
-		if l.follow.Covers(key, d.Seq) {
-			return true
-		}
-	}
-	return false
 }

@@ -52,7 +52,7 @@ func New(cfg Config, b *bus.Bus, reg *accounts.Registry, check *intake.Checker, 
 }
 
 // Run routes until ctx ends: one intake consumer per lane, its filter kept
-// in step with the registry, and the sweep. One of them failing stops the
+// in step with the registry, and the sweep of what no lane covers. One of them failing stops the
 // others, and Run returns its error.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
@@ -72,17 +72,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		g.Go(func() error { return s.bus.Consume(ctx, cfg, s.routeLane) })
 	}
-	g.Go(func() error {
-		return s.bus.Consume(ctx, bus.ConsumerConfig{
-			Stream:   bus.StreamIn,
-			Durable:  "router",
-			Subjects: []string{bus.AllIn},
-			Source:   "/crossdock/router",
-			// Most intake events are a lane's: the sweep decides on the
-			// subject, sequence and headers, and decodes only what it routes.
-			Raw: true,
-		}, s.sweep)
-	})
+	g.Go(func() error { return s.runSweep(ctx) })
 	return g.Wait()
 }
 
@@ -94,10 +84,11 @@ func (s *Service) routeLane(ctx context.Context, d *bus.Delivery) ([]bus.Outgoin
 	return s.Handle(ctx, d)
 }
 
-// sweep is the handler of the "router" consumer of xd.in.>: it routes what
-// no lane routes (see lanes.go).
+// sweep is the handler of the events the sweep reads, those no lane covers
+// (see sweep.go). They come undecoded: an event the gateway of this
+// process stored in its lane already is acknowledged on its header alone.
 func (s *Service) sweep(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
-	if s.covered(d) || s.sealed(d) {
+	if s.sealed(d) {
 		return nil, nil
 	}
 	if d.Event == nil {
