@@ -99,34 +99,32 @@ func (s *Service) runSweep(ctx context.Context) error {
 }
 
 // sweepStart reads the sweep's position, creating its consumer when there
-// is none (from the start of the stream), and moving one that is still
-// the old durable sweep onto a filter nothing is published on, from the
-// last event it acknowledged.
+// is none (from the start of the stream). A consumer that is still the old
+// durable sweep is replaced by one on a filter nothing is published on,
+// from the last event the old one acknowledged (what it held unacknowledged
+// would otherwise stay pending on it).
 func (s *Service) sweepStart(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var pos uint64
 	c, err := js.Consumer(ctx, bus.StreamIn, sweepDurable)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		_, err = js.CreateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
-			Durable: sweepDurable, FilterSubjects: []string{noAccounts}, AckPolicy: jetstream.AckExplicitPolicy,
-			Metadata: map[string]string{metadataSwept: "0"},
-		})
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
 		return 0, err
+	default:
+		info := c.CachedInfo()
+		if v, ok := info.Config.Metadata[metadataSwept]; ok {
+			return strconv.ParseUint(v, 10, 64)
+		}
+		pos = info.AckFloor.Stream
+		if err := js.DeleteConsumer(ctx, bus.StreamIn, sweepDurable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return 0, err
+		}
+		s.log.Info("sweep replaces the old durable sweep", zap.Uint64("from", pos))
 	}
-	if err != nil {
-		return 0, err
-	}
-	info := c.CachedInfo()
-	if v, ok := info.Config.Metadata[metadataSwept]; ok {
-		return strconv.ParseUint(v, 10, 64)
-	}
-	pos := info.AckFloor.Stream
-	cfg := info.Config
-	cfg.FilterSubject, cfg.FilterSubjects = "", []string{noAccounts}
-	cfg.Metadata = maps.Clone(cfg.Metadata)
-	if cfg.Metadata == nil {
-		cfg.Metadata = map[string]string{}
-	}
-	cfg.Metadata[metadataSwept] = strconv.FormatUint(pos, 10)
-	_, err = js.UpdateConsumer(ctx, bus.StreamIn, cfg)
+	_, err = js.CreateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
+		Durable: sweepDurable, FilterSubjects: []string{noAccounts}, AckPolicy: jetstream.AckExplicitPolicy,
+		Metadata: map[string]string{metadataSwept: strconv.FormatUint(pos, 10)},
+	})
 	return pos, err
 }
 

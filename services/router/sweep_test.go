@@ -136,3 +136,54 @@ func TestTheSweepRoutesWhatNoLaneCovers(t *testing.T) {
 		}
 	})
 }
+
+// TestTheSweepTakesOverFromTheOldDurableSweep starts the sweep where the
+// durable consumer it used to be stopped: what that one acknowledged is
+// not judged again, what it had not is, and the consumer no longer holds
+// any message.
+func TestTheSweepTakesOverFromTheOldDurableSweep(t *testing.T) {
+	r, _ := newRouter(t)
+	js := r.bus.JetStream()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	old, err := js.CreateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{Durable: sweepDurable, FilterSubjects: []string{bus.AllIn}, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"h-1", "h-2", "h-3"} {
+		store(t, js, "hooli", id, "0614141000005")
+	}
+	batch, err := old.Fetch(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []jetstream.Msg
+	for m := range batch.Messages() {
+		held = append(held, m)
+	}
+	if len(held) != 2 {
+		t.Fatalf("fetched %d, want 2", len(held))
+	}
+	if err := held[0].DoubleAck(ctx); err != nil { // h-1 acknowledged, h-2 held
+		t.Fatal(err)
+	}
+
+	run(t, r)
+	bustest.CheckFor(t, wait, func() error {
+		if n := count(t, js, bus.StreamDLQ, "xd.dlq.hooli.unknown_account"); n != 2 {
+			return fmt.Errorf("%d dead letters, want 2 (h-2 and h-3)", n)
+		}
+		c, err := js.Consumer(ctx, bus.StreamIn, sweepDurable)
+		if err != nil {
+			return err
+		}
+		info := c.CachedInfo()
+		if info.NumAckPending != 0 || info.Config.Metadata[metadataSwept] == "" {
+			return fmt.Errorf("consumer %s: %d awaiting ack, metadata %v; want none awaiting and a position", sweepDurable, info.NumAckPending, info.Config.Metadata)
+		}
+		return nil
+	})
+	if got := count(t, js, bus.StreamOut, "xd.out.hooli.event.rejected"); got != 2 {
+		t.Errorf("%d rejections, want 2: h-1 was the old sweep's", got)
+	}
+}
