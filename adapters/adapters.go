@@ -17,6 +17,8 @@
 package adapters
 
 import (
+	"bytes"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"slices"
@@ -177,11 +179,29 @@ var idNamespace = uuid.MustParse("3b0c5a52-8f7e-4d0e-9a51-2c6a3d1f5e90")
 // partner's retransmission under a new interchange control number is still
 // the same order.
 func ID(format string, in Input, eventType, key string) string {
-	sender := "a:" + in.Account
+	// uuid.NewSHA1(idNamespace, format \0 sender \0 eventType \0 key),
+	// hashed from a buffer on the stack: a partner file makes an id per
+	// order, and NewSHA1 allocates four times for each.
+	var buf [256]byte
+	b := append(buf[:0], idNamespace[:]...)
+	b = append(b, format...)
 	if in.Warehouse != "" {
-		sender = "w:" + in.Warehouse
+		b = append(b, "\x00w:"...)
+		b = append(b, in.Warehouse...)
+	} else {
+		b = append(b, "\x00a:"...)
+		b = append(b, in.Account...)
 	}
-	return uuid.NewSHA1(idNamespace, []byte(format+"\x00"+sender+"\x00"+eventType+"\x00"+key)).String()
+	b = append(b, 0)
+	b = append(b, eventType...)
+	b = append(b, 0)
+	b = append(b, key...)
+	sum := sha1.Sum(b)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 0x50 // version 5 (RFC 9562 §5.5)
+	id[8] = id[8]&0x3f | 0x80 // variant 10
+	return id.String()
 }
 
 // NewEvent makes an event decoded from a document: id from ID, source from
@@ -189,17 +209,27 @@ func ID(format string, in Input, eventType, key string) string {
 // no time: the document's time is in the data, and a decoded event is the
 // same whenever the file is decoded.
 func NewEvent(format string, in Input, account, eventType, key string, data any) (*event.Event, error) {
-	ev := event.New()
+	ec := &event.EventContextV1{} // what event.New makes
+	ev := event.Event{Context: ec}
 	ev.SetID(ID(format, in, eventType, key))
 	ev.SetType(eventType)
 	ev.SetSource(in.Source())
 	if account != "" {
-		ev.SetExtension(envelope.ExtAccount, account)
+		// What SetExtension stores for a string, without checking a name
+		// that is a constant, once per event of a file.
+		ec.Extensions = map[string]any{envelope.ExtAccount: account}
 	}
 	if a, ok := data.(jsonAppender); ok {
 		// What SetData would store, without its reflection.
+		// Written into a reused buffer, then copied at its exact size.
 		ev.SetDataContentType(event.ApplicationJSON)
-		ev.DataEncoded = a.AppendJSON(nil)
+		buf := jsonBuffers.Get().(*[]byte)
+		b := a.AppendJSON((*buf)[:0])
+		ev.DataEncoded = bytes.Clone(b)
+		if cap(b) <= maxPooledJSON {
+			*buf = b
+			jsonBuffers.Put(buf)
+		}
 		return &ev, nil
 	}
 	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
@@ -207,6 +237,12 @@ func NewEvent(format string, in Input, account, eventType, key string, data any)
 	}
 	return &ev, nil
 }
+
+// jsonBuffers are the buffers NewEvent writes data into; one that grew past
+// maxPooledJSON (an order of thousands of lines) is left to the collector.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledJSON = 256 << 10
 
 // Registry holds adapters by format name. The package-level functions use
 // a default registry that adapter packages fill in init; tests build their

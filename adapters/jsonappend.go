@@ -128,6 +128,11 @@ func appendJSONString(b []byte, s string) []byte {
 // parsed from decimal text.
 func appendJSONFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
+	if abs < 1e15 && f == math.Trunc(f) && f != 0 {
+		// A whole number (most quantities): 'f' with the shortest precision
+		// writes its digits and no point, as AppendInt does, faster.
+		return strconv.AppendInt(b, int64(f), 10)
+	}
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'

@@ -3,7 +3,10 @@ package adapters
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // FuzzOrderAppendJSON: an order's hand-written JSON is byte for byte what
@@ -34,4 +37,27 @@ func FuzzOrderAppendJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIDIsTheUUIDv5OfFormatSenderTypeAndKey: ids stay what they were when
+// uuid.NewSHA1 made them, so a file resent after an upgrade stores nothing
+// new.
+func TestIDIsTheUUIDv5OfFormatSenderTypeAndKey(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("PO-0123456789", 40) // past the stack buffer
+	for _, tc := range []struct {
+		in               Input
+		format, typ, key string
+		wantSender       string
+	}{
+		{Input{Account: "acme"}, "x12", "crossdock.order.placed.v1", "po/ACME-4501", "a:acme"},
+		{Input{Account: "acme", Warehouse: "dc-west"}, "x12", "crossdock.shipment.dispatched.v1", "856/S-1", "w:dc-west"},
+		{Input{}, "", "", "", "a:"},
+		{Input{Account: "acme"}, "csv", "crossdock.order.placed.v1", long, "a:acme"},
+	} {
+		want := uuid.NewSHA1(idNamespace, []byte(tc.format+"\x00"+tc.wantSender+"\x00"+tc.typ+"\x00"+tc.key)).String()
+		if got := ID(tc.format, tc.in, tc.typ, tc.key); got != want {
+			t.Errorf("ID(%q, %+v, %q, %.20q…) = %s, want %s", tc.format, tc.in, tc.typ, tc.key, got, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,8 +33,8 @@ func decodeWhole(in adapters.Input) ([]*event.Event, error) {
 }
 
 // FuzzDecodeWhileReading: decoding each set as soon as its SE is read, in
-// room the next set then reuses, gives the same events and problems as
-// decoding the whole file after reading it.
+// room the next set then reuses, and from the input in place, gives the same
+// events and problems as decoding a copy of the whole file after reading it.
 func FuzzDecodeWhileReading(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.edi")
 	for _, name := range files {
@@ -52,14 +53,34 @@ func FuzzDecodeWhileReading(f *testing.F) {
 	f.Add(bytes.Replace(cut, []byte("SE*155*0003~"), nil, 1))
 	a := New(Config{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		in := adapters.Input{Account: "acme", Data: data}
+		// Decode reads its input in place: what it returns must not change
+		// when the input is overwritten afterwards.
+		in := adapters.Input{Account: "acme", Data: bytes.Clone(data)}
 		evs, err := a.Decode(in)
-		wantEvs, wantErr := decodeWhole(in)
+		for i := range in.Data {
+			in.Data[i] = 'X'
+		}
+		wantEvs, wantErr := decodeWhole(adapters.Input{Account: "acme", Data: data})
 		if !reflect.DeepEqual(evs, wantEvs) {
 			t.Errorf("Decode made %d events, reading the whole file first %d, or they differ", len(evs), len(wantEvs))
 		}
 		if !reflect.DeepEqual(adapters.Problems(err), adapters.Problems(wantErr)) {
 			t.Errorf("Decode problems %+v, reading the whole file first %+v", adapters.Problems(err), adapters.Problems(wantErr))
+		}
+	})
+}
+
+// FuzzParseNumberIsParseFloat: the fast path for quantities of digits gives
+// what strconv.ParseFloat gives, value and whether it is an error.
+func FuzzParseNumberIsParseFloat(f *testing.F) {
+	for _, s := range []string{"", "0", "24", "007", "6.30", "-3", "+3", "1e3", "0x10", "1_000", "999999999999999", "9999999999999999", "12345678901234567890", "inf", "NaN", " 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseNumber(s)
+		want, werr := strconv.ParseFloat(s, 64)
+		if (err == nil) != (werr == nil) || (err == nil && got != want && !(got != got && want != want)) {
+			t.Errorf("parseNumber(%q) = %v, %v; strconv.ParseFloat %v, %v", s, got, err, want, werr)
 		}
 	})
 }

@@ -2,7 +2,9 @@ package x12
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -49,8 +51,12 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 			n++
 		}
 	}
-	o.Lines = make([]adapters.OrderLine, 0, n)
-	seen := make(map[int]bool, n)
+	// The lines live until the event's JSON is written; their room is
+	// reused for the next order.
+	lines := linePool.Get().(*[]adapters.OrderLine)
+	defer linePool.Put(lines)
+	o.Lines = slices.Grow((*lines)[:0], n)
+	var dups lineSet
 	for _, seg := range s.Segments {
 		switch seg.ID() {
 		case "PO1":
@@ -62,10 +68,9 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 				}
 				l.Line = v
 			}
-			if seen[l.Line] {
+			if dups.add(l.Line, o.Lines) {
 				p.add(seg, 1, "line %d appears twice", l.Line)
 			}
-			seen[l.Line] = true
 			l.Quantity = quantity(p, seg, 2)
 			l.Unit = unitOf(p, seg, 3)
 			if err := adapters.CheckWhole(l.Quantity, l.Unit); err != nil {
@@ -86,10 +91,41 @@ func decode850(s *Set, in adapters.Input) (*event.Event, []problem.Problem) {
 		return nil, p.ps
 	}
 	ev, err := adapters.NewEvent(Format, in, in.Account, typeOrder, "po/"+o.PONumber, o)
+	*lines = o.Lines
 	if err != nil {
 		return nil, []problem.Problem{{Code: problem.CodeParseError, Field: "ST " + s.Control, Message: err.Error()}}
 	}
 	return ev, nil
+}
+
+// linePool holds the line lists of 850s being decoded: an order's lines are
+// written into its event's JSON, then no longer needed.
+var linePool = sync.Pool{New: func() any { return new([]adapters.OrderLine) }}
+
+// lineSet tells whether an order's line number came before. Partners number
+// lines upwards, so a number above every earlier one is new without a look-up;
+// the set only builds a map from the first number that is not.
+type lineSet struct {
+	top  int          // the last number, while each was above the one before
+	seen map[int]bool // every number so far, once one was not
+}
+
+// add adds line and says whether it was there already. before are the
+// lines added so far (their Line fields).
+func (s *lineSet) add(line int, before []adapters.OrderLine) bool {
+	if s.seen == nil {
+		if len(before) == 0 || line > s.top {
+			s.top = line
+			return false
+		}
+		s.seen = make(map[int]bool, 2*len(before))
+		for _, l := range before {
+			s.seen[l.Line] = true
+		}
+	}
+	dup := s.seen[line]
+	s.seen[line] = true
+	return dup
 }
 
 type item struct {

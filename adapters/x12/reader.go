@@ -101,7 +101,7 @@ func (s *Set) Where(seg Segment, element int) string {
 // interchanges; the others are attached to the interchange, group or set
 // they concern.
 func Read(data []byte) ([]*Interchange, []problem.Problem) {
-	return read(data, nil)
+	return read(string(data), nil)
 }
 
 // read is Read that, when each is not nil, hands each transaction set closed
@@ -109,9 +109,8 @@ func Read(data []byte) ([]*Interchange, []problem.Problem) {
 // segments back for the next set: the set's Segments are valid only during
 // the call, and nil after. Decode works that way, so that a file of many
 // sets holds one set's segments at a time, not the whole file's.
-func read(data []byte, each func(*Set)) ([]*Interchange, []problem.Problem) {
+func read(text string, each func(*Set)) ([]*Interchange, []problem.Problem) {
 	var out []*Interchange
-	text := string(data)
 	pos := 0 // segments read so far, for Pos
 	var a arena
 	for {
@@ -234,21 +233,34 @@ const (
 	segmentChunk = 256
 )
 
-// split cuts raw at sep into elements taken from the arena.
+// split cuts raw at sep into elements taken from the arena. A segment has
+// at most len(raw)+1 elements: with room for that many it is cut in one
+// pass over its bytes, which for segments of a few dozen bytes costs less
+// than counting the separators first and then searching for each.
 func (a *arena) split(raw string, sep byte) []string {
-	n := strings.Count(raw, string(sep)) + 1
-	if len(a.chunk)-a.used < n {
-		a.chunk = make([]string, max(n, elementChunk))
+	room := len(raw) + 1
+	if room > elementChunk {
+		// A long segment (free text): count, so as to take no more room
+		// than its elements.
+		room = strings.Count(raw, string(sep)) + 1
+	}
+	if len(a.chunk)-a.used < room {
+		a.chunk = make([]string, max(room, elementChunk))
 		a.used = 0
 	}
-	el := a.chunk[a.used : a.used+n : a.used+n]
-	a.used += n
-	for i := 0; i < n-1; i++ {
-		j := strings.IndexByte(raw, sep)
-		el[i], raw = raw[:j], raw[j+1:]
+	free := a.chunk[a.used:]
+	n, start := 0, 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == sep {
+			free[n] = raw[start:i]
+			n++
+			start = i + 1
+		}
 	}
-	el[n-1] = raw
-	return el
+	free[n] = raw[start:]
+	n++
+	a.used += n
+	return free[:n:n]
 }
 
 // trimSegment drops what surrounds a segment's text but is not data: line
@@ -328,7 +340,7 @@ func readInterchange(text string, pos int, a *arena, each func(*Set)) (*Intercha
 				return nil, "", 0, parseProblem(where(seg), "SE without an ST")
 			}
 			set.Segments = append(set.Segments, seg)
-			checkCount(&set.Problems, where(seg), "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
+			checkCount(&set.Problems, seg, "SE", seg.E(1), len(set.Segments), "segments (ST and SE included)")
 			if seg.E(2) != set.Control {
 				set.Problems = append(set.Problems, *parseProblem(where(seg)+" element 02", "SE02 %q does not match ST02 %q", seg.E(2), set.Control))
 			}
@@ -350,7 +362,7 @@ func readInterchange(text string, pos int, a *arena, each func(*Set)) (*Intercha
 				set.Segments = a.close(set.Segments)
 				set = nil
 			}
-			checkCount(&group.Problems, where(seg), "GE", seg.E(1), len(group.Sets), "transaction sets")
+			checkCount(&group.Problems, seg, "GE", seg.E(1), len(group.Sets), "transaction sets")
 			if seg.E(2) != group.Control {
 				group.Problems = append(group.Problems, *parseProblem(where(seg)+" element 02", "GE02 %q does not match GS06 %q", seg.E(2), group.Control))
 			}
@@ -365,7 +377,7 @@ func readInterchange(text string, pos int, a *arena, each func(*Set)) (*Intercha
 				group.Problems = append(group.Problems, *parseProblem(where(seg), "GS %s has no GE", group.Control))
 				group = nil
 			}
-			checkCount(&ic.Problems, where(seg), "IEA", seg.E(1), len(ic.Groups), "functional groups")
+			checkCount(&ic.Problems, seg, "IEA", seg.E(1), len(ic.Groups), "functional groups")
 			if seg.E(2) != ic.Control {
 				ic.Problems = append(ic.Problems, *parseProblem(where(seg)+" element 02", "IEA02 %q does not match ISA13 %q", seg.E(2), ic.Control))
 			}
@@ -392,12 +404,13 @@ func readInterchange(text string, pos int, a *arena, each func(*Set)) (*Intercha
 }
 
 // checkCount compares a trailer's count element with what was read.
-func checkCount(ps *[]problem.Problem, where, trailer, text string, got int, what string) {
+// The trailer's place is written only for a problem: every set has an SE.
+func checkCount(ps *[]problem.Problem, seg Segment, trailer, text string, got int, what string) {
 	want, err := strconv.Atoi(text)
 	switch {
 	case err != nil:
-		*ps = append(*ps, *parseProblem(where+" element 01", "%s01 %q is not a count", trailer, text))
+		*ps = append(*ps, *parseProblem(where(seg)+" element 01", "%s01 %q is not a count", trailer, text))
 	case want != got:
-		*ps = append(*ps, *parseProblem(where+" element 01", "%s01 says %d %s, the envelope has %d", trailer, want, what, got))
+		*ps = append(*ps, *parseProblem(where(seg)+" element 01", "%s01 says %d %s, the envelope has %d", trailer, want, what, got))
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -111,12 +112,22 @@ func (a *Adapter) Decode(in adapters.Input) ([]*event.Event, error) {
 	// Each set is decoded as soon as its SE is read, while its segments are
 	// in the reader's room; whether it is sent waits for its group's and
 	// interchange's trailers, below.
-	ics, ps := read(in.Data, func(s *Set) {
+	ics, ps := read(inPlace(in.Data), func(s *Set) {
 		if len(s.Problems) == 0 {
 			s.ev, s.decoded = decodeSet(s, in)
 		}
 	})
 	return collect(ics, ps)
+}
+
+// inPlace is data as a string without copying it. Decode returns nothing
+// that points into its text: event data is written anew, ids are hashes,
+// problems are formatted, and the reader's sets and segments are dropped when
+// it returns. So it reads in.Data where it is, and a partner file is not
+// copied (for a file of 850s, a third of what decoding allocated).
+// FuzzDecodeWhileReading checks it by overwriting the data after decoding.
+func inPlace(data []byte) string {
+	return unsafe.String(unsafe.SliceData(data), len(data))
 }
 
 // collect gathers the events of the sets decoded in ics that their group
@@ -269,7 +280,7 @@ func unitOf(p *problems, seg Segment, element int) string {
 }
 
 func quantity(p *problems, seg Segment, element int) float64 {
-	q, err := strconv.ParseFloat(seg.E(element), 64)
+	q, err := parseNumber(seg.E(element))
 	if err != nil || q <= 0 || q > 1e9 {
 		p.add(seg, element, "%q is not a quantity above zero", seg.E(element))
 		return 0
@@ -278,12 +289,30 @@ func quantity(p *problems, seg Segment, element int) float64 {
 }
 
 func count(p *problems, seg Segment, element int) int {
-	q, err := strconv.ParseFloat(seg.E(element), 64)
+	q, err := parseNumber(seg.E(element))
 	if err != nil || q < 0 || q > 1e12 || q != float64(int64(q)) {
 		p.add(seg, element, "%q is not a whole number of units, zero or more", seg.E(element))
 		return 0
 	}
 	return int(q)
+}
+
+// parseNumber is strconv.ParseFloat(s, 64), reading the usual quantity,
+// up to 15 digits and nothing else, without it: such a number is exactly a
+// float64, and most quantities of a file are one.
+func parseNumber(s string) (float64, error) {
+	if len(s) == 0 || len(s) > 15 {
+		return strconv.ParseFloat(s, 64)
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return strconv.ParseFloat(s, 64)
+		}
+		n = n*10 + uint64(c)
+	}
+	return float64(n), nil
 }
 
 // date reads an X12 date, CCYYMMDD (or YYMMDD in old versions).

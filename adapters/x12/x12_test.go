@@ -384,3 +384,46 @@ func BenchmarkDecodeLarge852(b *testing.B) {
 		}
 	}
 }
+
+func TestALineNumberThatRepeatsIsRefusedAtItsSecondPO1(t *testing.T) {
+	t.Parallel()
+	a := x12.New(fixed)
+	// order850 is an 850 whose PO1s carry the line numbers lines.
+	order850 := func(lines ...int) []byte {
+		segs := []string{"ST*850*0001", "BEG*00*SA*PO-1**20261123", "DTM*002*20261215", "N1*ST*ACME DC*UL*0614141000005"}
+		for _, n := range lines {
+			segs = append(segs, fmt.Sprintf("PO1*%d*1*EA*6.30**UK*00614141123452", n))
+		}
+		segs = append(segs, fmt.Sprintf("CTT*%d", len(lines)))
+		return []byte(fmt.Sprintf("ISA*00*%10s*00*%10s*ZZ*%-15s*ZZ*%-15s*261124*0900*U*00401*000000009*0*P*>~\nGS*PO*ACME*CROSSDOCK*20261124*0900*9*X*004010~\n%s~\nSE*%d*0001~\nGE*1*9~\nIEA*1*000000009~\n",
+			"", "", "ACME", "CROSSDOCK", strings.Join(segs, "~\n"), len(segs)+1))
+	}
+	tests := []struct {
+		name  string
+		lines []int
+		field string // "" when the order decodes
+	}{
+		{"lines numbered upwards decode", []int{1, 2, 5, 9}, ""},
+		{"lines numbered in any order without a repeat decode", []int{3, 1, 2, 10, 4}, ""},
+		{"a line repeated at once is refused", []int{1, 1}, "ST 0001 (850) segment 6 PO1 element 01"},
+		{"a line repeated after others is refused", []int{1, 2, 3, 2}, "ST 0001 (850) segment 8 PO1 element 01"},
+		{"a line repeated after the numbers went down is refused", []int{5, 1, 7, 1}, "ST 0001 (850) segment 8 PO1 element 01"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, err := a.Decode(adapters.Input{Account: "acme", Data: order850(tc.lines...)})
+			if tc.field == "" {
+				if err != nil || len(evs) != 1 {
+					t.Fatalf("Decode = %d events, %v; want one order", len(evs), err)
+				}
+				return
+			}
+			if len(evs) != 0 {
+				t.Errorf("Decode made %d events, want none", len(evs))
+			}
+			if fields := strings.Join(adaptertest.Fields(err), "\n"); !strings.Contains(fields, tc.field+": parse_error: line") {
+				t.Errorf("problems %q, want a repeated line at %q", fields, tc.field)
+			}
+		})
+	}
+}
