@@ -205,7 +205,9 @@ func ID(format string, in Input, eventType, key string) string {
 }
 
 // NewEvent makes an event decoded from a document: id from ID, source from
-// the sender, the account extension set when known, data as JSON. It sets
+// the sender, the account extension set when known, data as JSON (written by
+// data's own AppendJSON(b []byte) []byte when it has one, byte for byte what
+// encoding/json writes, else by encoding/json). It sets
 // no time: the document's time is in the data, and a decoded event is the
 // same whenever the file is decoded.
 func NewEvent(format string, in Input, account, eventType, key string, data any) (*event.Event, error) {

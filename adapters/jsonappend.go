@@ -69,8 +69,14 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendJSONString appends s quoted as encoding/json does: HTML-safe (<, >
-// and & escaped), U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD.
+// AppendJSONString appends s quoted as encoding/json does: HTML-safe (<, >
+// and & escaped), U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD. It is
+// for adapters' own AppendJSON methods: data with one, NewEvent writes
+// without reflection.
+func AppendJSONString(b []byte, s string) []byte {
+	return appendJSONString(b, s)
+}
+
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

@@ -2,6 +2,7 @@ package x12
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -81,6 +82,35 @@ func FuzzParseNumberIsParseFloat(f *testing.F) {
 		want, werr := strconv.ParseFloat(s, 64)
 		if (err == nil) != (werr == nil) || (err == nil && got != want && !(got != got && want != want)) {
 			t.Errorf("parseNumber(%q) = %v, %v; strconv.ParseFloat %v, %v", s, got, err, want, werr)
+		}
+	})
+}
+
+// FuzzInventoryAppendJSON: an inventory report's hand-written JSON is byte
+// for byte what encoding/json writes.
+func FuzzInventoryAppendJSON(f *testing.F) {
+	f.Add("0614141000012", "2014-01-12T23:59:59Z", "40004100000012", 103, 3, true, false)
+	f.Add("<a&b>\"\\\n", "\u2028\xff", "é😀", -7, 0, false, true)
+	f.Fuzz(func(t *testing.T, location, asOf, gtin string, onHand, n int, onOrder, sold bool) {
+		it := &item{GTIN: gtin, OnHand: onHand}
+		if onOrder {
+			it.OnOrder = &n
+		}
+		if sold {
+			it.SoldLast = &onHand
+		}
+		for _, inv := range []inventory{
+			{Location: location, AsOf: asOf, Items: []*item{it, {GTIN: asOf, OnHand: n, OnOrder: &n, SoldLast: &n}, nil}},
+			{Location: location, Items: []*item{}},
+			{AsOf: asOf},
+		} {
+			want, err := json.Marshal(inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inv.AppendJSON(nil); string(got) != string(want) {
+				t.Fatalf("AppendJSON = %s\nencoding/json = %s", got, want)
+			}
 		}
 	})
 }
