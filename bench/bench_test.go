@@ -53,11 +53,10 @@ func TestRunCountsEveryOrder(t *testing.T) {
 				t.Errorf("load usage = %+v against the process's %.1f s CPU, want a share of it and an RSS", rep.Load, rep.CPUSeconds)
 			}
 			// Every strategic order is found in every stream on its way:
-			// over NATS publish, XD_IN, XD_ROUTED, XD_OUT, answer (four
-			// stages); over HTTP the gateway writes its lane first and
-			// XD_IN is left out (three).
-			want := map[string]int{"nats": 4, "http": 3}[transport]
-			if len(rep.Stages) != want {
+			// publish (or POST), XD_IN, XD_OUT, answer (three stages);
+			// the router hands it to the orders service without a lane
+			// copy in XD_ROUTED.
+			if want := 3; len(rep.Stages) != want {
 				t.Fatalf("stages = %+v, want %d", rep.Stages, want)
 			}
 			for i, st := range rep.Stages {
@@ -91,8 +90,8 @@ func TestFloorAnswersEveryOrder(t *testing.T) {
 	if f.Orders == 0 || f.OrdersPerSec <= 0 {
 		t.Errorf("floor = %+v, want orders and a rate", f)
 	}
-	if f.Writes != 5 || f.Deliveries != 2 {
-		t.Errorf("floor models %d writes and %d deliveries per order, want the contract's 5 and 2", f.Writes, f.Deliveries)
+	if f.Writes != 4 || f.Deliveries != 1 {
+		t.Errorf("floor models %d writes and %d deliveries per order, want the hub's 4 and 1", f.Writes, f.Deliveries)
 	}
 	if want := uint64(f.Writes * f.Orders); f.Stored != want {
 		t.Errorf("floor stored %d messages for %d orders, want %d (%d each)", f.Stored, f.Orders, want, f.Writes)
@@ -128,8 +127,8 @@ func TestIsolationScenarioReportsBothPhases(t *testing.T) {
 			phases[st.Phase]++
 		}
 	}
-	if phases["alone"] != 4 || phases["flood"] != 4 {
-		t.Errorf("stages per phase = %v, want 4 alone and 4 under the flood", phases)
+	if phases["alone"] != 3 || phases["flood"] != 3 {
+		t.Errorf("stages per phase = %v, want 3 alone and 3 under the flood", phases)
 	}
 	if rep.Total.Lost != 0 {
 		t.Errorf("lost %d orders", rep.Total.Lost)

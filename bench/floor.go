@@ -33,30 +33,31 @@ type Floor struct {
 // bench.floor, out of the sight of every hub consumer (they filter on xd.>).
 const (
 	floorIn     = "BENCH_FLOOR_IN"
-	floorRouted = "BENCH_FLOOR_ROUTED"
 	floorOut    = "BENCH_FLOOR_OUT"
 	floorOrders = "BENCH_FLOOR_ORDERS" // a KV bucket, like the orders service's
 
 	floorPlaced      = "bench.floor.in.bench.order.placed"
-	floorLane        = "bench.floor.routed.strategic.bench.order.placed"
 	floorAccepted    = "bench.floor.out.bench.order.accepted"
 	floorFulfillment = "bench.floor.wh.bench-wh.fulfillment.requested"
 
-	// An order is stored five times (XD_IN, its lane, its state, its two
-	// answers) and delivered twice (to the router, to the orders service).
-	floorWrites     = 5
-	floorDeliveries = 2
+	// An order is stored four times (XD_IN, its state, its two answers)
+	// and delivered once (to the router's lane, which hands it to the
+	// orders service in the same process). Until 2026-12-02 the hub also
+	// stored it in its lane (XD_ROUTED) and delivered it a second time, and
+	// the floor modelled five writes and two deliveries.
+	floorWrites     = 4
+	floorDeliveries = 1
 
 	floorBatch = 256              // messages a stage fetches at once
 	floorStall = 30 * time.Second // how long a publish waits for room among the pending acks
 )
 
 // floorStreams are the streams the floor writes to, its bucket's included.
-var floorStreams = []string{floorIn, floorRouted, floorOut, bus.BucketStream(floorOrders)}
+var floorStreams = []string{floorIn, floorOut, bus.BucketStream(floorOrders)}
 
 // floor runs the floor for about d and returns what it measured (all but
 // Ratio). The orders come from the observer's connection, over TCP like
-// the bench accounts' orders. The two stages stand in for the hub and
+// the bench accounts' orders. The one stage stands in for the hub and
 // connect as it does (bus.Dial over loopback, or to --nats-url) with its
 // JetStream settings (bus.New).
 func (r *runner) floor(ctx context.Context, d time.Duration) (_ Floor, err error) {
@@ -93,7 +94,7 @@ func (r *runner) floor(ctx context.Context, d time.Duration) (_ Floor, err error
 			stop()
 		}
 	}()
-	for _, st := range []stage{{floorIn, "router", f.route}, {floorRouted, "orders", f.accept}} {
+	for _, st := range []stage{{floorIn, "orders", f.accept}} {
 		stop, err := f.start(ctx, st)
 		if err != nil {
 			return Floor{}, err
@@ -154,7 +155,6 @@ func createFloor(ctx context.Context, js jetstream.JetStream) error {
 	}
 	for _, c := range []struct{ name, subjects string }{
 		{floorIn, "bench.floor.in.>"},
-		{floorRouted, "bench.floor.routed.>"},
 		{floorOut, "bench.floor.out.> bench.floor.wh.>"},
 	} {
 		cfg := jetstream.StreamConfig{Name: c.name, Subjects: strings.Fields(c.subjects), Storage: jetstream.FileStorage, Duplicates: bus.DuplicateWindow}
@@ -288,13 +288,8 @@ func waitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
 	return nil
 }
 
-// route is the router's work on an order: the message unchanged, headers
-// and all, into its lane.
-func (f *floorRun) route(m jetstream.Msg) ([]jetstream.PubAckFuture, error) {
-	return f.publish(write{msg: &nats.Msg{Subject: floorLane, Header: m.Headers(), Data: m.Data()}})
-}
-
-// accept is the orders service's work on an order: create its state, then
+// accept is the hub's work on an order (the router's lane handing it to the
+// orders service): create its state, then
 // its order.accepted, naming the order as its cause, and its
 // fulfillment.requested, each with a Nats-Msg-Id of its own.
 func (f *floorRun) accept(m jetstream.Msg) ([]jetstream.PubAckFuture, error) {

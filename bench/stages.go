@@ -13,9 +13,10 @@ import (
 )
 
 // Stage is where the strategic orders' time went between two points of
-// their way through the hub: publish (or POST), stored in XD_IN, stored in
-// their lane in XD_ROUTED, order.accepted stored in XD_OUT, answer seen by
-// the account. The stored times are JetStream's own, read back from the
+// their way through the hub: publish (or POST), stored in XD_IN,
+// order.accepted stored in XD_OUT, answer seen by the account. (Until
+// 2026-12-02 an order was also stored in its lane in XD_ROUTED, a stage of
+// its own; the router now hands it to the orders service of its process.) The stored times are JetStream's own, read back from the
 // streams after the run; the hub and the load generator share one clock.
 type Stage struct {
 	Phase   string    `json:"phase,omitempty"` // isolation: alone or flood
@@ -27,9 +28,9 @@ type Stage struct {
 
 // traced is one strategic order's way through the hub.
 type traced struct {
-	phase                    string
-	sent, seen               time.Time
-	inAt, routedAt, answerAt time.Time
+	phase          string
+	sent, seen     time.Time
+	inAt, answerAt time.Time
 }
 
 // point is a place on an order's way, read from a stream.
@@ -43,15 +44,12 @@ type point struct {
 var points = []point{
 	{"XD_IN", bus.StreamIn, func(a string) string { return bus.InSubject(bus.Sender{Account: a}, "order.placed") }, "ce-id",
 		func(t *traced) *time.Time { return &t.inAt }},
-	{"XD_ROUTED", bus.StreamRouted, func(a string) string { return bus.RoutedSubject("strategic", a, "order.placed") }, "ce-id",
-		func(t *traced) *time.Time { return &t.routedAt }},
 	{"XD_OUT accepted", bus.StreamOut, func(a string) string { return bus.OutSubject(a, "order.accepted") }, "ce-causationid",
 		func(t *traced) *time.Time { return &t.answerAt }},
 }
 
 // stages reads when each traced order reached each stream and sums up the
-// time between consecutive points, per phase. Over HTTP the gateway
-// stores an event in its lane before XD_IN, so XD_IN is left out there.
+// time between consecutive points, per phase.
 func (r *runner) stages(ctx context.Context) ([]Stage, error) {
 	js, err := jetstream.New(r.observer)
 	if err != nil {
@@ -60,9 +58,6 @@ func (r *runner) stages(ctx context.Context) ([]Stage, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range points {
-		if p.stream == bus.StreamIn && r.cfg.Transport != "nats" {
-			continue
-		}
 		for _, a := range r.accountsOf(accounts.Strategic) {
 			if err := r.readPoint(ctx, js, p, a.id); err != nil {
 				return nil, err
@@ -71,9 +66,9 @@ func (r *runner) stages(ctx context.Context) ([]Stage, error) {
 	}
 	var out []Stage
 	for _, phase := range r.phases() {
-		way := []string{"publish", "XD_IN", "XD_ROUTED", "XD_OUT accepted", "answer seen"}
+		way := []string{"publish", "XD_IN", "XD_OUT accepted", "answer seen"}
 		if r.cfg.Transport != "nats" {
-			way = []string{"POST", "XD_ROUTED", "XD_OUT accepted", "answer seen"}
+			way[0] = "POST"
 		}
 		for i := 1; i < len(way); i++ {
 			var ds []time.Duration

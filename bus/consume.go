@@ -66,6 +66,12 @@ type ConsumerConfig struct {
 	// few accounts' events out of every account's, the rest then never
 	// delivered. One Follower per consumer.
 	Follow *Follower
+	// Letters names the consumer in its dead letters (their
+	// Crossdock-Dlq-Consumer and the Nats-Msg-Id they are stored under);
+	// zero means Durable. Consumers of one stream that may each be given the
+	// same message (the router's lanes and its sweep) share one, so that a
+	// message both reject is dead-lettered once.
+	Letters string
 	// Admit, when set, is called by a worker before it handles each
 	// message, with the time JetStream stored it, and the message waits
 	// until it returns; the func it returns, when not nil, is called once
@@ -106,6 +112,9 @@ func (c *ConsumerConfig) defaults(ackWait time.Duration, backoff []time.Duration
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = DefaultAckWait
+	}
+	if c.Letters == "" {
+		c.Letters = c.Durable
 	}
 	if len(c.Backoff) == 0 {
 		c.Backoff = backoff
@@ -603,7 +612,7 @@ func (b *Bus) reject(ctx context.Context, cfg *ConsumerConfig, m jetstream.Msg, 
 			unanswered = err
 		}
 	}
-	letter := DeadLetter(m, cfg.Durable, sender, r, attempt)
+	letter := DeadLetter(m, cfg.Letters, sender, r, attempt)
 	fitLetter(letter, int(b.nc.MaxPayload()))
 	err := b.publishLetter(ctx, letter)
 	if err != nil && Refused(err) {

@@ -2,7 +2,7 @@
 // second by intake channel, by lane and by tier; intake → order.accepted
 // latency per tier; each tier's SLO and its error budget's burn rate; each
 // durable consumer's backlog; the DLQ's depth by account and code. It
-// follows XD_IN, XD_ROUTED and the decision subjects of XD_OUT with
+// follows XD_IN and the decision subjects of XD_OUT with
 // ordered consumers (in memory, from now on) and polls consumer and stream
 // info, so it sees the whole hub whichever processes run the services. The
 // figures are in /metrics (Collector) and in the operator console
@@ -180,7 +180,6 @@ func (f *Flow) Run(ctx context.Context) error {
 		handle   func(jetstream.Msg)
 	}{
 		{bus.StreamIn, []string{bus.AllIn}, false, f.onIntake},
-		{bus.StreamRouted, []string{bus.AllRouted}, true, f.onRouted},
 		{bus.StreamOut, []string{bus.OutSubject("*", "order.accepted"), bus.OutSubject("*", "order.rejected")}, true, f.onDecision},
 		// Few, and their bodies say what the headers do not: a held
 		// order's release time, a rejected event's type.
@@ -239,8 +238,10 @@ func stored(m jetstream.Msg) time.Time {
 	return time.Now()
 }
 
-// onIntake counts an event stored in XD_IN by channel and remembers an
-// order's intake time.
+// onIntake counts an event stored in XD_IN by channel and by its account's
+// tier and lane, and remembers an order's intake time. Tiers and lanes are
+// counted at intake: since 2026-12-02 an event the router hands straight
+// to a service of its process is never stored in XD_ROUTED.
 func (f *Flow) onIntake(m jetstream.Msg) {
 	h := m.Headers()
 	tok := strings.Split(m.Subject(), ".")
@@ -251,19 +252,30 @@ func (f *Flow) onIntake(m jetstream.Msg) {
 	if account == "wh" {
 		account, name = "", ""
 	}
-	id, channel := h.Get("ce-id"), h.Get("ce-"+bus.ExtChannel)
+	id, channel, named := h.Get("ce-id"), h.Get("ce-"+bus.ExtChannel), h.Get("ce-"+bus.ExtAccount)
 	if h.Get("ce-specversion") == "" { // structured mode: the attributes are in the body
 		var ce struct {
 			ID      string `json:"id"`
 			Channel string `json:"channel"`
+			Account string `json:"account"`
 		}
 		_ = json.Unmarshal(m.Data(), &ce)
-		id, channel = ce.ID, ce.Channel
+		id, channel, named = ce.ID, ce.Channel, ce.Account
 	}
 	if channel == "" {
 		channel = ChannelNATS
 	}
-	f.Intake(channel, account, name, id, stored(m))
+	at := stored(m)
+	f.Intake(channel, account, name, id, at)
+	// A warehouse's event is in the lane of the account it names.
+	if account == "" {
+		account = named
+	}
+	if f.cfg.TierOf != nil && account != "" {
+		if tier, ok := f.cfg.TierOf(account); ok {
+			f.Routed(tier, at)
+		}
+	}
 }
 
 // Intake records an event stored in XD_IN at `at` by channel; an
@@ -350,16 +362,7 @@ func expire[V any](q *fifo, m map[string]V, stamp func(V) time.Time, now time.Ti
 	}
 }
 
-// onRouted counts an event in its tier lane.
-func (f *Flow) onRouted(m jetstream.Msg) {
-	tok := strings.SplitN(m.Subject(), ".", 4)
-	if len(tok) < 3 {
-		return
-	}
-	f.Routed(accounts.Tier(tok[2]), stored(m))
-}
-
-// Routed records an event stored in a tier's lane at `at`.
+// Routed records an event of a tier's account taken in at `at`.
 func (f *Flow) Routed(tier accounts.Tier, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		door:      gateway.NewDoor(h.registry, gateway.DoorConfig{Requests: cfg.AccountRequests}),
 		governor:  gov,
 		metrics:   metrics,
+		local:     map[string]bus.Handler{},
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crossdock/crossdock/adapters"
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/schemas"
 	"github.com/crossdock/crossdock/services/delivery"
 	"github.com/crossdock/crossdock/services/edi"
@@ -43,6 +44,12 @@ type service struct {
 	// mount adds its HTTP routes when it was built here (its field on h is
 	// set); nil for a service without an API of its own.
 	mount func(h *Hub, mux *http.ServeMux) error
+	// local, when set, is the handler the router hands the service's
+	// checked events to when both run in this process (fused lanes,
+	// router.Config.Local), instead of storing them in XD_ROUTED for the
+	// service's own consumers, which still run for events routed by a
+	// router elsewhere.
+	local func(h *Hub) bus.Handler
 }
 
 // parts are what services share, made once by Start.
@@ -53,6 +60,9 @@ type parts struct {
 	door      *gateway.Door
 	governor  *lanes.Governor
 	metrics   *prometheus.Registry
+	// local is router.Config.Local: the handlers of the services built to
+	// run here, filled by buildServices before anything runs.
+	local map[string]bus.Handler
 }
 
 // services is the table, in the order of the flag's help.
@@ -102,7 +112,7 @@ var services = []service{
 		does:     "checks events and routes them into their accounts' tier lanes",
 		consumes: "XD_IN: router-<lane> for each lane, router (the sweep)",
 		build: func(h *Hub, p parts) ([]func(context.Context) error, error) {
-			return runs(router.New(router.Config{Governor: p.governor}, h.bus, h.registry, p.check, h.log.Named("router")).Run), nil
+			return runs(router.New(router.Config{Governor: p.governor, Local: p.local}, h.bus, h.registry, p.check, h.log.Named("router")).Run), nil
 		},
 	},
 	{
@@ -114,6 +124,7 @@ var services = []service{
 			h.orders, err = orders.New(p.ctx, orders.Config{Governor: p.governor, Schemas: p.validator, Tags: h.tagReads}, h.bus, h.registry, h.log.Named("orders"))
 			return runs(h.orders.Run), err
 		},
+		local: func(h *Hub) bus.Handler { return h.orders.Handle },
 		mount: func(h *Hub, mux *http.ServeMux) error {
 			if h.orders == nil {
 				return nil
@@ -203,6 +214,9 @@ func (h *Hub) buildServices(p parts) ([]func(context.Context) error, error) {
 		}
 		if here {
 			out = append(out, r...)
+			if s.local != nil && p.local != nil {
+				p.local[s.name] = s.local(h)
+			}
 		}
 	}
 	return out, nil

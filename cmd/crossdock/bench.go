@@ -43,7 +43,7 @@ func runBench(args []string) error {
 	})
 	fs.IntVar(&cfg.Window, "window", 0, "most orders sent but not yet answered (default 2000)")
 	fs.DurationVar(&cfg.Baseline, "baseline", 0, "how long to publish the raw JetStream baseline, before the load (default 3s)")
-	fs.BoolVar(&cfg.Floor, "floor", true, "before the load, run the contract's JetStream work per order (5 writes, 2 deliveries) with no hub code on scratch streams, "+
+	fs.BoolVar(&cfg.Floor, "floor", true, "before the load, run the hub's JetStream work per order (4 writes, 1 delivery) with no hub code on scratch streams, "+
 		"to report how far the hub is from the best this server can do; on by default because it costs only about --floor-duration and a second")
 	fs.DurationVar(&cfg.FloorDuration, "floor-duration", 0, "how long to run the floor (default 3s)")
 	fs.BoolVar(&cfg.Stages, "stages", false, "after the run, read back from the streams where the strategic orders' time went, stage by stage")
@@ -119,7 +119,7 @@ func printReport(out io.Writer, r *bench.Report) {
 	_ = w.Flush()
 	fmt.Fprintf(out, "\nraw JetStream async publish of an order message (%d B of data, same headers), %d in %.1fs: %.0f msgs/s; end-to-end / raw = %.3f\n", r.Raw.Bytes, r.Raw.Messages, float64(r.Raw.Messages)/r.Raw.PublishRate, r.Raw.PublishRate, r.Ratio)
 	if f := r.Floor; f != nil {
-		fmt.Fprintf(out, "floor: the contract's %d JetStream writes and %d deliveries per order with no hub code, pipelined, %d orders: %.0f orders/s (%.3f of raw)",
+		fmt.Fprintf(out, "floor: the hub's JetStream work per order (writes %d, deliveries %d) with no hub code, pipelined, %d orders: %.0f orders/s (%.3f of raw)",
 			f.Writes, f.Deliveries, f.Orders, f.OrdersPerSec, f.Ratio)
 		// The isolation scenario paces its orders: its rate is no reach.
 		if r.Scenario == "throughput" && f.OrdersPerSec > 0 {

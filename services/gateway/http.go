@@ -179,26 +179,22 @@ func rateLimited(w http.ResponseWriter, wait time.Duration) {
 }
 
 // store stores checked events as they came in by channel and returns their
-// ids. Events the gateway can route go to their lane first, then to XD_IN
-// sealed (intake.HeaderRouted), so that the router does not check and route them
-// again and a strategic order posted over HTTP never queues behind other
-// tiers' events at the router. XD_IN still holds every event as sent; a
-// sealed one there is always in its lane already.
+// ids. Each is stored once, in XD_IN; one the router may take is sealed
+// (intake.HeaderRouted) so that the router of this process, which can
+// verify the seal, hands it to its service without checking it again (a
+// router in another process checks it as any NATS arrival). Until
+// 2026-12-02 the gateway also stored each event in its lane in XD_ROUTED:
+// a second write per event (docs/performance.md, "k").
 func (g *Gateway) store(ctx context.Context, from bus.Sender, channel string, events []*event.Event) ([]string, error) {
-	var lanes []bus.Outgoing
 	msgs := make([]*nats.Msg, len(events))
 	msgIDs := make([]string, len(events))
 	ids := make([]string, len(events))
 	for i, ev := range events {
 		ev.SetExtension(bus.ExtChannel, channel)
 		msgs[i], msgIDs[i], ids[i] = bus.Encode(bus.StoreSubject(from, bus.Name(ev.Type())), ev), IntakeKey(from, ev.ID()), ev.ID()
-		if lane := g.check.Lane(ev); lane != "" {
-			lanes = append(lanes, bus.Outgoing{Subject: lane, Event: ev})
+		if g.check.Lane(ev) != "" {
 			msgs[i].Header.Set(intake.HeaderRouted, g.check.Seal(msgIDs[i], ev.Data()))
 		}
-	}
-	if _, err := g.bus.Publish(ctx, lanes...); err != nil {
-		return nil, err
 	}
 	if _, err := g.bus.PublishMsgs(ctx, msgs, msgIDs); err != nil {
 		return nil, err
@@ -236,7 +232,7 @@ func (g *Gateway) checkAll(m mode, from bus.Sender, events []*event.Event, size 
 // Submit takes events from a sender authenticated by other means than an
 // API key (the portal's session) through the same path as POST
 // /v1/events: every event is checked (a batch is all or nothing) and, when
-// none has a problem, stored in XD_IN and its lane, marked with channel
+// none has a problem, stored in XD_IN, marked with channel
 // (bus.ChannelPortal for the portal). It returns the stored ids, or the
 // problems (with nothing stored), or an error when JetStream did not store
 // them (retry with the same ids).

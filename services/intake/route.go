@@ -14,11 +14,13 @@ import (
 )
 
 // HeaderRouted marks an event in XD_IN that the gateway has already checked
-// and stored in its lane (HTTP intake). Its value is an HMAC, under a key
-// only this process holds, of the message id and data: a customer publishing
-// over NATS cannot forge it, and a router in another process, which cannot
-// verify it, checks and routes the event as if the header were not there
-// (JetStream then drops the second copy in XD_ROUTED by its Nats-Msg-Id).
+// (HTTP intake) and that is on its tier's menu. Its value is an HMAC, under a
+// key only this process holds, of the message id and data: a customer
+// publishing over NATS cannot forge it, and a router in another process,
+// which cannot verify it, checks and routes the event as if the header were
+// not there. The router of this process dispatches a sealed event without
+// checking it again. (The name is from when the gateway also stored the
+// event in its lane, before 2026-12-02.)
 const HeaderRouted = "Crossdock-Routed"
 
 // Menu names the service an event type goes to and whether the policy

@@ -27,7 +27,10 @@ import (
 // usually none. Every event after the position is judged in one pass
 // that completes before the position moves past it, so none is skipped;
 // one judged twice (after a crash, or by two processes) is routed twice,
-// which is harmless (same Nats-Msg-Id), or rejected under the same ids.
+// which is harmless (same Nats-Msg-Id; a service of this process that it
+// is handed to twice finds its own writes and answers under the same
+// ids), or rejected under the same ids. Within a process, a lane and the
+// sweep never both handle an event (claims.go).
 
 const (
 	// sweepDurable is the consumer whose metadata holds the sweep's
