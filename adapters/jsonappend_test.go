@@ -3,9 +3,11 @@ package adapters
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 )
 
@@ -58,6 +60,30 @@ func TestIDIsTheUUIDv5OfFormatSenderTypeAndKey(t *testing.T) {
 		want := uuid.NewSHA1(idNamespace, []byte(tc.format+"\x00"+tc.wantSender+"\x00"+tc.typ+"\x00"+tc.key)).String()
 		if got := ID(tc.format, tc.in, tc.typ, tc.key); got != want {
 			t.Errorf("ID(%q, %+v, %q, %.20q…) = %s, want %s", tc.format, tc.in, tc.typ, tc.key, got, want)
+		}
+	}
+}
+
+// TestNewEventIsWhatTheSDKsSettersMake: the context NewEvent fills in
+// directly (the account extension, a source parsed once for the events of a
+// file) is the one event.New and its setters make, for senders one after
+// another and for a source that does not parse.
+func TestNewEventIsWhatTheSDKsSettersMake(t *testing.T) {
+	for _, in := range []Input{{Account: "acme"}, {Account: "acme"}, {Warehouse: "dc-west", Account: "acme"}, {Account: "acme"}, {Account: "%zz"}, {Account: "%zz"}, {Account: "globex"}} {
+		got, err := NewEvent("csv", in, in.Account, "crossdock.order.placed.v1", "po/1", Order{PONumber: "1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := event.New()
+		want.SetID(ID("csv", in, "crossdock.order.placed.v1", "po/1"))
+		want.SetType("crossdock.order.placed.v1")
+		want.SetSource(in.Source())
+		want.SetExtension("account", in.Account)
+		if err := want.SetData(event.ApplicationJSON, Order{PONumber: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, &want) {
+			t.Errorf("NewEvent for %+v = %+v, the SDK's setters make %+v", in, got, &want)
 		}
 	}
 }

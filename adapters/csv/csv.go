@@ -78,7 +78,53 @@ type order struct {
 
 	firstLine int
 	failed    bool
-	lineNos   map[int]int // order line number → file line
+	lineNos   lineIndex // order line number → file line
+}
+
+// lineIndex maps an order's line numbers to the file lines they are on. Most
+// orders have a few lines: those are kept in the order itself and searched
+// one by one; a map is made only for an order of more (a partner file of
+// 50,000 one-line orders made 50,000 maps).
+type lineIndex struct {
+	few  [4]struct{ n, fileLine int }
+	used int
+	many map[int]int
+}
+
+// find returns the file line of order line n.
+func (x *lineIndex) find(n int) (int, bool) {
+	if x.many != nil {
+		l, ok := x.many[n]
+		return l, ok
+	}
+	for _, p := range x.few[:x.used] {
+		if p.n == n {
+			return p.fileLine, true
+		}
+	}
+	return 0, false
+}
+
+// set records that order line n is on fileLine.
+func (x *lineIndex) set(n, fileLine int) {
+	if x.many == nil && x.used < len(x.few) {
+		for i := range x.few[:x.used] {
+			if x.few[i].n == n {
+				x.few[i].fileLine = fileLine
+				return
+			}
+		}
+		x.few[x.used] = struct{ n, fileLine int }{n, fileLine}
+		x.used++
+		return
+	}
+	if x.many == nil {
+		x.many = make(map[int]int, 2*len(x.few))
+		for _, p := range x.few {
+			x.many[p.n] = p.fileLine
+		}
+	}
+	x.many[n] = fileLine
 }
 
 // Decode reads the file's orders: one order.placed per PO number.
@@ -232,7 +278,7 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 	o := byPO[po]
 	if o == nil {
 		// The order's first row decides where and when it goes.
-		o = &order{Order: adapters.Order{PONumber: po, ShipTo: shipTo, RequestedDate: date, Pickup: pickup}, firstLine: lineNo, lineNos: map[int]int{}}
+		o = &order{Order: adapters.Order{PONumber: po, ShipTo: shipTo, RequestedDate: date, Pickup: pickup}, firstLine: lineNo}
 		byPO[po] = o
 		*orders = append(*orders, o)
 	} else {
@@ -283,10 +329,10 @@ func addRow(rec []string, lineNo int, col map[string]int, sep rune, byPO map[str
 		}
 		n = v
 	}
-	if prev, dup := o.lineNos[n]; dup {
+	if prev, dup := o.lineNos.find(n); dup {
 		bad("line", "order %s has line %d twice (lines %d and %d of the file)", po, n, prev, lineNo)
 	}
-	o.lineNos[n] = lineNo
+	o.lineNos.set(n, lineNo)
 	if len(ps) == 0 {
 		o.Lines = append(o.Lines, adapters.OrderLine{Line: n, GTIN: gs1.GTIN14(gtin), Quantity: qty, Unit: unit})
 	}

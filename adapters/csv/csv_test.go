@@ -1,8 +1,10 @@
 package csv_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/crossdock/crossdock/adapters"
@@ -121,4 +123,36 @@ func BenchmarkDecodePartnerFile(b *testing.B) {
 		}
 	}
 	b.ReportMetric(orders*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}
+
+func TestARepeatedLineNumberNamesBothFileLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		lines []int // the line column of an order's rows
+		want  string
+	}{
+		{"in a short order", []int{1, 2, 1}, "order PO-1 has line 1 twice (lines 2 and 4 of the file)"},
+		{"in a long order, early", []int{1, 2, 3, 4, 5, 6, 2}, "order PO-1 has line 2 twice (lines 3 and 8 of the file)"},
+		{"in a long order, late", []int{1, 2, 3, 4, 5, 6, 7, 6}, "order PO-1 has line 6 twice (lines 7 and 9 of the file)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := "po_number,ship_to,requested_date,gtin,quantity,line\n"
+			for _, n := range tc.lines {
+				data += fmt.Sprintf("PO-1,0614141000005,2026-12-20,00614141123452,1,%d\n", n)
+			}
+			evs, err := csv.New().Decode(adapters.Input{Account: "acme", Data: []byte(data)})
+			if len(evs) != 0 {
+				t.Errorf("Decode made %d events, want none", len(evs))
+			}
+			var msgs []string
+			for _, p := range adapters.Problems(err) {
+				msgs = append(msgs, p.Message)
+			}
+			if !slices.Contains(msgs, tc.want) {
+				t.Errorf("problems %q, want %q", msgs, tc.want)
+			}
+		})
+	}
 }
