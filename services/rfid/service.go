@@ -349,7 +349,7 @@ func (s *Service) apply(ctx context.Context, sl *slot, key, uri, eventID, reader
 		if next == cur.track {
 			return observed, move, nil // nothing new, or a redelivery already stored
 		}
-		b, err := json.Marshal(next)
+		b, err := next.appendJSON(make([]byte, 0, 1024))
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode track %s: %w", uri, err)
 		}
@@ -381,11 +381,11 @@ func (s *Service) get(ctx context.Context, key string) (*Track, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("read track %s: %w", key, err)
 	}
-	var t Track
-	if err := json.Unmarshal(e.Value(), &t); err != nil {
+	t, err := decodeTrack(e.Value())
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode track %s: %w", key, err)
 	}
-	return &t, e.Revision(), nil
+	return t, e.Revision(), nil
 }
 
 // trackKey is the bucket key of an account's EPC. The pure identity URI is

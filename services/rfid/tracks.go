@@ -51,11 +51,11 @@ func (s *Service) readTracks(ctx context.Context, keys []string) ([]known, error
 			if err != nil {
 				return fmt.Errorf("track %s: sequence %q: %w", keys[i], m.Header.Get(jetstream.SequenceHeader), err)
 			}
-			var t Track
-			if err := json.Unmarshal(m.Data, &t); err != nil {
+			t, err := decodeTrack(m.Data)
+			if err != nil {
 				return fmt.Errorf("decode track %s: %w", keys[i], err)
 			}
-			out[i] = known{track: &t, rev: rev}
+			out[i] = known{track: t, rev: rev}
 			return nil
 		}); err != nil {
 			return nil, fmt.Errorf("read %d tracks: %w", len(subjects), err)
