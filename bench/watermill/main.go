@@ -7,9 +7,12 @@
 // afternoon: a router with three handlers, intake → lane, lane → decision,
 // decision → two outputs (the acceptance for the customer and the
 // fulfilment request for the warehouse), 64 subscribers per handler, every
-// hop a JetStream stream with message-id deduplication: the same five
-// stored writes per order as crossdock, but no schema validation, no tiers,
-// no order state and no accounts.
+// hop a JetStream stream with message-id deduplication: five stored writes
+// per order, as crossdock's until 2026-12-02 (crossdock now stores four: its
+// router hands an order to the order service of its process rather than
+// storing it in a lane, and one of the four is the order's state, which
+// this pipeline does not keep), and no schema validation, no tiers, no
+// order state and no accounts.
 //
 // It lives in a module of its own so that crossdock does not depend on
 // Watermill. Run it from this directory:
