@@ -42,6 +42,7 @@ func startPartnerHub(t testing.TB) *testHub {
 // next, rather than all at once, which filled the connection's window and
 // answered the file 503 (smaller files, 20,000 orders, passed).
 func TestALargePartnerFileIsStoredWhileOthersOrder(t *testing.T) {
+	t.Parallel()
 	const orders = 50_000
 	h := startPartnerHub(t)
 	file := adaptertest.CSVOrders("F", orders, 1, stableDC, time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly))
