@@ -1,11 +1,10 @@
-package gateway
+package intake_test
 
 import (
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -15,83 +14,46 @@ import (
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/accounts/accountstest"
 	"github.com/crossdock/crossdock/services/intake"
+	"github.com/crossdock/crossdock/services/intake/intaketest"
 )
 
-// The API keys of the test accounts file; the file holds their digests.
-const (
-	keyAcme     = "test-key-acme"
-	keyUmbrella = "test-key-umbrella"
-	keyDCEast   = "test-key-dc-east"
-)
-
-// accountsYAML is the accounts file every gateway test runs with: acme
-// (strategic) has a DC served by dc-east; umbrella (stable) is served only
-// by dc-west, so dc-east ships nothing for it.
+// accountsYAML is the accounts file the checks run with: acme (strategic)
+// has a DC served by dc-east; umbrella (stable) is served only by dc-west,
+// so dc-east ships nothing for it.
 var accountsYAML = `
 warehouses:
   - id: dc-east
-    api_keys: ["` + accounts.HashKey(keyDCEast) + `"]
   - id: dc-west
 accounts:
   - id: acme
     name: ACME Retail
     tier: strategic
-    api_keys: ["` + accounts.HashKey(keyAcme) + `"]
+    api_keys: ["` + accounts.HashKey("test-key-acme") + `"]
     locations:
       - {gln: "0614141000005", type: dc, warehouse: dc-east}
   - id: umbrella
     name: Umbrella Corp
     tier: stable
-    api_keys: ["` + accounts.HashKey(keyUmbrella) + `"]
+    api_keys: ["` + accounts.HashKey("test-key-umbrella") + `"]
     locations:
       - {gln: "0614141000029", type: dc, warehouse: dc-west}
 `
 
-// env is what a gateway runs on: a real embedded NATS server with the hub's
-// streams, an account registry holding accountsYAML, and the schemas.
+// env is what a Checker reads: an account registry holding accountsYAML
+// (kept in a real embedded NATS server's bucket) and the schemas.
 type env struct {
-	bus     *bus.Bus
 	reg     *accounts.Registry
 	schemas *schemas.Validator
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return newEnvWith(t, accountsYAML)
-}
-
-// newEnvWith is newEnv with another accounts file.
-func newEnvWith(t testing.TB, accountsYAML string) *env {
-	t.Helper()
 	b := bustest.New(t, bustest.RunServer(t, ""))
-	reg := accountstest.Registry(t, b, accountsYAML)
 	v, err := schemas.New()
 	if err != nil {
 		t.Fatalf("schemas.New: %v", err)
 	}
-	return &env{bus: b, reg: reg, schemas: v}
-}
-
-// orderData is a valid crossdock.order.placed.v1 data for acme's DC.
-func orderData() map[string]any {
-	return map[string]any{
-		"po_number":      "PO-2026-000417",
-		"ship_to":        "0614141000005",
-		"requested_date": "2026-03-16",
-		"lines": []any{
-			map[string]any{"line": 1, "gtin": "00614141123452", "quantity": 24, "unit": "EA"},
-			map[string]any{"line": 2, "gtin": "9506000134352", "quantity": 6, "unit": "CS"},
-		},
-	}
-}
-
-// shipmentData is a valid crossdock.shipment.dispatched.v1 data.
-func shipmentData() map[string]any {
-	return map[string]any{
-		"shipment_id": "SHP-DCEAST-000917",
-		"order_id":    "ord-7f3c2a91",
-		"lines":       []any{map[string]any{"line": 1, "gtin": "00614141123452", "quantity": 24, "unit": "EA"}},
-	}
+	return &env{reg: accountstest.Registry(t, b, accountsYAML), schemas: v}
 }
 
 // rfidData is a valid crossdock.rfid.observed.v1 data.
@@ -103,36 +65,14 @@ func rfidData() map[string]any {
 	}
 }
 
-// newEvent returns a CloudEvent 1.0 with JSON data; account "" leaves the
-// account extension out.
-func newEvent(t testing.TB, id, name, source, account string, data any) *event.Event {
-	t.Helper()
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetType(bus.Type(name))
-	ev.SetSource(source)
-	ev.SetTime(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
-	if account != "" {
-		ev.SetExtension(bus.ExtAccount, account)
-	}
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		t.Fatalf("set data: %v", err)
-	}
-	return &ev
-}
-
-// order is acme's order.placed event, as its ERP sends it (no account
-// extension: the hub sets it).
-func order(t testing.TB, id string) *event.Event {
-	t.Helper()
-	return newEvent(t, id, "order.placed", "/accounts/acme", "", orderData())
-}
-
-// shipment is a shipment.dispatched event of dc-east for account.
-func shipment(t testing.TB, id, account string) *event.Event {
-	t.Helper()
-	return newEvent(t, id, "shipment.dispatched", "/warehouses/dc-east", account, shipmentData())
-}
+// The events of intaketest, named short for the tables.
+var (
+	newEvent     = intaketest.Event
+	orderData    = intaketest.OrderData
+	shipmentData = intaketest.ShipmentData
+	order        = intaketest.Order
+	shipment     = intaketest.Shipment
+)
 
 // want is a problem the test expects: its code and field.
 type want struct{ code, field string }
@@ -403,7 +343,11 @@ func TestCheckNamesTheBadGTIN(t *testing.T) {
 func TestCheckLimit(t *testing.T) {
 	e := newEnv(t)
 	ev := order(t, "o-limit")
-	size := len(mustJSON(t, ev))
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(b)
 	tests := []struct {
 		name  string
 		limit int
@@ -420,13 +364,4 @@ func TestCheckLimit(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("marshal: %v", err)
-	}
-	return b
 }
