@@ -2,8 +2,12 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -709,27 +713,69 @@ func rejectionEvent(ev *event.Event, m jetstream.Msg, source string, sender Send
 // Consume writes a rejected message's letter with it; delivery, an
 // undeliverable webhook's.
 func DeadLetter(m jetstream.Msg, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
+	md, err := m.Metadata()
+	if err != nil {
+		md = nil
+	}
+	return letter(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}, md, consumer, sender, r, attempt)
+}
+
+// RefusedLetter is the dead letter of a message refused before any stream
+// stored it (the intake relay's): DeadLetter's, of a first attempt, under a
+// Nats-Msg-Id made from its subject, headers and body, since it has no
+// stream position (the same message refused twice is kept once).
+func RefusedLetter(m *nats.Msg, consumer string, sender Sender, r *Rejection) *nats.Msg {
+	return letter(m, nil, consumer, sender, r, 1)
+}
+
+// letter builds DeadLetter's and RefusedLetter's letter; md is nil for a
+// message no stream stored.
+func letter(m *nats.Msg, md *jetstream.MsgMetadata, consumer string, sender Sender, r *Rejection, attempt int) *nats.Msg {
 	h := nats.Header{}
-	for k, v := range m.Headers() {
-		if strings.HasPrefix(k, "Nats-") {
+	for k, v := range m.Header {
+		if hasPrefixFold(k, "Nats-") || hasPrefixFold(k, dlqPrefix) {
 			// Instructions to JetStream (Nats-Expected-Stream, -Last-Sequence,
-			// Nats-TTL, Nats-Rollup…) that would make it refuse the dead letter.
+			// Nats-TTL, Nats-Rollup…) that would make it refuse the dead
+			// letter, and a letter's own headers, which only the bus writes
+			// (a client's would pass for the hub's).
 			continue
 		}
 		h[k] = append([]string(nil), v...)
 	}
 	h.Set(HeaderDLQCode, r.Code())
 	h.Set(HeaderDLQErrors, problemsHeader(r.Problems))
-	h.Set(HeaderDLQSubject, m.Subject())
+	h.Set(HeaderDLQSubject, m.Subject)
 	h.Set(HeaderDLQConsumer, consumer)
 	h.Set(HeaderDLQAttempts, strconv.Itoa(attempt))
 	h.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	id := "dlq:" + consumer + ":" + m.Subject()
-	if md, err := m.Metadata(); err == nil {
+	if md != nil {
 		h.Set(HeaderDLQStream, md.Stream)
 		h.Set(HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
-		id = "dlq:" + md.Stream + ":" + consumer + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+		h.Set(headerMsgID, "dlq:"+md.Stream+":"+consumer+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+	} else {
+		h.Set(headerMsgID, "dlq:"+consumer+":"+contentDigest(m))
 	}
-	h.Set(headerMsgID, id)
-	return &nats.Msg{Subject: sender.DLQSubject(r.Code()), Header: h, Data: m.Data()}
+	return &nats.Msg{Subject: sender.DLQSubject(r.Code()), Header: h, Data: m.Data}
+}
+
+// dlqPrefix begins the name of every header the bus writes on a letter.
+const dlqPrefix = "Crossdock-Dlq-"
+
+// IsLetterHeader reports whether a header of a dead letter is one the bus
+// wrote (Crossdock-Dlq-*), not one copied from the original.
+func IsLetterHeader(name string) bool { return hasPrefixFold(name, dlqPrefix) }
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// contentDigest is a hex SHA-256 of m's subject, headers (sorted) and body.
+func contentDigest(m *nats.Msg) string {
+	sum := sha256.New()
+	sum.Write([]byte(m.Subject))
+	for _, k := range slices.Sorted(maps.Keys(m.Header)) {
+		sum.Write([]byte(k + "\x00" + strings.Join(m.Header[k], "\x00") + "\x00"))
+	}
+	sum.Write(m.Data)
+	return hex.EncodeToString(sum.Sum(nil))
 }

@@ -170,7 +170,7 @@ func fitOutput(m *nats.Msg) []string {
 // in HeaderDLQTrimmed.
 func fitLetter(m *nats.Msg, maxPayload int) {
 	notes := fitHeaders(m.Header, headerBudget, func(name string) bool {
-		return strings.HasPrefix(name, "Crossdock-Dlq-") || name == headerMsgID
+		return IsLetterHeader(name) || name == headerMsgID
 	})
 	// Room for the Trimmed header itself and the Nats-Msg-Id the publish
 	// adds: both well under a KiB.
@@ -190,7 +190,7 @@ func fitLetter(m *nats.Msg, maxPayload int) {
 func minimalLetter(full *nats.Msg, limit int) *nats.Msg {
 	h := nats.Header{}
 	for k, v := range full.Header {
-		if strings.HasPrefix(k, "Crossdock-Dlq-") || k == headerMsgID {
+		if IsLetterHeader(k) || k == headerMsgID {
 			h[k] = v
 		}
 	}

@@ -75,3 +75,45 @@ func TestDeadLetterCanBeStoredAndSaysWhereTheOriginalWas(t *testing.T) {
 		})
 	}
 }
+
+// TestARefusedLetterIsKeptOncePerMessage dead-letters a message that no
+// stream stored (as the intake relay does): the letter drops JetStream's
+// instructions whatever their case and any Crossdock-Dlq-* header the
+// sender wrote itself (it would pass for the hub's), and its Nats-Msg-Id
+// comes from the message's content, so the same message refused twice is
+// one letter and two messages on one subject are two.
+func TestARefusedLetterIsKeptOncePerMessage(t *testing.T) {
+	msg := func(body string) *nats.Msg {
+		m := nats.NewMsg("xd.in.acme.order.placed")
+		m.Header.Set("ce-id", "ev-1")
+		m.Header["nats-rollup"] = []string{"all"}
+		m.Header.Set(bus.HeaderDLQStream, "XD_FORGED")
+		m.Data = []byte(body)
+		return m
+	}
+	refuse := func(m *nats.Msg) *nats.Msg {
+		return bus.RefusedLetter(m, "intake", bus.Sender{Account: "acme"}, bus.Reject(bus.CodeSchemaViolation, "bad", "id"))
+	}
+	letter := refuse(msg(`{"po_number":"PO-1"}`))
+	for k, want := range map[string]string{
+		"ce-id": "ev-1", "nats-rollup": "", bus.HeaderDLQStream: "", bus.HeaderDLQSequence: "",
+		bus.HeaderDLQConsumer: "intake", bus.HeaderDLQAttempts: "1", bus.HeaderDLQSubject: "xd.in.acme.order.placed",
+	} {
+		if got := letter.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	if v := letter.Header.Values("nats-rollup"); len(v) != 0 {
+		t.Errorf("nats-rollup kept as %q, want it dropped", v)
+	}
+	if letter.Subject != "xd.dlq.acme.schema_violation" {
+		t.Errorf("letter on %s, want xd.dlq.acme.schema_violation", letter.Subject)
+	}
+	id := letter.Header.Get("Nats-Msg-Id")
+	if again := refuse(msg(`{"po_number":"PO-1"}`)).Header.Get("Nats-Msg-Id"); again != id {
+		t.Errorf("the same message refused again has id %q, want %q", again, id)
+	}
+	if other := refuse(msg(`{"po_number":"PO-2"}`)).Header.Get("Nats-Msg-Id"); other == id {
+		t.Errorf("another message on the same subject has the same id %q", id)
+	}
+}

@@ -236,7 +236,7 @@ func (o *Ops) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 	}
 	h := nats.Header{}
 	for k, v := range m.Header {
-		if strings.HasPrefix(k, "Crossdock-Dlq-") || k == "Nats-Msg-Id" || k == "Nats-Expected-Stream" {
+		if bus.IsLetterHeader(k) || k == "Nats-Msg-Id" || k == "Nats-Expected-Stream" {
 			continue
 		}
 		h[k] = v

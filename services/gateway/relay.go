@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -456,23 +454,27 @@ func (r *Relay) deadLetter(f refusal) {
 	}
 }
 
-// TrimmedLetter is the dead letter of a message refused at the door: its
-// body as sent, its headers as sent but for JetStream's (Nats-*), each value
-// cut to intake.MaxAttributeBytes and all of them to MaxHeaderBytes so that the
+// TrimmedLetter is the dead letter of a message refused at the door
+// (bus.RefusedLetter, consumer "intake"): its body as sent, its headers as
+// sent but for JetStream's (Nats-*), each value cut to
+// intake.MaxAttributeBytes and all of them to MaxHeaderBytes so that the
 // letter always fits in JetStream's headers, and the reason in the
 // Crossdock-Dlq-* headers. Crossdock-Dlq-Trimmed names the headers cut.
 func TrimmedLetter(m *nats.Msg, from bus.Sender, rej *bus.Rejection) *nats.Msg {
-	h := nats.Header{}
+	letter := bus.RefusedLetter(m, "intake", from, rej)
+	h := letter.Header
 	var trimmed []string
 	budget := MaxHeaderBytes
-	for k, vs := range m.Header {
-		if len(k) >= 5 && strings.EqualFold(k[:5], "nats-") {
-			continue
+	for k, vs := range h {
+		if bus.IsLetterHeader(k) || k == "Nats-Msg-Id" {
+			continue // the bus's own, bounded
 		}
 		if len(k) > 128 {
+			delete(h, k)
 			trimmed = append(trimmed, truncate(k, 64))
 			continue
 		}
+		kept := vs[:0]
 		for _, v := range vs {
 			if len(v) > intake.MaxAttributeBytes {
 				v = truncate(v, intake.MaxAttributeBytes)
@@ -482,27 +484,18 @@ func TrimmedLetter(m *nats.Msg, from bus.Sender, rej *bus.Rejection) *nats.Msg {
 				trimmed = append(trimmed, k)
 				break
 			}
-			h.Add(k, v)
+			kept = append(kept, v)
+		}
+		if len(kept) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = kept
 		}
 	}
-	problems, _ := json.Marshal(rej.Problems)
-	h.Set(bus.HeaderDLQCode, rej.Code())
-	h.Set(bus.HeaderDLQErrors, truncate(string(problems), intake.MaxAttributesBytes))
-	h.Set(bus.HeaderDLQSubject, truncate(m.Subject, 256))
-	h.Set(bus.HeaderDLQConsumer, "intake")
-	h.Set(bus.HeaderDLQAttempts, "1")
-	h.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	if len(trimmed) > 0 {
-		h.Set("Crossdock-Dlq-Trimmed", truncate(strings.Join(trimmed, ","), 1024))
+		h.Set(bus.HeaderDLQTrimmed, truncate(strings.Join(trimmed, ","), 1024))
 	}
-	sum := sha256.New()
-	sum.Write([]byte(m.Subject))
-	for _, k := range slices.Sorted(maps.Keys(m.Header)) {
-		sum.Write([]byte(k + "\x00" + strings.Join(m.Header[k], "\x00") + "\x00"))
-	}
-	sum.Write(m.Data)
-	h.Set("Nats-Msg-Id", "dlq:intake:"+hex.EncodeToString(sum.Sum(nil)))
-	return &nats.Msg{Subject: from.DLQSubject(rej.Code()), Header: h, Data: m.Data}
+	return letter
 }
 
 // truncate cuts s to at most n bytes (on a rune boundary) and says how long
