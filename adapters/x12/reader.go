@@ -112,7 +112,7 @@ func Read(data []byte) ([]*Interchange, []problem.Problem) {
 func read(text string, each func(*Set)) ([]*Interchange, []problem.Problem) {
 	var out []*Interchange
 	pos := 0 // segments read so far, for Pos
-	var a arena
+	a := newArena(len(text))
 	for {
 		text = strings.TrimLeft(text, " \t\r\n\ufeff")
 		if text == "" {
@@ -179,13 +179,24 @@ type arena struct {
 	chunk []string // room for elements; chunk[used:] is free
 	used  int
 	segs  []Segment
+
+	// The sizes of its refills: the chunk sizes below, or less for a small
+	// file, where a full chunk cost more than the rest of its decode.
+	elementRoom, segmentRoom int
+}
+
+// newArena returns an arena for a file of size bytes. An element takes a
+// few bytes with its separator, a segment a dozen or more: a file needs
+// about size/3 elements and size/8 segments, and a refill when it has more.
+func newArena(size int) arena {
+	return arena{elementRoom: min(elementChunk, size/3+16), segmentRoom: min(segmentChunk, size/8+8)}
 }
 
 // open starts a set's segment list with first in the arena's free room;
 // appends then fill that room without allocating until it runs out.
 func (a *arena) open(first Segment) []Segment {
-	if len(a.segs) < segmentChunk/4 {
-		a.segs = make([]Segment, segmentChunk)
+	if len(a.segs) < a.segmentRoom/4+1 {
+		a.segs = make([]Segment, a.segmentRoom)
 	}
 	s := a.segs[:1]
 	s[0] = first
@@ -239,13 +250,13 @@ const (
 // than counting the separators first and then searching for each.
 func (a *arena) split(raw string, sep byte) []string {
 	room := len(raw) + 1
-	if room > elementChunk {
+	if room > a.elementRoom {
 		// A long segment (free text): count, so as to take no more room
 		// than its elements.
 		room = strings.Count(raw, string(sep)) + 1
 	}
 	if len(a.chunk)-a.used < room {
-		a.chunk = make([]string, max(room, elementChunk))
+		a.chunk = make([]string, max(room, a.elementRoom))
 		a.used = 0
 	}
 	free := a.chunk[a.used:]
