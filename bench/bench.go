@@ -55,6 +55,8 @@ type Config struct {
 	Stages        bool          // read back where the strategic orders' time went (Report.Stages)
 	BulkYield     float64       // the hub's --bulk-yield; 0: its default, negative: off
 	BulkShare     float64       // the hub's --bulk-share; 0: its default
+	BulkSlots     int           // the hub's --bulk-slots; 0: off
+	BulkConn      bool          // the hub's --bulk-conn
 }
 
 func (c *Config) defaults() error {
@@ -179,6 +181,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NATSURL: cfg.NATSURL,
 		Data: filepath.Join(dir, "data"), Accounts: accountsFile, Services: []string{"all"},
 		AdminToken: admin, Replicas: max(cfg.Replicas, 1), Fsync: "interval", BulkYield: cfg.BulkYield, BulkShare: cfg.BulkShare,
+		BulkSlots: cfg.BulkSlots, BulkConn: cfg.BulkConn,
 		// A few accounts per tier take every sender's orders: each may
 		// have as many requests at work as its lane has slots.
 		AccountRequests: gateway.LaneRequests,

@@ -214,3 +214,20 @@ func TestPostReusesItsConnection(t *testing.T) {
 		t.Errorf("20 POSTs one after another opened %d connections, want 1", n)
 	}
 }
+
+// TestIsolationUnderStrictPriority runs the isolation scenario on a hub
+// serving its lanes in strict priority, with the bulk lane on its own
+// connection: every order of both tiers is answered.
+func TestIsolationUnderStrictPriority(t *testing.T) {
+	rep, err := Run(context.Background(), Config{Scenario: "isolation", Rate: 50, Duration: 2 * time.Second, AccountsPerTier: 1, Window: 100, Baseline: 100 * time.Millisecond, Dir: t.TempDir(),
+		BulkYield: -1, BulkSlots: 2, BulkConn: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Isolation == nil || rep.Isolation.FloodSent == 0 {
+		t.Fatalf("isolation = %+v, want a flood", rep.Isolation)
+	}
+	if rep.Total.Lost != 0 {
+		t.Errorf("lost %d orders", rep.Total.Lost)
+	}
+}

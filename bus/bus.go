@@ -235,6 +235,20 @@ func New(nc *nats.Conn, log *zap.Logger, o Options) (*Bus, error) {
 	return b, nil
 }
 
+// Using returns a Bus like b that publishes and consumes on nc, another
+// connection to the same NATS: for work that must not queue behind b's
+// own in one socket and one server read loop (a bulk lane's, beside the
+// priority lane's). Its streams are b's; closing nc is the caller's.
+func (b *Bus) Using(nc *nats.Conn) (*Bus, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishWindow))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	c := *b
+	c.nc, c.js = nc, js
+	return &c, nil
+}
+
 // Conn returns the underlying NATS connection.
 func (b *Bus) Conn() *nats.Conn { return b.nc }
 

@@ -78,11 +78,23 @@ type ConsumerConfig struct {
 	Letters string
 	// Admit, when set, is called by a worker before it handles each
 	// message, with the time JetStream stored it, and the message waits
-	// until it returns; the func it returns, when not nil, is called once
-	// the message is settled. For lanes that give way to one another
-	// (lanes.Governor). It must return within a few seconds, well inside
-	// AckWait.
-	Admit func(ctx context.Context, stored time.Time) (settled func())
+	// until it returns; the Admission it returns says what to tell once the
+	// message is handled and once it is settled. For lanes that give way
+	// to one another (lanes.Governor). It must return within a few
+	// seconds, well inside AckWait.
+	Admit func(ctx context.Context, stored time.Time) Admission
+}
+
+// Admission is what an admitted message tells its lane's scheduler; either
+// func may be nil.
+type Admission struct {
+	// Handled is called once the handler has returned and its outputs are
+	// published, not yet stored: the worker's own work on the message is
+	// done, and the worker takes the next.
+	Handled func()
+	// Settled is called once the message is settled: acked once its
+	// outputs are stored, or retried, rejected or dead-lettered.
+	Settled func()
 }
 
 // DefaultAckWait is how long a consumer's message may go without an
@@ -237,12 +249,16 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		wg.Go(func() {
 			for m := range msgs {
 				md := metaOf(m)
-				var done func()
+				var a Admission
 				if cfg.Admit != nil {
-					done = cfg.Admit(workCtx, md.stored)
+					a = cfg.Admit(workCtx, md.stored)
 				}
 				start := time.Now()
 				p, outcome := b.settle(workCtx, &cfg, h, m, md)
+				if a.Handled != nil {
+					a.Handled()
+				}
+				done := a.Settled
 				if p == nil {
 					b.record(&cfg, outcome, start, done)
 					continue

@@ -890,18 +890,19 @@ func TestConsumeFollow(t *testing.T) {
 }
 
 // TestConsumeAdmit checks that a message waits for Admit before it is
-// handled, and that what Admit returns is called once it is settled.
+// handled, and that what Admit returns is told once it is handled, then
+// once it is settled.
 func TestConsumeAdmit(t *testing.T) {
 	h := newHub(t)
 	release := make(chan struct{})
 	var stored atomic.Int64
 	events := make(chan string, 10)
 	cfg := config("gated")
-	cfg.Admit = func(_ context.Context, at time.Time) func() {
+	cfg.Admit = func(_ context.Context, at time.Time) bus.Admission {
 		stored.Store(at.UnixNano())
 		events <- "admit"
 		<-release
-		return func() { events <- "settled" }
+		return bus.Admission{Handled: func() { events <- "handled" }, Settled: func() { events <- "settled" }}
 	}
 	h.consume(t, cfg, func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
 		events <- "handle " + d.Event.ID()
@@ -927,7 +928,7 @@ func TestConsumeAdmit(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
-	for _, want := range []string{"handle acme-1", "settled"} {
+	for _, want := range []string{"handle acme-1", "handled", "settled"} {
 		if e := next(); e != want {
 			t.Errorf("%q, want %q", e, want)
 		}

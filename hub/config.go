@@ -83,6 +83,16 @@ type Config struct {
 	// keeps however slow the priority lane is (lanes.GovernorConfig.Share);
 	// 0 means DefaultBulkShare.
 	BulkShare float64
+	// BulkSlots, when positive, serves the lanes in strict priority
+	// (lanes.GovernorConfig.Slots): the process handles a bulk event only
+	// while it handles no priority event, and this many at once. Zero
+	// leaves it off: on the shared two-core machine its gain could not be
+	// told from the noise (docs/performance.md, 2026-12-02, strict
+	// priority).
+	BulkSlots int
+	// BulkConn runs the bulk lane's consumers on a NATS connection of
+	// their own instead of the hub's one (lanes.GovernorConfig.Bulk).
+	BulkConn bool
 
 	// Adapters are the file formats the gateway reads (POST /v1/ingest,
 	// xd.raw); nil means adapters.Default, which adapters/all fills.
@@ -124,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BulkYield > 0 && c.BulkYield < 1.5 {
 		return fmt.Errorf("--bulk-yield %g: want at least 1.5 (a negative value turns it off)", c.BulkYield)
+	}
+	if c.BulkSlots < 0 {
+		return fmt.Errorf("--bulk-slots %d: want 0 (off) or more", c.BulkSlots)
 	}
 	if c.BulkShare < 0 {
 		return fmt.Errorf("--bulk-share %g: want a positive number (0: the default, %g)", c.BulkShare, DefaultBulkShare)

@@ -44,6 +44,7 @@ type Hub struct {
 	auth     *accounts.Authenticator // the embedded server's authenticator
 	nc       *nats.Conn
 	relayNC  *nats.Conn // the intake relay's own connection
+	bulkNC   *nats.Conn // the bulk lane's own connection, when it has one
 	bus      *bus.Bus
 	registry *accounts.Registry
 	orders   *orders.Service
@@ -120,7 +121,10 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (_ *Hub, err error)
 		return nil, err
 	}
 
-	gov := h.governor(metrics)
+	gov, err := h.governor(metrics)
+	if err != nil {
+		return nil, err
+	}
 	h.replays = ops.NewReplays(runCtx, ops.New(h.bus.JetStream(), nil))
 	runs := []func(context.Context) error{h.registry.Run, gov.Run, h.newFlow(metrics).Run}
 	if cfg.NATSCalloutIssuer != "" {
@@ -211,18 +215,31 @@ func (h *Hub) setup(ctx context.Context, metrics *prometheus.Registry, tiers acc
 }
 
 // governor slows this process's bulk lane while its priority lane is slow
-// (--bulk-yield, --bulk-share), with its limit in /metrics.
-func (h *Hub) governor(metrics *prometheus.Registry) *lanes.Governor {
+// (--bulk-yield, --bulk-share), with its limit in /metrics; it can also
+// serve the lanes in strict priority (--bulk-slots) and give the bulk lane
+// a connection of its own (--bulk-conn).
+func (h *Hub) governor(metrics *prometheus.Registry) (*lanes.Governor, error) {
 	yield := h.cfg.BulkYield
 	if yield == 0 {
 		yield = DefaultBulkYield
 	}
-	gov := lanes.NewGovernor(lanes.GovernorConfig{Factor: yield, Share: h.cfg.BulkShare})
+	cfg := lanes.GovernorConfig{Factor: yield, Share: h.cfg.BulkShare, Slots: h.cfg.BulkSlots}
+	if h.cfg.BulkConn {
+		nc, err := h.dial("crossdock-bulk")
+		if err != nil {
+			return nil, fmt.Errorf("the bulk lane's connection: %w", err)
+		}
+		h.bulkNC = nc
+		if cfg.Bulk, err = h.bus.Using(nc); err != nil {
+			return nil, err
+		}
+	}
+	gov := lanes.NewGovernor(cfg)
 	metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "crossdock_bulk_lane_limit",
 		Help: "Events per second this process admits into its bulk lane while the priority lane is slowed (+Inf: not limited; --bulk-yield).",
 	}, gov.BulkLimit))
-	return gov
+	return gov, nil
 }
 
 // dial opens another connection of the hub's, as connect did the first.

@@ -149,6 +149,12 @@ func (h *Hub) closeNATS() {
 	if h.relayNC != nil {
 		h.relayNC.Close() // its subscriptions drained when the relay stopped
 	}
+	if h.bulkNC != nil {
+		_ = h.bulkNC.Drain()
+		for h.bulkNC.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	if h.nc != nil {
 		_ = h.nc.Drain()
 		for h.nc.IsDraining() {

@@ -76,7 +76,7 @@ var services = []service{
 			if formats == nil {
 				formats = adapters.Default
 			}
-			h.gateway = gateway.New(h.bus, h.registry, p.check, p.door, h.log.Named("gateway"))
+			h.gateway = gateway.New(h.bus, h.registry, p.check, p.door, p.governor, h.log.Named("gateway"))
 			h.ingest = gateway.NewIngest(h.bus, h.registry, p.check, p.door, formats, h.log.Named("ingest"))
 			var err error
 			if h.relayNC, err = h.dial("crossdock-intake"); err != nil {

@@ -49,6 +49,8 @@ func runBench(args []string) error {
 	fs.BoolVar(&cfg.Stages, "stages", false, "after the run, read back from the streams where the strategic orders' time went, stage by stage")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", 0, "the hub's --bulk-yield (0: its default; negative: off)")
 	fs.Float64Var(&cfg.BulkShare, "bulk-share", 0, "the hub's --bulk-share (0: its default)")
+	fs.IntVar(&cfg.BulkSlots, "bulk-slots", 0, "the hub's --bulk-slots (0: off)")
+	fs.BoolVar(&cfg.BulkConn, "bulk-conn", false, "the hub's --bulk-conn")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "run the hub against this NATS instead of an embedded server")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "the hub's stream replicas (3 against a three-node cluster)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")

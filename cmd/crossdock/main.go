@@ -178,6 +178,8 @@ func parseFlags(args []string) (cfg hub.Config, logFormat, logLevel string, err 
 	fs.Var(&cfg.StreamLimits, "stream-max-bytes", "the `size` each stream may hold (default 1GiB, XD_OUT 4GiB), then optional per-stream overrides, as 2GiB,XD_OUT=8GiB (unlimited: no limit); a full XD_IN refuses new events (HTTP 507 storage_full), a full DLQ drops its oldest letters")
 	fs.Float64Var(&cfg.BulkYield, "bulk-yield", hub.DefaultBulkYield, "slow the bulk lane while the priority lane's p95 is more than this many times its usual median; negative: never")
 	fs.Float64Var(&cfg.BulkShare, "bulk-share", hub.DefaultBulkShare, "the bulk lane keeps at least this many times the priority lane's rate, however slowed")
+	fs.IntVar(&cfg.BulkSlots, "bulk-slots", 0, "strict priority: handle bulk-lane events only while no priority-lane event is handled, at most this many at once; 0: off")
+	fs.BoolVar(&cfg.BulkConn, "bulk-conn", false, "run the bulk lane's consumers on a NATS connection of their own")
 	fs.IntVar(&cfg.WebhookAttempts, "webhook-attempts", 10, "POSTs per event before a webhook delivery is dead-lettered")
 	fs.DurationVar(&cfg.WebhookMaxAge, "webhook-max-age", 24*time.Hour, "how long after its first attempt a webhook delivery is retried")
 	fs.StringVar(&logFormat, "log-format", "console", "log format: console or json")

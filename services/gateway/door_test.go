@@ -87,7 +87,7 @@ func newDoorServer(t *testing.T, cfg DoorConfig) *doorServer {
 	c := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	cfg.Now = c.Now
 	door := NewDoor(e.reg, cfg)
-	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), door, bustest.Logger(t))
+	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), door, nil, bustest.Logger(t))
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return &doorServer{gatewayServer: &gatewayServer{env: e, url: srv.URL + "/v1/events"}, door: door, clock: c,

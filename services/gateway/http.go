@@ -25,6 +25,7 @@ import (
 	"github.com/crossdock/crossdock/problem"
 	"github.com/crossdock/crossdock/services/accounts"
 	"github.com/crossdock/crossdock/services/intake"
+	"github.com/crossdock/crossdock/services/lanes"
 )
 
 // Content types of the CloudEvents HTTP binding's structured and batch modes.
@@ -41,6 +42,7 @@ type Gateway struct {
 	door  *Door
 	log   *zap.Logger
 	slots map[accounts.Lane]chan struct{}
+	gov   *lanes.Governor // strict priority across lanes, when it keeps one
 }
 
 // LaneRequests is how many requests of each lane the gateway works on at
@@ -51,31 +53,36 @@ type Gateway struct {
 // only once its body is read (Door), so a slow client holds none.
 var LaneRequests = map[accounts.Lane]int{accounts.Priority: 64, accounts.Standard: 16, accounts.Bulk: 8}
 
-// New returns the gateway. door may be nil: a Door with its defaults.
-func New(b *bus.Bus, reg *accounts.Registry, check *intake.Checker, door *Door, log *zap.Logger) *Gateway {
+// New returns the gateway. door may be nil: a Door with its defaults; gov
+// may be nil: no priority across lanes beyond their slots.
+func New(b *bus.Bus, reg *accounts.Registry, check *intake.Checker, door *Door, gov *lanes.Governor, log *zap.Logger) *Gateway {
 	if door == nil {
 		door = NewDoor(reg, DoorConfig{})
 	}
-	g := &Gateway{bus: b, reg: reg, check: check, door: door, log: log, slots: map[accounts.Lane]chan struct{}{}}
+	g := &Gateway{bus: b, reg: reg, check: check, door: door, gov: gov, log: log, slots: map[accounts.Lane]chan struct{}{}}
 	for _, l := range accounts.Lanes {
 		g.slots[l] = make(chan struct{}, max(LaneRequests[l], 1))
 	}
 	return g
 }
 
-// acquire waits for a slot in the sender's lane (warehouses: standard) and
-// returns its release, or false when the request ended first.
+// acquire waits for a slot in the sender's lane (warehouses: standard),
+// then for the lane's turn (a bulk request goes while no priority request
+// or event is at work in this process: lanes.Governor), and returns its
+// release, or false when the request ended first.
 func (g *Gateway) acquire(r *http.Request, from bus.Sender) (func(), bool) {
-	slot, ok := g.slots[g.door.laneOf(from)]
+	lane := g.door.laneOf(from)
+	slot, ok := g.slots[lane]
 	if !ok {
 		return func() {}, true
 	}
 	select {
 	case slot <- struct{}{}:
-		return func() { <-slot }, true
 	case <-r.Context().Done():
 		return nil, false
 	}
+	done := g.gov.Enter(r.Context(), lane)
+	return func() { done(); <-slot }, true
 }
 
 // Handler serves POST /v1/events.

@@ -39,7 +39,7 @@ type gatewayServer struct {
 func newGatewayServer(t *testing.T) *gatewayServer {
 	t.Helper()
 	e := newEnv(t)
-	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), nil, bustest.Logger(t))
+	gw := New(e.bus, e.reg, intake.NewChecker(e.reg, e.schemas, 0), nil, nil, bustest.Logger(t))
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return &gatewayServer{env: e, url: srv.URL + "/v1/events"}

@@ -12,7 +12,7 @@ import (
 
 func TestIntakesMarkTheirChannel(t *testing.T) {
 	s := newGatewayServer(t)
-	gw := New(s.bus, s.reg, intake.NewChecker(s.reg, s.schemas, 0), nil, bustest.Logger(t))
+	gw := New(s.bus, s.reg, intake.NewChecker(s.reg, s.schemas, 0), nil, nil, bustest.Logger(t))
 	acme := bus.Sender{Account: "acme"}
 
 	t.Run("an event posted over HTTP is marked api, whatever channel it claims", func(t *testing.T) {

@@ -10,11 +10,21 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
-// Governor slows the bulk lane of one process while its priority lane is
-// slower than usual.
+// Governor makes the bulk lane of one process give way to its priority
+// lane, in up to three ways: strict priority (GovernorConfig.Slots), a
+// connection of the bulk lane's own (GovernorConfig.Bulk), and slowing the
+// bulk lane while its priority lane is slower than usual (Factor).
+//
+// Strict priority takes the priority lane's work first at the stages the
+// hub controls: a bulk event is handled only while no priority event is,
+// a few at a time, and an HTTP request of the bulk lane is checked and
+// stored only then too (Enter). It holds nothing back while the priority
+// lane has nothing in hand: unlike slowing, it leaves the bulk lane the
+// machine's spare capacity, whatever that is.
 //
 // Lanes give each tier its own consumers and workers, but not its own CPU.
 // Measured on two cores (bench --stages), a stable flood at full speed made
@@ -24,7 +34,7 @@ import (
 // to keep the priority lane fast is to admit less bulk work while it has
 // some.
 //
-// The signal is what the priority lane itself sees: how long its events
+// Slowing's signal is what the priority lane itself sees: how long its events
 // take from JetStream storing them to being settled (handled, what they
 // produced stored, acknowledged). Each tick compares the 95th percentile
 // of that with the usual: the lowest median of the last ten seconds. Above
@@ -51,6 +61,9 @@ type Governor struct {
 
 	mu     sync.Mutex
 	stages []time.Duration // the priority lane's stage times since the last tick
+
+	gate    *gate    // nil: no strict priority
+	bulkBus *bus.Bus // nil: the bulk lane shares its service's bus
 }
 
 // GovernorConfig tunes a Governor.
@@ -71,6 +84,19 @@ type GovernorConfig struct {
 	// than usual whatever the bulk lane does, held the bulk lane at the
 	// floor for as long as strategic orders came in.
 	Share float64
+	// Slots, when positive, serves the lanes in strict priority instead
+	// of (or beside) slowing the bulk lane: this process handles a bulk
+	// event only while it handles no priority event, and at most Slots
+	// bulk events at once. It holds the bulk lane back only while the
+	// priority lane has work in hand, so the bulk lane takes whatever the
+	// priority lane leaves.
+	Slots int
+	// Bulk, when set, is the bus the bulk lane's consumers pull, publish
+	// and acknowledge on: a NATS connection of their own, so that a
+	// priority event's delivery, publish or ack never waits behind the
+	// bulk lane's in one socket and in the one read loop the server runs
+	// per connection.
+	Bulk *bus.Bus
 }
 
 const (
@@ -83,6 +109,11 @@ const (
 	minSamples = 10
 	// usualTicks is how many ticks' medians the usual is the lowest of.
 	usualTicks = 40
+	// maxBulkWait is how long strict priority holds a bulk event back
+	// while the priority lane stays busy: well inside any AckWait, so a
+	// priority lane that never idles slows the bulk lane without making
+	// its messages redelivered.
+	maxBulkWait = time.Second
 )
 
 // DefaultShare is the bulk lane's share when GovernorConfig names none: the
@@ -97,36 +128,85 @@ func NewGovernor(cfg GovernorConfig) *Governor {
 	if cfg.Share <= 0 {
 		cfg.Share = DefaultShare
 	}
-	return &Governor{factor: cfg.Factor, floor: rate.Limit(cfg.Floor), share: cfg.Share, bulk: rate.NewLimiter(rate.Inf, 1)}
+	g := &Governor{factor: cfg.Factor, floor: rate.Limit(cfg.Floor), share: cfg.Share, bulk: rate.NewLimiter(rate.Inf, 1), bulkBus: cfg.Bulk}
+	if cfg.Slots > 0 {
+		g.gate = newGate(cfg.Slots, maxBulkWait)
+	}
+	return g
 }
 
 // Admit returns the admission check of lane l's consumers (nil: none).
-// The priority lane's records how long each event took from being stored
-// to being settled; the bulk lane's waits for the bulk rate. A nil or
+// With strict priority the priority lane's counts its events in while
+// they are handled, and the bulk lane's waits its turn; while slowing,
+// the priority lane's records how long each event took from being stored
+// to being settled, and the bulk lane's waits for the bulk rate. A nil or
 // disabled governor admits all.
-func (g *Governor) Admit(l accounts.Lane) func(context.Context, time.Time) func() {
-	if g == nil || g.factor <= 0 {
+func (g *Governor) Admit(l accounts.Lane) func(context.Context, time.Time) bus.Admission {
+	if g == nil || g.factor <= 0 && g.gate == nil {
 		return nil
 	}
 	switch l {
 	case accounts.Priority:
-		return func(_ context.Context, stored time.Time) func() {
-			return func() {
-				now := time.Now()
-				g.lastPriority.Store(now.UnixNano())
-				g.mu.Lock()
-				g.stages = append(g.stages, now.Sub(stored))
-				g.mu.Unlock()
+		return func(_ context.Context, stored time.Time) bus.Admission {
+			var a bus.Admission
+			if g.gate != nil {
+				a.Handled = g.Enter(context.Background(), l)
 			}
+			if g.factor > 0 {
+				a.Settled = func() { g.settled(stored) }
+			}
+			return a
 		}
 	case accounts.Bulk:
-		return func(ctx context.Context, _ time.Time) func() {
-			g.admitted.Add(1)
-			_ = g.bulk.Wait(ctx)
-			return nil
+		return func(ctx context.Context, _ time.Time) bus.Admission {
+			if g.factor > 0 {
+				g.admitted.Add(1)
+				_ = g.bulk.Wait(ctx)
+			}
+			if g.gate != nil {
+				return bus.Admission{Handled: g.Enter(ctx, l)}
+			}
+			return bus.Admission{}
 		}
 	}
 	return nil
+}
+
+// Enter waits until lane l may take one more piece of work (an HTTP
+// request the gateway checks and stores, say) and returns the func that
+// says it is done: strict priority (GovernorConfig.Slots) as the lanes'
+// consumers keep it. A nil governor, one without strict priority and the
+// standard lane go at once.
+func (g *Governor) Enter(ctx context.Context, l accounts.Lane) (done func()) {
+	if g == nil || g.gate == nil {
+		return func() {}
+	}
+	switch l {
+	case accounts.Priority:
+		return g.gate.enterPriority()
+	case accounts.Bulk:
+		return g.gate.enterBulk(ctx)
+	}
+	return func() {}
+}
+
+// settled records a priority event that JetStream stored at stored and
+// this process has just settled.
+func (g *Governor) settled(stored time.Time) {
+	now := time.Now()
+	g.lastPriority.Store(now.UnixNano())
+	g.mu.Lock()
+	g.stages = append(g.stages, now.Sub(stored))
+	g.mu.Unlock()
+}
+
+// Bus is the bus lane l consumes and publishes on: b, or the bulk lane's
+// own connection when the governor has one.
+func (g *Governor) Bus(l accounts.Lane, b *bus.Bus) *bus.Bus {
+	if g != nil && l == accounts.Bulk && g.bulkBus != nil {
+		return g.bulkBus
+	}
+	return b
 }
 
 // BulkLimit is the bulk lane's rate now, in events per second admitted

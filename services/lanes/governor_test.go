@@ -72,7 +72,7 @@ func TestUsualIsTheLowestRecentMedian(t *testing.T) {
 
 // settle records one priority event that took d from stored to settled.
 func settle(g *Governor, d time.Duration) {
-	g.Admit(accounts.Priority)(context.Background(), time.Now().Add(-d))()
+	g.Admit(accounts.Priority)(context.Background(), time.Now().Add(-d)).Settled()
 }
 
 // TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed drives the
@@ -100,7 +100,7 @@ func TestGovernorSlowsTheBulkLaneWhileThePriorityLaneIsSlowed(t *testing.T) {
 		settle(g, 10*time.Millisecond)
 	}
 	for range 500 { // 2,000 a second over a tick
-		if done := bulk(context.Background(), time.Now()); done != nil {
+		if a := bulk(context.Background(), time.Now()); a.Handled != nil || a.Settled != nil {
 			t.Fatal("the bulk lane's admission has nothing to do once settled")
 		}
 	}

@@ -71,7 +71,8 @@ func Run(ctx context.Context, b *bus.Bus, ts accounts.TierSet, c Consumer, besid
 			MaxAckPending: size.MaxAckPending,
 			Admit:         c.Governor.Admit(lane),
 		}
-		g.Go(func() error { return b.Consume(ctx, cfg, c.Handler) })
+		lb := c.Governor.Bus(lane, b)
+		g.Go(func() error { return lb.Consume(ctx, cfg, c.Handler) })
 	}
 	return g.Wait()
 }

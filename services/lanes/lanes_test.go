@@ -85,3 +85,49 @@ func publishThing(t *testing.T, b *bus.Bus, tier accounts.Tier) {
 		t.Fatal(err)
 	}
 }
+
+// TestTheBulkLaneRunsOnItsOwnConnection: with GovernorConfig.Bulk, the
+// bulk lane's consumer pulls on that bus's connection, which the lanes
+// use for nothing else.
+func TestTheBulkLaneRunsOnItsOwnConnection(t *testing.T) {
+	t.Parallel()
+	s := bustest.RunServer(t, "")
+	b := bustest.New(t, s)
+	bulk, err := b.Using(bustest.Connect(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGovernor(GovernorConfig{Slots: 2, Bulk: bulk})
+	handled := make(chan string, 4)
+	stop := bustest.Run(t, func(ctx context.Context) error {
+		return Run(ctx, b, accounts.DefaultTiers(), Consumer{
+			Service: "test", Source: "/crossdock/test", Names: []string{"thing.done"}, Governor: g,
+			Handler: func(_ context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+				handled <- d.Event.ID()
+				return nil, nil
+			},
+		})
+	})
+	defer stop()
+	next := func() string {
+		t.Helper()
+		select {
+		case id := <-handled:
+			return id
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing handled")
+			return ""
+		}
+	}
+	publishThing(t, b, accounts.Strategic)
+	if id := next(); id != string(accounts.Strategic) {
+		t.Fatalf("handled %s, want strategic", id)
+	}
+	publishThing(t, b, accounts.Stable)
+	if id := next(); id != string(accounts.Stable) {
+		t.Fatalf("handled %s, want stable", id)
+	}
+	if n := bulk.Conn().Stats().InMsgs; n == 0 {
+		t.Error("the bulk connection received nothing, though the stable event was delivered")
+	}
+}

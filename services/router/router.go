@@ -87,8 +87,9 @@ func (s *Service) Run(ctx context.Context) error {
 			// dead-lettered once, under the sweep's name.
 			Letters: sweepDurable,
 		}
+		lb := s.cfg.Governor.Bus(l.name, s.bus)
 		g.Go(func() error {
-			return s.bus.Consume(ctx, cfg, func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
+			return lb.Consume(ctx, cfg, func(ctx context.Context, d *bus.Delivery) ([]bus.Outgoing, error) {
 				return s.routeLane(ctx, d, l.durable)
 			})
 		})
