@@ -124,16 +124,27 @@ func (s *Service) sweepStart(ctx context.Context, js jetstream.JetStream) (uint6
 		}
 		s.log.Info("sweep replaces the old durable sweep", zap.Uint64("from", pos))
 	}
-	_, err = js.CreateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
-		Durable: sweepDurable, FilterSubjects: []string{noAccounts}, AckPolicy: jetstream.AckExplicitPolicy,
-		Metadata: map[string]string{metadataSwept: strconv.FormatUint(pos, 10)},
-	})
+	_, err = js.CreateConsumer(ctx, bus.StreamIn, sweepConsumer(pos))
 	return pos, err
 }
 
-// sweepSave writes the sweep's position.
+// sweepConsumer is the configuration of the consumer that holds the
+// sweep's position pos: it is delivered nothing.
+func sweepConsumer(pos uint64) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable: sweepDurable, FilterSubjects: []string{noAccounts}, AckPolicy: jetstream.AckExplicitPolicy,
+		Metadata: map[string]string{metadataSwept: strconv.FormatUint(pos, 10)},
+	}
+}
+
+// sweepSave writes the sweep's position; a consumer deleted under it
+// (an operator's mistake) is made again, with the position.
 func (s *Service) sweepSave(ctx context.Context, js jetstream.JetStream, pos uint64) error {
 	c, err := js.Consumer(ctx, bus.StreamIn, sweepDurable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		_, err = js.CreateConsumer(ctx, bus.StreamIn, sweepConsumer(pos))
+		return err
+	}
 	if err != nil {
 		return err
 	}
