@@ -110,7 +110,7 @@ var services = []service{
 	{
 		name:     "router",
 		does:     "checks events and routes them into their accounts' tier lanes",
-		consumes: "XD_IN: router-<lane> for each lane, router (the sweep)",
+		consumes: "XD_IN: router-<lane> for each lane; router holds the sweep's position and is delivered nothing (the sweep reads only what no lane covers)",
 		build: func(h *Hub, p parts) ([]func(context.Context) error, error) {
 			return runs(router.New(router.Config{Governor: p.governor, Local: p.local}, h.bus, h.registry, p.check, h.log.Named("router")).Run), nil
 		},
