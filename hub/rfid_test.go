@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,10 +12,10 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/crossdock/crossdock/bus"
-	"github.com/crossdock/crossdock/bus/bustest"
 	"github.com/crossdock/crossdock/services/rfid/epc"
 )
 
@@ -132,9 +133,39 @@ func TestRFIDIsOnTheMenuOfStrategicAndIntegratedOnly(t *testing.T) {
 	}
 }
 
-// waitConsumer waits until the durable consumer has acked at least n
-// messages and holds none.
-func (h *testHub) waitConsumer(t testing.TB, durable string, n uint64) {
-	t.Helper()
-	bustest.Settled(t, h.bus, bus.StreamRouted, durable, n)
+// TestAnRFIDBatchIsHandedStraightToTheService: the router's lane hands an
+// rfid.observed batch to the rfid service of its process (fused lanes), so
+// a batch sent over HTTP or NATS is answered without a lane copy in
+// XD_ROUTED, once.
+func TestAnRFIDBatchIsHandedStraightToTheService(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, t.TempDir())
+	js, err := jetstream.New(h.connect("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC()
+	answers := h.watch("xd.out.acme.epcis.captured")
+	routed := h.count(bus.StreamRouted, ">")
+	h.sendReads("acme", "fused-http", "r1", acmeDock, reads(at, 1, 2))
+	ev := event.New()
+	ev.SetID("fused-nats")
+	ev.SetSource("/accounts/acme")
+	ev.SetType("crossdock.rfid.observed.v1")
+	_ = ev.SetData(event.ApplicationJSON, map[string]any{"reader": "r1", "read_point": acmeShelf, "reads": reads(at.Add(time.Minute), 3)})
+	if _, err := js.PublishMsg(context.Background(), bus.Encode("xd.in.acme.rfid.observed", &ev), jetstream.WithMsgID("acme:fused-nats")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"fused-http": true, "fused-nats": true}
+	for len(want) > 0 {
+		ev := next(t, answers)
+		delete(want, fmt.Sprint(ev.Extensions()[bus.ExtCausationID]))
+	}
+	h.settled(bus.StreamIn, "router-priority")
+	if n := h.count(bus.StreamRouted, ">") - routed; n != 0 {
+		t.Errorf("XD_ROUTED stored %d batches, want none", n)
+	}
+	if n := h.count(bus.StreamOut, "xd.out.acme.epcis.captured"); n != 2 {
+		t.Errorf("XD_OUT holds %d epcis.captured, want one per batch", n)
+	}
 }

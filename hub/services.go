@@ -160,6 +160,7 @@ var services = []service{
 			h.rfid, err = rfid.New(p.ctx, rfid.Config{Governor: p.governor, Metrics: p.metrics}, h.bus, h.registry, h.log.Named("rfid"))
 			return runs(h.rfid.Run), err
 		},
+		local: func(h *Hub) bus.Handler { return h.rfid.Handle },
 		mount: func(h *Hub, mux *http.ServeMux) error {
 			if h.rfid != nil {
 				mux.Handle("/v1/rfid/", h.rfid.Handler())
