@@ -59,7 +59,7 @@ func BenchmarkDecode(b *testing.B) {
 	benchmarkDecode(b, read(b, "order.xml"))
 }
 
-// BenchmarkDecodeLarge is an OrderRequest of 500 items (about 210 KB), the
+// BenchmarkDecodeLarge is an OrderRequest of 500 items (about 200 KB), the
 // size of a large catalogue order.
 func BenchmarkDecodeLarge(b *testing.B) {
 	benchmarkDecode(b, largeOrder(b, 500))
