@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crossdock/crossdock/bus"
+	"github.com/crossdock/crossdock/hub/hubtest"
 )
 
 // benchIDPrefix starts the id of every order a benchmark sends; the rest is
@@ -137,7 +138,7 @@ func BenchmarkEndToEndNATS(b *testing.B) {
 	go func() {
 		var first error
 		for f := range pending {
-			if err := awaitAck(f, 30*time.Second); err != nil && first == nil {
+			if err := hubtest.AwaitAck(f, 30*time.Second); err != nil && first == nil {
 				first = err
 			}
 			<-slots

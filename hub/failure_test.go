@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub/hubtest"
 )
 
 // config is startHub's configuration for dir, without starting anything.
@@ -61,7 +62,8 @@ func TestASecondHubOnTheSameDataRefusesToStart(t *testing.T) {
 		t.Errorf("second hub's error = %q, want one line naming %s as in use", msg, cfg.Data)
 	}
 	// The first is untouched: it still takes orders.
-	th := &testHub{Hub: first, t: t, cfg: cfg, base: "http://" + first.HTTPAddr()}
+	run := &hubtest.Hub{T: t, Base: "http://" + first.HTTPAddr(), Bus: first.Bus()}
+	th := &testHub{Hub: first, t: t, cfg: cfg, base: run.Base, run: run}
 	accepted := th.watch("xd.out.acme.order.accepted")
 	th.sendOrder("acme", "po-1", order{PO: "PO-1", ShipTo: dcEast, Units: []float64{10}})
 	next(t, accepted)
@@ -159,7 +161,7 @@ func TestOversizedHeadersInALaneDoNotStopIt(t *testing.T) {
 		// copies it as its causationid header.
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("%d-%s", i, strings.Repeat("x", 70_000)),
 			"type": bus.Type("order.placed"), "source": "/accounts/acme", "account": "acme", "datacontenttype": "application/json",
-			"data": order{PO: fmt.Sprintf("PO-H%d", i), ShipTo: dcEast, Units: []float64{1}}.data()})
+			"data": order{PO: fmt.Sprintf("PO-H%d", i), ShipTo: dcEast, Units: []float64{1}}.Data()})
 		m := &nats.Msg{Subject: "xd.routed.strategic.acme.order.placed", Header: nats.Header{"content-type": {bus.ContentTypeStructured}}, Data: body}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := js.PublishMsg(ctx, m)

@@ -160,7 +160,7 @@ func TestNATSIntake(t *testing.T) {
 		ev.SetID("nats-1")
 		ev.SetSource("/accounts/acme")
 		ev.SetType("crossdock.order.placed.v1")
-		_ = ev.SetData(event.ApplicationJSON, order{PO: "N-1", ShipTo: dcEast, Units: []float64{5}}.data())
+		_ = ev.SetData(event.ApplicationJSON, order{PO: "N-1", ShipTo: dcEast, Units: []float64{5}}.Data())
 		if _, err := js.PublishMsg(ctx, bus.Encode("xd.in.acme.order.placed", &ev), jetstream.WithMsgID("acme:nats-1")); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
@@ -171,7 +171,7 @@ func TestNATSIntake(t *testing.T) {
 
 	t.Run("a structured-mode order without datacontenttype is read as JSON", func(t *testing.T) {
 		accepted := h.watch("xd.out.acme.order.accepted")
-		data, _ := json.Marshal(order{PO: "N-2", ShipTo: dcEast, Units: []float64{5}}.data())
+		data, _ := json.Marshal(order{PO: "N-2", ShipTo: dcEast, Units: []float64{5}}.Data())
 		body := []byte(`{"specversion":"1.0","id":"nats-2","source":"/accounts/acme","type":"crossdock.order.placed.v1","data":` + string(data) + `}`)
 		if _, err := js.Publish(ctx, "xd.in.acme.order.placed", body); err != nil {
 			t.Fatalf("publish: %v", err)
@@ -213,7 +213,7 @@ func TestNATSIntake(t *testing.T) {
 		ev.SetSource("/accounts/acme")
 		ev.SetType("crossdock.order.placed.v1")
 		ev.SetExtension(bus.ExtAccount, "globex")
-		_ = ev.SetData(event.ApplicationJSON, order{PO: "C-1", ShipTo: dcEast, Units: []float64{5}}.data())
+		_ = ev.SetData(event.ApplicationJSON, order{PO: "C-1", ShipTo: dcEast, Units: []float64{5}}.Data())
 		if _, err := js.PublishMsg(ctx, bus.Encode("xd.in.acme.order.placed", &ev)); err != nil {
 			t.Fatalf("publish: %v", err)
 		}

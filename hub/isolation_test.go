@@ -42,7 +42,7 @@ func orderMsg(t testing.TB, account, id string, o order) *nats.Msg {
 	ev.SetID(id)
 	ev.SetSource("/accounts/" + account)
 	ev.SetType("crossdock.order.placed.v1")
-	if err := ev.SetData(event.ApplicationJSON, o.data()); err != nil {
+	if err := ev.SetData(event.ApplicationJSON, o.Data()); err != nil {
 		t.Fatal(err)
 	}
 	return bus.Encode("xd.in."+account+".order.placed", &ev)
@@ -160,7 +160,7 @@ func TestOversizedAttributesAreRefusedAtTheDoor(t *testing.T) {
 	accepted := h.watch("xd.out.globex.order.accepted")
 
 	t.Run("a 65 KB traceparent over HTTP is 400 attribute_too_large", func(t *testing.T) {
-		status, body := h.post("/v1/events", key("acme"), "application/json", hubtest.MustJSON(t, order{PO: "TP-1", ShipTo: dcEast, Units: []float64{1}}.data()),
+		status, body := h.post("/v1/events", key("acme"), "application/json", hubtest.MustJSON(t, order{PO: "TP-1", ShipTo: dcEast, Units: []float64{1}}.Data()),
 			"ce-specversion", "1.0", "ce-id", "tp-1", "ce-source", "/accounts/acme", "ce-type", "crossdock.order.placed.v1",
 			"ce-traceparent", strings.Repeat("0", 65<<10))
 		if status != http.StatusBadRequest {

@@ -34,7 +34,7 @@ func publishOrderAs(t *testing.T, js jetstream.JetStream, account, id string, o 
 	ev.SetID(id)
 	ev.SetSource("/accounts/" + account)
 	ev.SetType("crossdock.order.placed.v1")
-	_ = ev.SetData(event.ApplicationJSON, o.data())
+	_ = ev.SetData(event.ApplicationJSON, o.Data())
 	msg := bus.Encode("xd.in."+account+".order.placed", &ev)
 	for k, v := range header {
 		msg.Header.Set(k, v)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -178,6 +179,30 @@ func (h *Hub) Stop() { h.cancel() }
 func (h *Hub) Wait() error {
 	<-h.done
 	return h.err
+}
+
+// Done is closed once the hub has stopped, by Stop or on its own (a service
+// failed); Wait then returns why without blocking. It lets a caller notice a
+// stop while it does other work.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// Bus is the hub's own connection to JetStream, for tools and tests that
+// read the streams as the hub sees them.
+func (h *Hub) Bus() *bus.Bus { return h.bus }
+
+// Sever simulates a crash of the process's NATS side: it closes every NATS
+// connection of the hub at once, without draining, finishing or acking what
+// its consumers hold, so that JetStream redelivers that work elsewhere after
+// its ack wait. The services then fail and the hub stops with an error, as
+// a process cut off from NATS does. It is for chaos drills and system tests
+// of what the rest of a cluster does when one hub vanishes; Stop is the
+// clean way down.
+func (h *Hub) Sever() {
+	for _, nc := range []*nats.Conn{h.nc, h.relayNC, h.bulkNC} {
+		if nc != nil {
+			nc.Close()
+		}
+	}
 }
 
 // Reload re-reads the accounts file; a broken file changes nothing.

@@ -1,4 +1,4 @@
-package hub
+package systemtest
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -25,6 +23,8 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub"
+	"github.com/crossdock/crossdock/hub/hubtest"
 )
 
 // childEnv, set to 1, makes the test binary run a hub instead of the tests:
@@ -47,20 +47,10 @@ func TestMain(m *testing.M) {
 // CROSSDOCK_HTTP) until SIGTERM or SIGINT, logging warnings to stderr.
 func runChild() int {
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), zap.WarnLevel))
-	cfg := Config{
-		HTTP:       os.Getenv("CROSSDOCK_HTTP"),
-		NATSListen: os.Getenv("CROSSDOCK_NATS_LISTEN"),
-		Data:       os.Getenv("CROSSDOCK_DATA"),
-		Accounts:   os.Getenv("CROSSDOCK_ACCOUNTS"),
-		Services:   []string{"all"},
-		Replicas:   1,
-		Fsync:      "interval",
-		AckWait:    killedAckWait,
-		Backoff:    killedBackoff,
-	}
+	cfg := crashConfig(os.Getenv("CROSSDOCK_DATA"), os.Getenv("CROSSDOCK_ACCOUNTS"), os.Getenv("CROSSDOCK_NATS_LISTEN"), os.Getenv("CROSSDOCK_HTTP"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	h, err := Start(ctx, cfg, log)
+	h, err := hub.Start(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child hub:", err)
 		return 1
@@ -70,6 +60,25 @@ func runChild() int {
 		return 1
 	}
 	return 0
+}
+
+// crashConfig is the configuration of the hub that
+// TestKilledMidStreamProcessesEveryOrderOnce kills and of the one it
+// restarts on the same storage: every service, one replica, and the short
+// redelivery of killedAckWait and killedBackoff.
+func crashConfig(data, accountsFile, natsListen, httpAddr string) hub.Config {
+	return hub.Config{
+		HTTP:       httpAddr,
+		NATSListen: natsListen,
+		Data:       data,
+		Accounts:   accountsFile,
+		Services:   []string{"all"},
+		AdminToken: hubtest.AdminToken,
+		Replicas:   1,
+		Fsync:      "interval",
+		AckWait:    killedAckWait,
+		Backoff:    killedBackoff,
+	}
 }
 
 // killedAckWait is the consumers' AckWait in the hubs of tests that kill
@@ -192,40 +201,7 @@ func freeAddr(t testing.TB) string {
 
 // dialAs connects to url as a customer account, by API key, without retries.
 func dialAs(url, account string) (*nats.Conn, error) {
-	return nats.Connect(url, nats.UserInfo(account, key(account)), nats.CustomInboxPrefix("_INBOX_"+account))
-}
-
-// placedEvent is an order.placed event as a customer's ERP builds it for a
-// NATS publish: no account attribute (the intake subject says who sent it).
-func placedEvent(t testing.TB, account, id string, o order) *event.Event {
-	t.Helper()
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetSource("/accounts/" + account)
-	ev.SetType("crossdock.order.placed.v1")
-	if err := ev.SetData(event.ApplicationJSON, o.data()); err != nil {
-		t.Fatal(err)
-	}
-	return &ev
-}
-
-// publishOrder publishes an order.placed in binary mode on the account's
-// intake subject, asynchronously, with Nats-Msg-Id "<account>:<id>".
-func publishOrder(js jetstream.JetStream, account string, ev *event.Event) (jetstream.PubAckFuture, error) {
-	msg := bus.Encode("xd.in."+account+".order.placed", ev)
-	return js.PublishMsgAsync(msg, jetstream.WithMsgID(account+":"+ev.ID()))
-}
-
-// awaitAck waits for one async publish's acknowledgement.
-func awaitAck(f jetstream.PubAckFuture, timeout time.Duration) error {
-	select {
-	case <-f.Ok():
-		return nil
-	case err := <-f.Err():
-		return err
-	case <-time.After(timeout):
-		return fmt.Errorf("no publish ack within %s", timeout)
-	}
+	return nats.Connect(url, nats.UserInfo(account, hubtest.Key(account)), nats.CustomInboxPrefix("_INBOX_"+account))
 }
 
 // quiescent reports nil once every durable consumer of XD_IN and then of
@@ -245,7 +221,7 @@ func (h *testHub) quiescent() error {
 			return err
 		}
 		for _, name := range names {
-			c, err := h.bus.JetStream().Consumer(ctx, stream, name)
+			c, err := h.Bus.JetStream().Consumer(ctx, stream, name)
 			if err != nil {
 				return fmt.Errorf("consumer %s on %s: %w", name, stream, err)
 			}
@@ -267,7 +243,7 @@ func (h *testHub) durables(ctx context.Context, stream string) ([]string, error)
 	if names, ok := h.durable[stream]; ok {
 		return names, nil
 	}
-	s, err := h.bus.JetStream().Stream(ctx, stream)
+	s, err := h.Bus.JetStream().Stream(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -291,55 +267,39 @@ func (h *testHub) durables(ctx context.Context, stream string) ([]string, error)
 // causations reads every message stored in XD_OUT on subject and counts
 // them by the causationid of their event.
 func (h *testHub) causations(subject string) map[string]int {
-	h.t.Helper()
-	want := int(h.count(bus.StreamOut, subject))
+	h.T.Helper()
+	want := int(h.Count(bus.StreamOut, subject))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cons, err := h.bus.JetStream().OrderedConsumer(ctx, bus.StreamOut, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	cons, err := h.Bus.JetStream().OrderedConsumer(ctx, bus.StreamOut, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	got := make(map[string]int, want)
 	for read := 0; read < want; {
 		batch, err := cons.Fetch(want-read, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			ev, err := bus.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 			if err != nil {
-				h.t.Fatalf("stored %s: %v", m.Subject(), err)
+				h.T.Fatalf("stored %s: %v", m.Subject(), err)
 			}
 			cause, _ := ev.Extensions()[bus.ExtCausationID].(string)
 			got[cause]++
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		if n == 0 {
-			h.t.Fatalf("read %d of %d messages on %s, then nothing more", read, want, subject)
+			h.T.Fatalf("read %d of %d messages on %s, then nothing more", read, want, subject)
 		}
 		read += n
 	}
 	return got
-}
-
-// checkAcceptedOnce fetches GET /v1/orders/{po} as account and checks that the
-// order is accepted, once: one step of history, made by event id.
-func (h *testHub) checkAcceptedOnce(account, po, id string) error {
-	status, body := h.get("/v1/orders/"+po, key(account))
-	if status != http.StatusOK {
-		return fmt.Errorf("GET /v1/orders/%s as %s: %d %v", po, account, status, body)
-	}
-	if body["state"] != "accepted" || body["placed_event_id"] != id {
-		return fmt.Errorf("order %s: state %v, placed by %v; want accepted, placed by %s", po, body["state"], body["placed_event_id"], id)
-	}
-	if hist, _ := body["history"].([]any); len(hist) != 1 {
-		return fmt.Errorf("order %s: history %v, want the one acceptance", po, body["history"])
-	}
-	return nil
 }
 
 // TestKilledMidStreamProcessesEveryOrderOnce kills a hub process (SIGKILL:
@@ -355,7 +315,7 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 	}
 	const n = crashOrders
 	dir := t.TempDir()
-	writeAccounts(t, dir, nil)
+	hubtest.WriteAccounts(t, dir, nil)
 	addr := freeAddr(t)
 	child := startChild(t, dir, addr)
 	url := "nats://" + addr
@@ -374,7 +334,7 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 		account, shipTo string
 		nc              *nats.Conn
 		js              jetstream.JetStream
-	}{{account: "acme", shipTo: dcEast}, {account: "globex", shipTo: globexDC}, {account: "initech", shipTo: initechDC}}
+	}{{account: "acme", shipTo: hubtest.DCEast}, {account: "globex", shipTo: hubtest.GlobexDC}, {account: "initech", shipTo: hubtest.InitechDC}}
 	var accepted atomic.Int64
 	first := make(chan struct{})
 	var once sync.Once
@@ -406,14 +366,14 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 	for i := range n {
 		c := &customers[i%len(customers)]
 		o := sent{account: c.account, id: fmt.Sprintf("crash-%05d", i), po: fmt.Sprintf("PO-CRASH-%05d", i)}
-		f, err := publishOrder(c.js, c.account, placedEvent(t, c.account, o.id, order{PO: o.po, ShipTo: c.shipTo, Units: []float64{10, 5}}))
+		f, err := hubtest.PublishOrder(c.js, c.account, hubtest.PlacedEvent(t, c.account, o.id, hubtest.Order{PO: o.po, ShipTo: c.shipTo, Units: []float64{10, 5}}))
 		if err != nil {
 			t.Fatalf("publish order %d: %v", i, err)
 		}
 		orders[i], futures[i] = o, f
 	}
 	for i, f := range futures {
-		if err := awaitAck(f, 30*time.Second); err != nil {
+		if err := hubtest.AwaitAck(f, 30*time.Second); err != nil {
 			t.Fatalf("order %d (%s): %v", i, orders[i].id, err)
 		}
 	}
@@ -435,11 +395,9 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 	}
 
 	restarted := time.Now()
-	cfg := testConfig(t, dir, nil)
-	cfg.AckWait, cfg.Backoff = killedAckWait, killedBackoff
-	h := startConfig(t, cfg)
+	h := start(t, crashConfig(filepath.Join(dir, "data"), filepath.Join(dir, "accounts.yaml"), "127.0.0.1:0", "127.0.0.1:0"))
 	bustest.CheckFor(t, 60*time.Second, func() error {
-		if got := h.count(bus.StreamOut, "xd.out.*.order.accepted"); got < n {
+		if got := h.Count(bus.StreamOut, "xd.out.*.order.accepted"); got < n {
 			return fmt.Errorf("%d of %d orders accepted after the restart", got, n)
 		}
 		return nil
@@ -453,16 +411,16 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 		{bus.StreamOut, "xd.out.*.order.accepted"},
 		{bus.StreamOut, "xd.wh.*.fulfillment.requested"},
 	} {
-		if got := h.count(c.stream, c.subject); got != n {
+		if got := h.Count(c.stream, c.subject); got != n {
 			t.Errorf("%s holds %d messages on %s, want %d", c.stream, got, c.subject, n)
 		}
 	}
 	for _, subject := range []string{"xd.out.*.order.rejected", "xd.out.*.event.rejected"} {
-		if got := h.count(bus.StreamOut, subject); got != 0 {
+		if got := h.Count(bus.StreamOut, subject); got != 0 {
 			t.Errorf("%s holds %d messages on %s, want none", bus.StreamOut, got, subject)
 		}
 	}
-	if got := h.count(bus.StreamDLQ, "xd.dlq.>"); got != 0 {
+	if got := h.Count(bus.StreamDLQ, "xd.dlq.>"); got != 0 {
 		t.Errorf("%s holds %d dead letters, want none", bus.StreamDLQ, got)
 	}
 
@@ -472,7 +430,7 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 		if causes[o.id] != 1 {
 			wrong = append(wrong, fmt.Errorf("order %s (%s) has %d order.accepted, want 1", o.id, o.po, causes[o.id]))
 		}
-		if err := h.checkAcceptedOnce(o.account, o.po, o.id); err != nil {
+		if err := h.CheckAcceptedOnce(o.account, o.po, o.id); err != nil {
 			wrong = append(wrong, err)
 		}
 	}
@@ -481,63 +439,6 @@ func TestKilledMidStreamProcessesEveryOrderOnce(t *testing.T) {
 			t.Errorf("... and %d more", len(wrong)-i)
 			break
 		}
-		t.Error(err)
-	}
-}
-
-// TestRestartKeepsOrders stops a hub cleanly and starts another on the same
-// storage: the orders taken before are still there, state and history, and
-// the new hub takes new orders.
-func TestRestartKeepsOrders(t *testing.T) {
-	t.Parallel()
-	const n = 20
-	dir := t.TempDir()
-	h := startHub(t, dir)
-	acceptedCh := h.watch("xd.out.acme.order.accepted")
-	po := func(i int) string { return fmt.Sprintf("PO-RESTART-%02d", i) }
-	id := func(i int) string { return fmt.Sprintf("restart-%02d", i) }
-	for i := range n {
-		h.sendOrder("acme", id(i), order{PO: po(i), ShipTo: dcEast, Units: []float64{3}})
-	}
-	seen := map[string]bool{}
-	for len(seen) < n {
-		ev := next(t, acceptedCh)
-		cause, _ := ev.Extensions()[bus.ExtCausationID].(string)
-		seen[cause] = true
-	}
-	before := make([]map[string]any, n)
-	for i := range n {
-		status, body := h.get("/v1/orders/"+po(i), key("acme"))
-		if status != http.StatusOK {
-			t.Fatalf("GET order %s before the restart: %d %v", po(i), status, body)
-		}
-		before[i] = body
-	}
-
-	h.stop()
-	h = startHub(t, dir)
-
-	for i := range n {
-		if err := h.checkAcceptedOnce("acme", po(i), id(i)); err != nil {
-			t.Errorf("after the restart: %v", err)
-			continue
-		}
-		_, body := h.get("/v1/orders/"+po(i), key("acme"))
-		if got, want := body["order_id"], before[i]["order_id"]; got != want || got == "" {
-			t.Errorf("order %s: order_id %v after the restart, %v before", po(i), got, want)
-		}
-		if got, want := fmt.Sprint(body["history"]), fmt.Sprint(before[i]["history"]); got != want {
-			t.Errorf("order %s: history after the restart\n%s\nbefore\n%s", po(i), got, want)
-		}
-	}
-
-	acceptedCh = h.watch("xd.out.acme.order.accepted")
-	h.sendOrder("acme", "restart-new", order{PO: "PO-RESTART-NEW", ShipTo: dcEast, Units: []float64{3}})
-	ev := next(t, acceptedCh)
-	if cause, _ := ev.Extensions()[bus.ExtCausationID].(string); cause != "restart-new" {
-		t.Errorf("order.accepted after the restart answers %q, want restart-new", cause)
-	}
-	if err := h.checkAcceptedOnce("acme", "PO-RESTART-NEW", "restart-new"); err != nil {
 		t.Error(err)
 	}
 }

@@ -1,4 +1,4 @@
-package hub
+package systemtest
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub"
+	"github.com/crossdock/crossdock/hub/hubtest"
 	"github.com/crossdock/crossdock/services/accounts"
 )
 
@@ -48,7 +50,7 @@ func runLockedCluster(t *testing.T) *lockedCluster {
 		t.Setenv(k, v)
 	}
 	lc.Cluster = bustest.RunCluster(t, func(i int, o *server.Options) {
-		shipped, err := server.ProcessConfigFile(filepath.Join("..", "deploy", "nats", "cluster.conf"))
+		shipped, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats", "cluster.conf"))
 		if err != nil {
 			t.Fatalf("deploy/nats/cluster.conf: %v", err)
 		}
@@ -73,10 +75,10 @@ func runLockedCluster(t *testing.T) *lockedCluster {
 // startCalloutHub starts a hub with every service on the locked cluster,
 // answering its auth callout.
 func (lc *lockedCluster) startHub(t *testing.T, dir string) *testHub {
-	return startConfig(t, Config{
+	return start(t, hub.Config{
 		HTTP: "127.0.0.1:0", NATSURL: lc.URL, NATSUser: "crossdock", NATSPassword: lc.hubPassword,
 		NATSCalloutIssuer: lc.issuerSeed, Accounts: filepath.Join(dir, "accounts.yaml"),
-		Services: []string{"all"}, AdminToken: adminToken, Replicas: 3, Fsync: "interval",
+		Services: []string{"all"}, AdminToken: hubtest.AdminToken, Replicas: 3, Fsync: "interval",
 	})
 }
 
@@ -119,7 +121,7 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 	}
 	lc := runLockedCluster(t)
 	dir := t.TempDir()
-	writeAccounts(t, dir, nil)
+	hubtest.WriteAccounts(t, dir, nil)
 	h := lc.startHub(t, dir)
 
 	connect := func(t *testing.T, user, password string, r refusals) (*nats.Conn, error) {
@@ -139,12 +141,12 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 	}
 
 	t.Run("a customer sends orders and reads its answers", func(t *testing.T) {
-		nc, err := connect(t, "acme", key("acme"), nil)
+		nc, err := connect(t, "acme", hubtest.Key("acme"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		answers := bustest.Watch(t, nc, "xd.out.acme.>")
-		if err := nc.Publish("xd.in.acme.order.placed", orderEvent("acme", "callout-1", order{PO: "CO-1", ShipTo: dcEast, Units: []float64{1}})); err != nil {
+		if err := nc.Publish("xd.in.acme.order.placed", hubtest.OrderEvent("acme", "callout-1", hubtest.Order{PO: "CO-1", ShipTo: hubtest.DCEast, Units: []float64{1}})); err != nil {
 			t.Fatal(err)
 		}
 		if ev := bustest.Next(t, answers, time.Minute); ev.Extensions()["causationid"] != "callout-1" {
@@ -167,7 +169,7 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
 			r := make(refusals, 16)
-			nc, err := connect(t, tc.user, key(tc.user), r)
+			nc, err := connect(t, tc.user, hubtest.Key(tc.user), r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +193,7 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 	})
 
 	t.Run("the operator's admin token administers JetStream", func(t *testing.T) {
-		nc, err := nats.Connect(lc.URL, nats.Token(adminToken))
+		nc, err := nats.Connect(lc.URL, nats.Token(hubtest.AdminToken))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,11 +210,11 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := strings.Replace(string(y), accounts.HashKey(key("globex")), accounts.HashKey("key-globex-rotated"), 1)
+		next := strings.Replace(string(y), accounts.HashKey(hubtest.Key("globex")), accounts.HashKey("key-globex-rotated"), 1)
 		if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Reload(context.Background()); err != nil {
+		if err := h.proc.Reload(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		bustest.CheckFor(t, 10*time.Second, func() error {
@@ -221,7 +223,7 @@ func TestTheClusterAuthorizesClientsFromTheAccountsFile(t *testing.T) {
 			}
 			return nil
 		})
-		if _, err := connect(t, "globex", key("globex"), nil); !errors.Is(err, nats.ErrAuthorization) {
+		if _, err := connect(t, "globex", hubtest.Key("globex"), nil); !errors.Is(err, nats.ErrAuthorization) {
 			t.Errorf("the retired key: %v, want an authorization violation", err)
 		}
 	})

@@ -1,4 +1,4 @@
-package hub
+package systemtest
 
 import (
 	"bytes"
@@ -28,6 +28,8 @@ import (
 
 	"github.com/crossdock/crossdock/bus"
 	"github.com/crossdock/crossdock/bus/bustest"
+	"github.com/crossdock/crossdock/hub"
+	"github.com/crossdock/crossdock/hub/hubtest"
 )
 
 // runCluster starts a three-node JetStream cluster in-process, on loopback
@@ -47,9 +49,9 @@ func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
 	}
 	natsURL := runCluster(t)
 	dir := t.TempDir()
-	writeAccounts(t, dir, nil)
+	hubtest.WriteAccounts(t, dir, nil)
 	services := [][]string{{"gateway", "router"}, {"orders", "vmi", "rfid"}, {"orders", "delivery"}}
-	hubs := make([]*Hub, len(services))
+	hubs := make([]*hub.Hub, len(services))
 	errs := make([]error, len(services))
 	var ready, wg sync.WaitGroup
 	ready.Add(1)
@@ -60,7 +62,7 @@ func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
 			if i == 0 {
 				httpAddr = "127.0.0.1:0"
 			}
-			hubs[i], errs[i] = Start(context.Background(), Config{
+			hubs[i], errs[i] = hub.Start(context.Background(), hub.Config{
 				HTTP: httpAddr, NATSURL: natsURL, Accounts: filepath.Join(dir, "accounts.yaml"),
 				Services: svc, Replicas: 3, Fsync: "interval",
 			}, bustest.Logger(t))
@@ -79,9 +81,9 @@ func TestHubsStartedTogetherOnAFreshClusterAllComeUp(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	edge := &testHub{Hub: hubs[0], t: t, base: "http://" + hubs[0].HTTPAddr()}
-	accepted := edge.watch("xd.out.acme.order.accepted")
-	edge.sendOrder("acme", "together-1", order{PO: "T-1", ShipTo: dcEast, Units: []float64{1}})
+	edge := &hubtest.Hub{T: t, Base: "http://" + hubs[0].HTTPAddr(), Bus: hubs[0].Bus()}
+	accepted := edge.Watch("xd.out.acme.order.accepted")
+	edge.SendOrder("acme", "together-1", hubtest.Order{PO: "T-1", ShipTo: hubtest.DCEast, Units: []float64{1}})
 	if ev := bustest.Next(t, accepted, time.Minute); ev.Extensions()["causationid"] != "together-1" {
 		t.Errorf("accepted %v, want the answer to together-1", ev)
 	}
@@ -99,18 +101,18 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 	}
 	natsURL := runCluster(t)
 	dir := t.TempDir()
-	writeAccounts(t, dir, nil)
+	hubtest.WriteAccounts(t, dir, nil)
 	start := func(services []string, httpAddr string) *testHub {
-		return startConfig(t, Config{
+		return start(t, hub.Config{
 			HTTP: httpAddr, NATSURL: natsURL, Accounts: filepath.Join(dir, "accounts.yaml"),
-			Services: services, AdminToken: adminToken, Replicas: 3, Fsync: "interval",
+			Services: services, AdminToken: hubtest.AdminToken, Replicas: 3, Fsync: "interval",
 		})
 	}
 	edge := start([]string{"gateway", "router"}, "127.0.0.1:0")
 	start([]string{"orders"}, "none")
 	start([]string{"orders"}, "none")
 
-	info, err := edge.bus.JetStream().Stream(context.Background(), bus.StreamRouted)
+	info, err := edge.Bus.JetStream().Stream(context.Background(), bus.StreamRouted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +120,10 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 		t.Errorf("XD_ROUTED has %d replicas, want 3", r)
 	}
 
-	accepted := edge.watch("xd.out.*.order.accepted")
+	accepted := edge.Watch("xd.out.*.order.accepted")
 	const n = 40
 	for i := range n {
-		edge.sendOrder("acme", fmt.Sprintf("c-%d", i), order{PO: fmt.Sprintf("C-%d", i), ShipTo: dcEast, Units: []float64{1}})
+		edge.SendOrder("acme", fmt.Sprintf("c-%d", i), hubtest.Order{PO: fmt.Sprintf("C-%d", i), ShipTo: hubtest.DCEast, Units: []float64{1}})
 	}
 	// The order processes attach their R3 consumers in the background,
 	// which on a loaded machine takes a while: wait generously.
@@ -129,26 +131,26 @@ func TestServicesSplitAcrossProcessesOnACluster(t *testing.T) {
 		bustest.Next(t, accepted, time.Minute)
 	}
 	bustest.CheckFor(t, 10*time.Second, func() error {
-		if got := edge.count(bus.StreamOut, "xd.out.acme.order.accepted"); got != n {
+		if got := edge.Count(bus.StreamOut, "xd.out.acme.order.accepted"); got != n {
 			return fmt.Errorf("%d acceptances stored, want %d", got, n)
 		}
 		return nil
 	})
 
 	// The edge runs no order consumers but serves the order read API.
-	if status, o := edge.get("/v1/orders/C-0", key("acme")); status != http.StatusOK || o["state"] != "accepted" {
+	if status, o := edge.Get("/v1/orders/C-0", hubtest.Key("acme")); status != http.StatusOK || o["state"] != "accepted" {
 		t.Errorf("GET /v1/orders/C-0 at the edge: %d %v, want accepted", status, o)
 	}
 
-	changed := edge.watch("xd.out.globex.account.tier.changed")
-	req, _ := http.NewRequest(http.MethodPut, edge.base+"/v1/admin/accounts/globex/tier", strings.NewReader(`{"tier":"strategic"}`))
-	if status, body := edge.do(req, adminToken, "application/json"); status != http.StatusOK {
+	changed := edge.Watch("xd.out.globex.account.tier.changed")
+	req, _ := http.NewRequest(http.MethodPut, edge.Base+"/v1/admin/accounts/globex/tier", strings.NewReader(`{"tier":"strategic"}`))
+	if status, body := edge.Do(req, hubtest.AdminToken, "application/json"); status != http.StatusOK {
 		t.Fatalf("PUT tier: %d %v", status, body)
 	}
-	next(t, changed)
-	lane := edge.watch("xd.routed.strategic.globex.order.placed")
-	edge.sendOrder("globex", "c-promoted", order{PO: "C-P", ShipTo: globexDC, Units: []float64{1}})
-	if ev := next(t, lane); ev.ID() != "c-promoted" {
+	bustest.Next(t, changed, 10*time.Second)
+	lane := edge.Watch("xd.routed.strategic.globex.order.placed")
+	edge.SendOrder("globex", "c-promoted", hubtest.Order{PO: "C-P", ShipTo: hubtest.GlobexDC, Units: []float64{1}})
+	if ev := bustest.Next(t, lane, 10*time.Second); ev.ID() != "c-promoted" {
 		t.Errorf("strategic lane got %s, want c-promoted", ev.ID())
 	}
 }
@@ -172,14 +174,14 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	began := time.Now()
 	cluster := runProcessCluster(t)
 	dir := t.TempDir()
-	writeAccounts(t, dir, nil)
-	cfg := Config{
+	hubtest.WriteAccounts(t, dir, nil)
+	cfg := hub.Config{
 		HTTP: "127.0.0.1:0", NATSURL: cluster.url, Accounts: filepath.Join(dir, "accounts.yaml"),
-		Services: []string{"gateway", "router", "orders"}, AdminToken: adminToken, Replicas: 3, Fsync: "interval",
+		Services: []string{"gateway", "router", "orders"}, AdminToken: hubtest.AdminToken, Replicas: 3, Fsync: "interval",
 		AckWait: killedAckWait, Backoff: killedBackoff,
 	}
-	survivor := startConfig(t, cfg)
-	victim, err := Start(context.Background(), cfg, bustest.Logger(t))
+	survivor := start(t, cfg)
+	victim, err := hub.Start(context.Background(), cfg, bustest.Logger(t))
 	if err != nil {
 		t.Fatalf("start the second hub: %v", err)
 	}
@@ -191,12 +193,12 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	// Outcomes as they are published: each step below waits until the
 	// order service is at work, so that what is killed is killed mid-work.
 	var answered atomic.Int64
-	sub, err := survivor.nc.Subscribe("xd.out.*.order.*", func(*nats.Msg) { answered.Add(1) })
+	sub, err := survivor.Bus.Conn().Subscribe("xd.out.*.order.*", func(*nats.Msg) { answered.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	load := startOrderLoad(t, []string{survivor.base, victimBase})
+	load := startOrderLoad(t, []string{survivor.Base, victimBase})
 	step := func(what string) {
 		t.Helper()
 		fromOrders, fromAnswers := load.acknowledged(), answered.Load()
@@ -228,8 +230,7 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	step("since the node was killed")
 
 	load.drop(victimBase)
-	victim.nc.Close()
-	victim.relayNC.Close()
+	victim.Sever()
 	t.Logf("%s: cut the second hub off after %d orders", time.Since(began).Round(time.Millisecond), load.acknowledged())
 	step("since the hub was cut off")
 	acked := load.halt()
@@ -240,8 +241,8 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	bustest.CheckFor(t, 120*time.Second, survivor.quiescent)
 	t.Logf("the surviving hub settled everything in %s", time.Since(halted).Round(time.Millisecond))
 	select {
-	case <-survivor.done:
-		t.Fatalf("the surviving hub stopped: %v", survivor.err)
+	case <-survivor.proc.Done():
+		t.Fatalf("the surviving hub stopped: %v", survivor.proc.Wait())
 	default:
 	}
 
@@ -268,11 +269,11 @@ func TestOrdersSurviveANodeAndAHubKilledUnderLoad(t *testing.T) {
 	// bus.Scan, as the DLQ listing reads on a cluster: a moment's "no
 	// responders" while the two nodes left settle is read through.
 	outputs := []string{"xd.out.*.order.accepted", "xd.out.*.order.held", "xd.out.*.order.rejected", "xd.wh.*.fulfillment.requested"}
-	if err := bus.Scan(context.Background(), survivor.bus.JetStream(), bus.StreamOut, outputs, bus.From{}, read); err != nil {
+	if err := bus.Scan(context.Background(), survivor.Bus.JetStream(), bus.StreamOut, outputs, bus.From{}, read); err != nil {
 		t.Fatal(err)
 	}
 	letters := 0
-	if err := bus.Scan(context.Background(), survivor.bus.JetStream(), bus.StreamDLQ, []string{"xd.dlq.>"}, bus.From{}, func(jetstream.Msg, uint64) bool {
+	if err := bus.Scan(context.Background(), survivor.Bus.JetStream(), bus.StreamDLQ, []string{"xd.dlq.>"}, bus.From{}, func(jetstream.Msg, uint64) bool {
 		letters++
 		return true
 	}); err != nil {
@@ -318,7 +319,7 @@ func streamLeader(t *testing.T, h *testHub, stream string) string {
 	bustest.CheckFor(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s, err := h.bus.JetStream().Stream(ctx, stream)
+		s, err := h.Bus.JetStream().Stream(ctx, stream)
 		if err != nil {
 			return err
 		}
@@ -360,16 +361,16 @@ func startOrderLoad(t *testing.T, gateways []string) *orderLoad {
 		account, shipTo string
 		order           func(i int) (units float64, outcome string)
 	}{
-		{"acme", dcEast, func(int) (float64, string) { return 2, "accepted" }},
-		{"globex", globexDC, func(int) (float64, string) { return 2, "accepted" }},
-		{"initech", initechDC, func(int) (float64, string) { return 2, "accepted" }},
-		{"umbrella", stableDC, func(i int) (float64, string) {
+		{"acme", hubtest.DCEast, func(int) (float64, string) { return 2, "accepted" }},
+		{"globex", hubtest.GlobexDC, func(int) (float64, string) { return 2, "accepted" }},
+		{"initech", hubtest.InitechDC, func(int) (float64, string) { return 2, "accepted" }},
+		{"umbrella", hubtest.StableDC, func(i int) (float64, string) {
 			if i%2 == 1 {
 				return 2, "rejected"
 			}
 			return 120, "accepted"
 		}},
-		{"later", heldDC, func(int) (float64, string) { return 120, "held" }},
+		{"later", hubtest.HeldDC, func(int) (float64, string) { return 120, "held" }},
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, s := range senders {
@@ -377,7 +378,7 @@ func startOrderLoad(t *testing.T, gateways []string) *orderLoad {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("%s-%05d", s.account, i)
 				units, outcome := s.order(i)
-				body := orderEvent(s.account, id, order{PO: "PO-" + id, ShipTo: s.shipTo, Units: []float64{units}})
+				body := hubtest.OrderEvent(s.account, id, hubtest.Order{PO: "PO-" + id, ShipTo: s.shipTo, Units: []float64{units}})
 				for attempt := 0; !l.post(client, i+attempt, s.account, id, body); attempt++ {
 					select {
 					case <-l.stop:
@@ -412,7 +413,7 @@ func (l *orderLoad) post(client *http.Client, turn int, account, id string, body
 	if err != nil {
 		return false
 	}
-	req.Header.Set("Authorization", "Bearer "+key(account))
+	req.Header.Set("Authorization", "Bearer "+hubtest.Key(account))
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	resp, err := client.Do(req)
 	if err != nil {
