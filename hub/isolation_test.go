@@ -38,14 +38,7 @@ func (h *testHub) publishAs(account string, msg *nats.Msg, opts ...jetstream.Pub
 // orderMsg is a binary-mode order.placed of account over NATS.
 func orderMsg(t testing.TB, account, id string, o order) *nats.Msg {
 	t.Helper()
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetSource("/accounts/" + account)
-	ev.SetType("crossdock.order.placed.v1")
-	if err := ev.SetData(event.ApplicationJSON, o.Data()); err != nil {
-		t.Fatal(err)
-	}
-	return bus.Encode("xd.in."+account+".order.placed", &ev)
+	return bus.Encode("xd.in."+account+".order.placed", placedEvent(t, account, id, o))
 }
 
 // answers waits for the answer to the event id on ch (the events whose
