@@ -82,7 +82,7 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if bus.ConsumerStopped(err) {
+			if err := stopped(ctx, cons, err); err != nil {
 				return err // reconcile starts the worker again, with a new consumer
 			}
 			s.log.Warn("delivery fetch", zap.String("endpoint", ep.Name()), zap.Error(err))
@@ -99,15 +99,32 @@ func (s *Service) stream(ctx context.Context, sp spec) error {
 			s.deliver(ctx, ep, m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			// A deleted consumer is told once (consumer deleted), then
-			// every fetch fails at once (no responders): never spin on it.
-			if bus.ConsumerStopped(err) {
+			if err := stopped(ctx, cons, err); err != nil {
 				return err
 			}
 			s.log.Warn("delivery fetch", zap.String("endpoint", ep.Name()), zap.Error(err))
 			if !sleep(ctx, time.Second, nil) {
 				return nil
 			}
+		}
+	}
+	return nil
+}
+
+// stopped returns the error that ends a worker whose consumer is gone, or
+// nil when a fetch failed for a passing reason. A fetch pending when the
+// consumer is deleted is told so (consumer deleted); one made after it gets
+// only "no responders", which a server without JetStream for a moment gives
+// as well, so that is checked against the server: without the check a
+// worker whose consumer was deleted between two fetches would never
+// recreate it.
+func stopped(ctx context.Context, cons jetstream.Consumer, err error) error {
+	if bus.ConsumerStopped(err) {
+		return err
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) {
+			return ierr
 		}
 	}
 	return nil
@@ -159,11 +176,13 @@ func (s *Service) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg) {
 	switch {
 	case out.Delivered:
 		// Acked synchronously: a lost ack would deliver the event again.
+		// The position moves even when the ack fails: the endpoint has the
+		// event, and an ack fails when the consumer was deleted under the
+		// delivery, whose successor must start after it.
 		s.m.deliveries.WithLabelValues("delivered").Inc()
+		s.noteSettled(ep, m)
 		if err := m.DoubleAck(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("ack delivered event", zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Error(err))
-		} else {
-			s.noteSettled(ep, m)
 		}
 		if ce := s.log.Check(zap.DebugLevel, "delivered"); ce != nil {
 			ce.Write(zap.String("endpoint", ep.Name()), zap.String("id", ev.ID()), zap.Int("attempts", out.Attempts), zap.Duration("took", time.Since(start)))
