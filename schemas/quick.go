@@ -21,35 +21,22 @@ var quick = map[string]func(data []byte) bool{
 // "antenna": …, "rssi": …}, …]} in any key order.
 func quickObserved(data []byte) bool {
 	p := scanner{b: data}
-	if !p.byte('{') {
-		return false
-	}
 	var reader, readPoint, reads bool
-	for first := true; ; first = false {
-		if p.byte('}') {
-			break
-		}
-		if !first && !p.byte(',') {
-			return false
-		}
-		key, ok := p.plainString()
-		if !ok || !p.byte(':') {
-			return false
-		}
-		switch {
-		case string(key) == "reader":
+	ok := p.object(func(key []byte) bool {
+		switch string(key) {
+		case "reader":
 			s, ok := p.plainString()
 			if !ok || reader || len(s) < 1 || len(s) > 64 {
 				return false
 			}
 			reader = true
-		case string(key) == "read_point":
+		case "read_point":
 			s, ok := p.plainString()
 			if !ok || readPoint || !(isGLN(string(s)) || isSGLNURI(s)) {
 				return false
 			}
 			readPoint = true
-		case string(key) == "reads":
+		case "reads":
 			if reads || !p.quickReads() {
 				return false
 			}
@@ -57,9 +44,10 @@ func quickObserved(data []byte) bool {
 		default:
 			return false
 		}
-	}
+		return true
+	})
 	p.space()
-	return reader && readPoint && reads && p.i == len(p.b)
+	return ok && reader && readPoint && reads && p.i == len(p.b)
 }
 
 // quickReads reads the reads array: 1 to 10,000 plain reads.
@@ -85,40 +73,27 @@ func (p *scanner) quickReads() bool {
 
 // quickRead reads one read: epc and time, antenna and rssi optional.
 func (p *scanner) quickRead() bool {
-	if !p.byte('{') {
-		return false
-	}
 	var epc, tm, antenna, rssi bool
-	for first := true; ; first = false {
-		if p.byte('}') {
-			break
-		}
-		if !first && !p.byte(',') {
-			return false
-		}
-		key, ok := p.plainString()
-		if !ok || !p.byte(':') {
-			return false
-		}
-		switch {
-		case string(key) == "epc":
+	ok := p.object(func(key []byte) bool {
+		switch string(key) {
+		case "epc":
 			s, ok := p.plainString()
 			if !ok || epc || !isHexEPC(s) {
 				return false
 			}
 			epc = true
-		case string(key) == "time":
+		case "time":
 			s, ok := p.plainString()
 			if !ok || tm || !isDateTime(s) {
 				return false
 			}
 			tm = true
-		case string(key) == "antenna":
+		case "antenna":
 			if antenna || !p.plainNumber(false) {
 				return false
 			}
 			antenna = true
-		case string(key) == "rssi":
+		case "rssi":
 			if rssi || !p.plainNumber(true) {
 				return false
 			}
@@ -126,8 +101,28 @@ func (p *scanner) quickRead() bool {
 		default:
 			return false
 		}
+		return true
+	})
+	return ok && epc && tm
+}
+
+// object reads an object of the plain shape, handing each key to member
+// once its colon is read; member reads the value. False when the object is
+// not of that shape or member refuses a member.
+func (p *scanner) object(member func(key []byte) bool) bool {
+	if !p.byte('{') {
+		return false
 	}
-	return epc && tm
+	for first := true; !p.byte('}'); first = false {
+		if !first && !p.byte(',') {
+			return false
+		}
+		key, ok := p.plainString()
+		if !ok || !p.byte(':') || !member(key) {
+			return false
+		}
+	}
+	return true
 }
 
 // scanner reads JSON tokens of the plain shape from b.
